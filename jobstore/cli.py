@@ -1,0 +1,68 @@
+"""The ``jobman`` command: ``jobman <command> [options] ...``.
+
+Each command is a module of :mod:`jobstore.commands` with ``HELP`` (one line), ``build_parser(prog)``
+returning an ``argparse.ArgumentParser`` and ``run(args) -> int``. Errors of the package become one
+line on stderr and their exit status (2 for bad input), never a traceback.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .errors import JobstoreError
+
+# command name -> module in jobstore.commands (aliases point at the same module)
+COMMANDS: dict[str, str] = {
+    "sqlschedule": "schedule",
+    "sqlschedules": "schedules",
+    "sqlstatus": "status",
+    "sqlview": "view",
+    "sql": "worker",
+    "worker": "worker",
+    "plot": "plot",
+    "export": "export",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: jobman <command> [options] ...", "", "commands:"]
+    for name, mod in COMMANDS.items():
+        try:
+            help_ = importlib.import_module(f"jobstore.commands.{mod}").HELP
+        except ImportError:
+            continue
+        lines.append(f"  {name:<14} {help_}")
+    lines.append("\n'jobman <command> --help' describes a command.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        if len(args) > 1 and args[0] == "help":
+            args = [args[1], "--help"]
+        else:
+            print(_usage())
+            return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"jobman: error: unknown command {name!r}: expected one of {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"jobstore.commands.{COMMANDS[name]}")
+    parser = module.build_parser(f"jobman {name}")
+    opts = parser.parse_args(rest)  # argparse exits 2 with a one-line message on bad options
+    try:
+        return int(module.run(opts) or 0)
+    except JobstoreError as e:
+        print(f"jobman {name}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"jobman {name}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `jobman sqlstatus ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # python -m jobstore.cli
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The experiment's state: ``DD`` (a dict with attribute access), and ``flatten``/``expand``
+between nested dicts and the flat, dotted keys that the table and the ``.conf`` files store."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+_LEAF_TYPES = (str, bytes, int, float, bool, list, tuple, set, frozenset, type(None))
+
+
+class MissingKey(AttributeError, KeyError):
+    """A key that a ``DD`` lacks. Both an ``AttributeError`` (so ``getattr(d, k, default)`` and
+    ``hasattr`` work) and a ``KeyError`` (what Jobman raised)."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the args
+        return f"no key {self.args[0]!r} in the state"
+
+
+class DD(dict):
+    """A dict whose keys are also attributes: ``state.n_hidden`` is ``state['n_hidden']``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise MissingKey(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise MissingKey(name) from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(dict)) | {k for k in self if isinstance(k, str)})
+
+    def __repr__(self) -> str:
+        return f"DD({dict.__repr__(self)})"
+
+    def __str__(self) -> str:
+        return f"DD{dict.__repr__(self)}"
+
+    def __deepcopy__(self, memo: dict) -> DD:
+        return DD((copy.deepcopy(k, memo), copy.deepcopy(v, memo)) for k, v in self.items())
+
+    def __reduce__(self):  # pickle as a plain dict subclass, without calling __getattr__
+        return (DD, (dict(self),))
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{'a': {'b': 1}}`` → ``{'a.b': 1}``. Dicts with non-string keys stay one value."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and all(isinstance(k, str) for k in value):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, Mapping) and not value:
+            out[name] = {}
+        else:
+            out[name] = value
+    return out
+
+
+def expand(flat: Mapping[str, Any]) -> DD:
+    """``{'a.b': 1, 'c': 2}`` → ``DD(a=DD(b=1), c=2)``.
+
+    A key that is both a value and a prefix (``a=1`` and ``a.b=2``) is an error, whatever the
+    order of the keys (Jobman's result depended on it)."""
+    root = DD()
+    for key in flat:
+        parts = key.split(".")
+        node = root
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = DD()
+            elif not isinstance(child, dict):
+                raise TypeError(f"key {key!r} conflicts with the value of {'.'.join(parts[: i + 1])!r}")
+            node = child
+        leaf = parts[-1]
+        if isinstance(node.get(leaf), dict) and node[leaf]:
+            raise TypeError(f"key {key!r} conflicts with the keys below it")
+        value = flat[key]
+        node[leaf] = DD(value) if isinstance(value, dict) and not value else value
+    return root
+
+
+def defaults_merge(d: dict, defaults: Mapping[str, Any]) -> dict:
+    """Recursive ``setdefault``: keys of ``defaults`` missing from ``d`` are added."""
+    for k, v in defaults.items():
+        if isinstance(v, Mapping):
+            sub = d.setdefault(k, DD())
+            if isinstance(sub, dict):
+                defaults_merge(sub, v)
+        else:
+            d.setdefault(k, v)
+    return d

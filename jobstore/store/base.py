@@ -1,0 +1,169 @@
+"""The store interface: one job table, two dialects (PostgreSQL through psycopg 3, SQLite through
+the standard ``sqlite3`` module). This module is the contract between the commands, the worker and
+the dialects; the dialects live in ``postgres.py`` and ``sqlite.py`` with their SQL in
+``queries/<dialect>/*.sql``.
+
+The table (one row per job; see ``queries/<dialect>/schema.sql``):
+
+    id          integer primary key (bigserial / autoincrement)
+    status      Jobman's integer status (START 0, RUNNING 1, DONE 2, ERR_START 3, ERR_SYNC 4, ERR_RUN 5, CANCELED -1)
+    priority    float, higher first; ties by lowest id
+    experiment  the dotted name of ``experiment(state, channel)``
+    state       the flat state (JSONB on PostgreSQL, JSON text on SQLite), without the mirrored keys
+    hash        content hash of the scheduled parameters; UNIQUE together with ``copy`` (0 for the
+                first insertion, 1, 2... for forced duplicates), so a duplicate is refused by the
+                database itself
+    attempt     fencing token: incremented by every claim
+    lease_until database time at which the claim expires unless renewed by a heartbeat
+    host, worker, created, started, ended, updated (database times), error (last traceback), end_reason
+
+Mirrored keys: ``jobman.id`` ↔ ``id``, ``jobman.status`` ↔ ``status``, ``jobman.sql.priority`` ↔
+``priority``, ``jobman.experiment`` ↔ ``experiment``, ``jobman.hash`` ↔ ``hash``. They are columns,
+never stored in ``state``; :attr:`Job.state` puts them back, so callers always see a complete flat
+state and a ``save`` cannot overwrite a status set by another client by accident.
+
+Times always come from the database clock (``now()`` / ``julianday('now')``), never the client's.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..urls import DbUrl
+
+MIRRORED_KEYS = ("jobman.id", "jobman.status", "jobman.sql.priority", "jobman.experiment", "jobman.hash")
+
+
+@dataclass
+class Job:
+    """One row of the job table, as the store returns it."""
+
+    id: int
+    status: int
+    priority: float
+    experiment: str
+    state: dict[str, Any]  # flat, with the mirrored keys put back
+    attempt: int = 0
+    hash: str = ""
+    host: str | None = None
+    worker: str | None = None
+    lease_until: float | None = None  # epoch seconds, database clock
+    created: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    error: str | None = None
+    end_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InsertResult:
+    inserted: bool
+    job_id: int | None  # None when skipped as a duplicate
+    state: dict[str, Any]  # the flat state as scheduled (with jobman.experiment/status/sql.priority)
+
+
+class Store(abc.ABC):
+    """A job table. Obtain one with :func:`jobstore.open_db`; close it with :meth:`close` or a ``with``."""
+
+    url: DbUrl
+
+    @property
+    def table(self) -> str:
+        return self.url.table
+
+    @property
+    def dbname(self) -> str:
+        """The database name used in the job directory ``EXPROOT/<dbname>/<table>/<id>/``."""
+        return self.url.dbname
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def ensure_schema(self) -> None:
+        """Create the table, its side tables and indexes if missing; migrate an older schema version."""
+
+    # -- scheduling ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def insert_jobs(self, states: Iterable[Mapping[str, Any]], *, force: bool = False,
+                    priority: float | None = None) -> list[InsertResult]:
+        """Insert jobs (flat states that carry ``jobman.experiment``) in bulk, in one transaction.
+
+        Without ``force`` a job whose content hash already exists is skipped (``inserted=False``);
+        with ``force`` it is inserted as a further copy. ``priority`` (else ``jobman.sql.priority``
+        in the state, else 1.0) and status START are set."""
+
+    # -- the worker's side: every write after the claim is fenced by (id, attempt) ----------------
+    @abc.abstractmethod
+    def claim(self, *, worker: str, host: str, lease_s: float, max_attempts: int) -> Job | None:
+        """Atomically take the best claimable job, or return None when there is none.
+
+        Claimable: status START, or RUNNING with an expired lease (its holder is presumed dead).
+        Expired jobs that already had ``max_attempts`` attempts become ERR_RUN with end_reason
+        'lost' instead. Order: priority DESC, id ASC. The claim sets RUNNING, attempt+1, the
+        lease, host, worker and the start time, in one statement."""
+
+    @abc.abstractmethod
+    def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:
+        """Renew the lease; False if the job is no longer ours (attempt moved on or status changed)."""
+
+    @abc.abstractmethod
+    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float) -> bool:
+        """Store the flat state (mirrored keys ignored) and renew the lease; False if not ours."""
+
+    @abc.abstractmethod
+    def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
+               state: Mapping[str, Any] | None = None, priority: float | None = None,
+               error: str | None = None) -> bool:
+        """End the attempt: set status, end_reason, end time, clear the lease; optionally the state,
+        the priority and the error text. False (and nothing written) if not ours."""
+
+    # -- queries and administration ----------------------------------------------------------------
+    @abc.abstractmethod
+    def get(self, job_id: int) -> Job | None: ...
+
+    @abc.abstractmethod
+    def jobs(self, *, ids: Sequence[int] | None = None, statuses: Sequence[int] | None = None,
+             select: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Job]:
+        """Jobs matching every given filter (ids, statuses, key=value equality on the state), by id."""
+
+    @abc.abstractmethod
+    def count(self, *, statuses: Sequence[int] | None = None, ids: Sequence[int] | None = None,
+              select: Mapping[str, Any] | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def count_by_status(self) -> dict[int, int]: ...
+
+    @abc.abstractmethod
+    def set_status(self, ids: Sequence[int], status: int) -> int:
+        """Set the status of these jobs (bumping ``attempt`` for running ones, so that their worker's
+        later writes are refused); return how many rows changed."""
+
+    @abc.abstractmethod
+    def set_priority(self, ids: Sequence[int], priority: float) -> int: ...
+
+    @abc.abstractmethod
+    def keys(self) -> dict[str, str]:
+        """Every key ever stored, with its SQL type name, in order of first appearance."""
+
+    @abc.abstractmethod
+    def create_view(self, name: str) -> list[str]:
+        """Create (or replace) a view with one typed column per key, named by Jobman's rule; the
+        view is kept up to date as new keys appear. Return the column names."""
+
+    @abc.abstractmethod
+    def drop_view(self, name: str) -> None: ...
+
+    # Tutorial spelling
+    def createView(self, name: str) -> list[str]:  # noqa: N802 - Jobman's API name
+        return self.create_view(name)

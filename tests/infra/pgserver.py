@@ -1,0 +1,128 @@
+"""A throwaway PostgreSQL server for tests and benchmarks: initdb + pg_ctl in a temp dir.
+
+Debian's server binaries refuse to run as root, so as root they run through ``runuser -u postgres``.
+Used by ``tests/conftest.py`` (one server per test session, one database per test) and by the
+scripts in ``bench/``. ``python -m tests.infra.pgserver`` starts one and prints its URL until ^C.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+
+class PgServerError(RuntimeError):
+    pass
+
+
+def _bindir() -> str:
+    cands = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+    if not cands:
+        raise PgServerError("PostgreSQL server binaries not found under /usr/lib/postgresql "
+                            "(apt-get install postgresql; .ci/run does it)")
+    return cands[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgServer:
+    """One PostgreSQL cluster on 127.0.0.1, trust authentication, fsync off."""
+
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.bindir = _bindir()
+        self.base = tempfile.mkdtemp(prefix="jobman-pg.")
+        os.chmod(self.base, 0o755)
+        self.data = os.path.join(self.base, "data")
+        self.sock = os.path.join(self.base, "sock")
+        self.log = os.path.join(self.base, "server.log")
+        os.mkdir(self.sock)
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+            shutil.chown(self.sock, "postgres", "postgres")
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.port = _free_port()
+        self.settings = {"max_connections": "300", "fsync": "off", "synchronous_commit": "off",
+                         "full_page_writes": "off", **(settings or {})}
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync",
+                  "-E", "UTF8", "--locale=C.UTF-8")
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self.prefix + [os.path.join(self.bindir, tool), *args], cwd="/tmp",
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise PgServerError(f"{tool} {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}\n"
+                                f"{self._log_tail()}")
+        return proc
+
+    def _log_tail(self) -> str:
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-20:])
+        except OSError:
+            return ""
+
+    def start(self) -> None:
+        opts = f"-k {self.sock} -c listen_addresses=127.0.0.1 -p {self.port} " + " ".join(
+            f"-c {k}={v}" for k, v in self.settings.items())
+        self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", opts, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop (closing every connection), stay down ``down_s`` seconds, start again."""
+        self.stop("fast")
+        time.sleep(down_s)
+        self.start()
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def createdb(self, name: str | None = None) -> str:
+        import psycopg
+
+        name = name or "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.dsn(), autocommit=True) as c:
+            c.execute(f'create database "{name}"')
+        return name
+
+    def dropdb(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as c:
+            c.execute(f'drop database if exists "{name}" with (force)')
+
+    def url(self, dbname: str, table: str = "jobs") -> str:
+        """A jobstore URL for ``table`` in database ``dbname``."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}?table={table}"
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except PgServerError:
+            pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    server = PgServer()
+    db = server.createdb("jobman")
+    print(server.url(db, "jobs"), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.destroy()
