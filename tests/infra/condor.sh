@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# A real personal HTCondor pool for the tests. Debian 12 has no HTCondor package and Debian 13's
+# binaries need a newer glibc, so the daemons run in a Debian 13 "trixie" chroot built with
+# debootstrap, with Debian's `condor` package inside; the host talks to it over 127.0.0.1:9618
+# with the pip `htcondor2` bindings. Run as root. Idempotent.
+#
+#   condor.sh up      build the chroot (first time ~2 min), (re)start the pool, print the client env
+#   condor.sh down    stop the daemons and unmount (the chroot is kept for the next `up`)
+#   condor.sh purge   down + delete the chroot
+#   condor.sh env     print the client environment only (shell `export` lines)
+#
+# Decisions (see tests/integration/test_backend_condor.py):
+# - Jobs run as the unix user $CONDOR_USER (uid $CONDOR_UID) that exists with the same uid on the
+#   host and in the chroot: the schedd refuses jobs owned by root. Host clients identify as that
+#   user with CLAIMTOBE (loopback test pool only; FS authentication fails across the chroot).
+# - The worker must run inside the chroot: python3 + psycopg + numpy + yaml come from trixie, the
+#   repository is bind-mounted at the same path ($REPO), and /usr/local/bin/jobman in the chroot
+#   runs `python3 -m jobstore.cli` with $REPO (and its tests/experiments) on PYTHONPATH. Jobs
+#   submitted with getenv must therefore not carry a PATH whose first `jobman` is the host venv's.
+# - /tmp is bind-mounted, so job dirs, logs and EXPROOT under /tmp have the same path on both
+#   sides; they must be writable by $CONDOR_USER.
+# - The Debian mirror is the one the machine's own apt uses (or $DEBIAN_MIRROR); no host is
+#   hard-coded here.
+set -euo pipefail
+R=${CONDOR_ROOT:-/srv/jobman-condor-root}
+CU=${CONDOR_USER:-ciuser}
+CUID=${CONDOR_UID:-2001}
+PORT=9618
+DOMAIN=ci.local
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=${CONDOR_REPO:-$(cd "$HERE/../.." && pwd)}
+CHROOT_PKGS="condor python3 python3-psycopg python3-numpy python3-yaml"
+
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+client_env() {
+  cat <<EOF
+export _CONDOR_COLLECTOR_HOST=127.0.0.1:$PORT
+export _CONDOR_SEC_CLIENT_AUTHENTICATION_METHODS=CLAIMTOBE
+export _CONDOR_SEC_CLAIMTOBE_USER=$CU
+export _CONDOR_UID_DOMAIN=$DOMAIN
+export _CONDOR_FILESYSTEM_DOMAIN=$DOMAIN
+EOF
+}
+
+debian_mirror() {  # the first non-security Debian URI the machine's apt already uses
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  local uri=""
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    uri=$(awk 'tolower($1)=="uris:" {for (i=2;i<=NF;i++) if ($i !~ /security/ && $i ~ /\/debian\/?$/) {print $i; exit}}' "$f")
+    [ -n "$uri" ] && break
+  done
+  if [ -z "$uri" ]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+      | awk '$1=="deb" {for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {if ($i !~ /security/ && $i ~ /\/debian\/?$/) {print $i; exit} break}}')
+  fi
+  echo "$uri"
+}
+
+umount_all() {
+  local m
+  for m in "${REPO#/}" tmp dev/pts dev proc; do
+    if mountpoint -q "$R/$m"; then umount "$R/$m" || umount -l "$R/$m"; fi
+  done
+}
+
+down() {
+  local pid
+  if [ -s "$R/run-ci/master.pid" ]; then
+    pid=$(cat "$R/run-ci/master.pid")
+    if alive "$pid"; then
+      kill -TERM "$pid"                      # the master shuts its daemons down, then exits
+      for _ in $(seq 150); do alive "$pid" || break; sleep 0.2; done
+      if alive "$pid"; then kill -KILL "$pid"; fi
+    fi
+    rm -f "$R/run-ci/master.pid"
+  fi
+  umount_all
+}
+
+pool_ready() {  # a schedd and a startd are in the collector
+  local n
+  n=$(chroot "$R" condor_status -any -af MyType 2>/dev/null | grep -cE '^(Scheduler|Machine)$' || true)
+  [ "${n:-0}" -ge 2 ]
+}
+
+build() {
+  if [ -x "$R/usr/sbin/condor_master" ] && [ -e "$R/run-ci/built" ]; then return 0; fi
+  local mirror
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || { echo "condor.sh: no Debian mirror found in the apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  if ! command -v debootstrap >/dev/null; then
+    apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends debootstrap >/dev/null \
+      || { apt-get update -q >/dev/null; apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends debootstrap >/dev/null; }
+  fi
+  if [ ! -x "$R/usr/bin/apt-get" ]; then
+    umount_all
+    rm -rf --one-file-system "$R"; mkdir -p "$R"
+    debootstrap --variant=minbase trixie "$R" "$mirror" >/dev/null
+  fi
+  printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"; chmod +x "$R/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$R/etc/resolv.conf"
+  mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
+  chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  # condor's postinst complains about systemctl/systemd-tmpfiles: harmless without systemd.
+  chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+    --no-install-recommends $CHROOT_PKGS >/dev/null 2>&1
+  umount "$R/proc"
+  mkdir -p "$R/run-ci"; touch "$R/run-ci/built"
+}
+
+configure() {
+  cp /etc/hosts "$R/etc/hosts"            # the daemons must resolve $(hostname)
+  id "$CU" >/dev/null 2>&1 || useradd -m -u "$CUID" -s /bin/bash "$CU"
+  chroot "$R" id "$CU" >/dev/null 2>&1 || chroot "$R" useradd -m -u "$(id -u "$CU")" -s /bin/bash "$CU"
+  mkdir -p "$R$REPO"
+  # The worker command inside the chroot (see the header).
+  cat > "$R/usr/local/bin/jobman" <<EOF
+#!/bin/sh
+# Written by tests/infra/condor.sh: the repository at $REPO is bind-mounted here.
+PYTHONPATH="$REPO:$REPO/tests/experiments\${PYTHONPATH:+:\$PYTHONPATH}"
+export PYTHONPATH
+exec /usr/bin/python3 -m jobstore.cli "\$@"
+EOF
+  chmod 0755 "$R/usr/local/bin/jobman"
+  cat > "$R/etc/condor/config.d/99-jobman-ci.config" <<EOF
+# Throwaway single-machine pool on loopback (tests only). Written by tests/infra/condor.sh.
+use ROLE : Personal
+CONDOR_HOST = 127.0.0.1
+NETWORK_INTERFACE = 127.0.0.1
+BIND_ALL_INTERFACES = False
+ENABLE_IPV6 = False
+COLLECTOR_HOST = 127.0.0.1:$PORT
+UID_DOMAIN = $DOMAIN
+FILESYSTEM_DOMAIN = $DOMAIN
+TRUST_UID_DOMAIN = True
+# CLAIMTOBE lets host-side clients (outside the chroot) identify as their unix user; FS alone
+# fails across the chroot boundary. Acceptable only for a loopback test pool.
+SEC_DEFAULT_AUTHENTICATION_METHODS = FS, CLAIMTOBE
+SEC_CLIENT_AUTHENTICATION_METHODS = FS, CLAIMTOBE
+SEC_READ_AUTHENTICATION_METHODS = FS, CLAIMTOBE
+ALLOW_READ = *
+ALLOW_WRITE = *
+ALLOW_DAEMON = *
+ALLOW_NEGOTIATOR = *
+ALLOW_ADMINISTRATOR = *
+ALLOW_ADVERTISE_MASTER = *
+ALLOW_ADVERTISE_SCHEDD = *
+ALLOW_ADVERTISE_STARTD = *
+# Pretend 8 CPUs and 2 GPUs (names only) so request_gpus jobs match; jobs see
+# CUDA_VISIBLE_DEVICES / _CONDOR_AssignedGPUs = fakegpu0|fakegpu1.
+NUM_CPUS = ${CONDOR_CPUS:-8}
+MEMORY = 8192
+MACHINE_RESOURCE_GPUs = fakegpu0, fakegpu1
+# No cgroups / namespaces / keyrings in this sandbox; the starter's private mount namespace
+# fails in a chroot ("Failed to unshare the mount namespace", errno 22).
+BASE_CGROUP =
+CGROUP_MEMORY_LIMIT_POLICY = none
+USE_PID_NAMESPACES = False
+DISCARD_SESSION_KEYRING_ON_STARTUP = False
+MOUNT_UNDER_SCRATCH =
+MOUNT_PRIVATE_DEV_SHM = False
+# Fast turnaround
+UPDATE_INTERVAL = 2
+NEGOTIATOR_INTERVAL = 2
+NEGOTIATOR_CYCLE_DELAY = 2
+SCHEDD_INTERVAL = 2
+STARTER_UPDATE_INTERVAL = 2
+STARTER_INITIAL_UPDATE_INTERVAL = 2
+POLLING_INTERVAL = 2
+PERIODIC_EXPR_INTERVAL = 5
+SHADOW_QUEUE_UPDATE_INTERVAL = 2
+EOF
+}
+
+up() {
+  down
+  build
+  configure
+  mount -t proc proc "$R/proc"
+  mount --bind /dev "$R/dev"
+  mount --bind /dev/pts "$R/dev/pts"
+  mount --bind /tmp "$R/tmp"                # same job paths inside and out
+  mount --bind "$REPO" "$R$REPO"            # the worker's code, at the same path
+  mkdir -p "$R/run-ci"
+  rm -f "$R/var/log/condor/.master_address"
+  # -f: stay in the foreground so $! is the master (it drops to the condor user and cannot
+  # write a -pidfile into a root-owned dir). setsid: its own session, detached from ours.
+  setsid chroot "$R" /usr/sbin/condor_master -f >/dev/null 2>&1 </dev/null &
+  echo $! > "$R/run-ci/master.pid"
+  for _ in $(seq 300); do pool_ready && break; sleep 0.2; done
+  if ! alive "$(cat "$R/run-ci/master.pid")"; then
+    echo "condor.sh: condor_master died; see $R/var/log/condor/MasterLog" >&2
+    tail -5 "$R/var/log/condor/MasterLog" >&2 || true
+    exit 1
+  fi
+  pool_ready || { echo "condor.sh: no schedd+startd in the collector after 60 s" >&2; exit 1; }
+}
+
+is_up() {  # fast path for the test fixtures: master alive, mounts present, pool answers
+  [ -s "$R/run-ci/master.pid" ] && alive "$(cat "$R/run-ci/master.pid")" \
+    && mountpoint -q "$R/tmp" && mountpoint -q "$R$REPO" && pool_ready
+}
+
+case "${1:-up}" in
+  up)
+    if [ "${CONDOR_RESTART:-0}" = 1 ] || ! is_up; then up; fi
+    echo "condor pool up (chroot $R); host-side client environment:"
+    client_env
+    echo "# jobs run as $CU inside the chroot; job dirs under /tmp writable by $CU; worker: /usr/local/bin/jobman"
+    ;;
+  down) down; echo "condor stopped";;
+  purge) down; rm -rf --one-file-system "$R"; echo "chroot removed";;
+  env) client_env;;
+  *) echo "usage: $0 up|down|purge|env" >&2; exit 2;;
+esac
