@@ -1,0 +1,176 @@
+"""The channel handed to ``experiment(state, channel)``, and the stop signals it reports.
+
+An experiment polls ``channel.switch()`` (or ``channel()``) now and then:
+
+- ``'stop'``: the worker received SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 (a batch scheduler's warning
+  before preemption or the walltime), or the job is no longer this worker's (its lease was lost or
+  another client changed its status). The experiment should write its checkpoint files in its
+  working directory and ``return channel.INCOMPLETE``; the job goes back to START with priority
+  raised to at least 2.0 and resumes from those files wherever it is claimed next. Unlike Jobman's,
+  ``'stop'`` is sticky: every later call returns it again, so nested loops all see it.
+- ``'finish-up'``: once, ``--finish-up-after`` seconds after the experiment started.
+- ``'save'``: every ``--save-every`` seconds (the clock restarts when ``'save'`` is returned, as in
+  Jobman); never after ``'finish-up'``.
+- ``None``: carry on.
+
+``channel.save()`` writes ``current.conf`` and the state to the table (fenced by the attempt);
+``channel.save_and_switch()`` saves and returns what ``switch()`` says (Jobman's returned None).
+The return values are Jobman's: ``channel.COMPLETE`` (None) → DONE, ``channel.INCOMPLETE`` (True) →
+START, anything else or an exception → ERR_RUN.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
+from typing import Any
+
+from . import status as _status
+
+STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
+
+STOP = "stop"
+FINISH_UP = "finish-up"
+SAVE = "save"
+
+
+class StopSignals:
+    """Trap the stop signals while active (a ``with`` block in the main thread).
+
+    A trapped signal only records itself: the experiment sees it through ``switch()`` and the
+    worker claims no further job. A second SIGINT raises ``KeyboardInterrupt`` so that a person
+    at a terminal can still break out of an experiment that never polls. Outside the main thread
+    nothing is installed (Python only delivers signals there) and :attr:`installed` is False.
+    """
+
+    def __init__(self, signals: Iterable[int] = STOP_SIGNALS) -> None:
+        self.signals = tuple(signals)
+        self.received: int | None = None  # the first stop signal received
+        self.count = 0
+        self.installed = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.signals:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            self.installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+        self.installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        again = self.received is not None
+        if self.received is None:
+            self.received = signum
+        self.count += 1
+        if again and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    @property
+    def name(self) -> str | None:
+        return signal.Signals(self.received).name if self.received is not None else None
+
+
+def format_conf(flat: Mapping[str, Any]) -> str:
+    """A flat state in Jobman's ``.conf`` syntax: one ``key = repr(value)`` line per key, sorted."""
+    return "".join(f"{key} = {flat[key]!r}\n" for key in sorted(flat))
+
+
+def write_conf(path: str, flat: Mapping[str, Any]) -> None:
+    """Write a ``.conf`` file atomically (a killed worker never leaves a truncated one)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(format_conf(flat))
+    os.replace(tmp, path)
+
+
+class Channel:
+    """What an experiment gets besides its state: the status constants, ``switch()`` and ``save()``.
+
+    ``save`` is the worker's function that writes ``current.conf`` and the flat state to the table
+    and returns False when the job is no longer ours; without one (a channel built by hand for a
+    test or an interactive run) ``save()`` does nothing. ``clock`` is monotonic seconds.
+    """
+
+    COMPLETE = None
+    INCOMPLETE = True
+    START = _status.START
+    RUNNING = _status.RUNNING
+    DONE = _status.DONE
+    ERR_START = _status.ERR_START
+    ERR_SYNC = _status.ERR_SYNC
+    ERR_RUN = _status.ERR_RUN
+    CANCELED = _status.CANCELED
+
+    def __init__(self, state: Any = None, *, save: Callable[[], bool] | None = None,
+                 signals: StopSignals | None = None, finish_up_after_s: float | None = None,
+                 save_every_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.state = state
+        self._save = save
+        self.signals = signals
+        self.finish_up_after_s = finish_up_after_s
+        self.save_every_s = save_every_s
+        self._clock = clock
+        self.start_time = clock()
+        self._last_save_tick = self.start_time
+        self._finished_up = False
+        self.lost_reason: str | None = None  # set when the job stopped being ours
+
+    # -- what the worker tells the channel ---------------------------------------------------------
+    def lose(self, reason: str) -> None:
+        """The job is no longer ours (lease lost, status changed elsewhere): switch() says 'stop'."""
+        if self.lost_reason is None:
+            self.lost_reason = reason
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.lost_reason is not None or (self.signals is not None and self.signals.received is not None)
+
+    # -- the experiment's API ----------------------------------------------------------------------
+    def switch(self, message: Any = None) -> str | None:
+        """``'stop'``, ``'finish-up'``, ``'save'`` or None; see the module docstring."""
+        if self.stop_requested:
+            return STOP
+        now = self._clock()
+        if (self.finish_up_after_s is not None and not self._finished_up
+                and now - self.start_time >= self.finish_up_after_s):
+            self._finished_up = True
+            return FINISH_UP
+        if (self.save_every_s is not None and not self._finished_up
+                and now - self._last_save_tick >= self.save_every_s):
+            self._last_save_tick = now
+            return SAVE
+        return None
+
+    __call__ = switch
+
+    def save(self) -> bool:
+        """Flush the output, write ``current.conf`` and the state to the table. Returns False (and
+        makes switch() say 'stop') if the job is no longer ours; the write is then refused."""
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        if self._save is None:
+            return True
+        ok = self._save()
+        if not ok:
+            self.lose("the job is no longer ours: its save was refused")
+        return ok
+
+    def save_and_switch(self) -> str | None:
+        """``save()`` then ``switch()``, returning switch()'s answer."""
+        self.save()
+        return self.switch()

@@ -1,0 +1,111 @@
+"""``jobman sql [-n K] [options] DB EXPROOT`` (alias ``jobman worker``): run jobs from the table."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ..errors import UsageError
+from ..worker import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+
+HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
+
+EPILOG = """\
+Each job runs in EXPROOT/<dbname>/<table>/<id>/ (EXPROOT '.' is the current directory), which
+holds orig.conf (first run), current.conf (every save), stdout and stderr (appended across
+attempts; file-descriptor level, so subprocesses are captured) and what the experiment writes.
+
+A claimed job holds a lease renewed by a heartbeat while it runs; if the worker dies, the job is
+claimable again once the lease expires, and after --max-attempts such losses it ends as ERR_RUN
+(end_reason 'lost'). SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make channel.switch() return 'stop': the
+experiment checkpoints and returns channel.INCOMPLETE, the job goes back to START with priority
+>= 2.0, and the worker claims no more jobs.
+
+Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
+signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
+in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input.
+The worker's directory is appended to the Python path, so an experiment module there is found."""
+
+
+def _positive(what: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a number of seconds > 0") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a number of seconds > 0")
+        return value
+    return parse
+
+
+def _attempts(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid --max-attempts {text!r}: expected an integer >= 1")
+    return value
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=HELP, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-n", dest="n", type=int, default=1, metavar="K",
+                   help="run up to K jobs one after the other (default 1); K <= 0: until none is claimable")
+    p.add_argument("--finish-up-after", "--finish_up_after", dest="finish_up_after", metavar="S",
+                   type=_positive("--finish-up-after"), default=None,
+                   help="channel.switch() returns 'finish-up' once, S seconds after the experiment started")
+    p.add_argument("--save-every", "--save_every", dest="save_every", metavar="S",
+                   type=_positive("--save-every"), default=None,
+                   help="channel.switch() returns 'save' every S seconds")
+    p.add_argument("--import", dest="imports", metavar="A,B", default="",
+                   help="import these modules (comma-separated) before contacting the database")
+    p.add_argument("--lease", dest="lease", metavar="S", type=_positive("--lease"), default=LEASE_S,
+                   help=f"lease of a claimed job in seconds, renewed by the heartbeat (default {LEASE_S:g})")
+    p.add_argument("--heartbeat", dest="heartbeat", metavar="S", type=_positive("--heartbeat"), default=None,
+                   help=f"heartbeat interval in seconds (default: lease * {HEARTBEAT_FRACTION:g})")
+    p.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", metavar="N", type=_attempts,
+                   default=MAX_ATTEMPTS,
+                   help=f"a job whose lease expired this many times ends as ERR_RUN (default {MAX_ATTEMPTS})")
+    p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
+                                             "sqlite:///path.db?table=T")
+    p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.heartbeat is not None and args.heartbeat >= args.lease:
+        raise UsageError(f"invalid --heartbeat {args.heartbeat:g}: expected less than the lease "
+                         f"({args.lease:g} s), e.g. {args.lease * HEARTBEAT_FRACTION:g}")
+    if os.path.exists(args.exproot) and not os.path.isdir(args.exproot):
+        raise UsageError(f"invalid EXPROOT {args.exproot!r}: it exists and is not a directory")
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.append(here)
+    for name in filter(None, (m.strip() for m in args.imports.split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UsageError(f"cannot import module {name!r} given to --import: {e}") from None
+
+    from ..store import open_db  # after --import: a module may register something the store needs
+
+    options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
+                            lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts)
+    store = open_db(args.db)
+    try:
+        report = run_worker(store, args.exproot, options)
+    finally:
+        store.close()
+    summary = report.summary()
+    if summary:
+        print(f"jobman sql: {summary}", file=sys.stderr)
+    if report.db_error:
+        print(f"jobman sql: stopped: the database could not be reached: {report.db_error}", file=sys.stderr)
+    if report.stop_signal and not report.interrupted:
+        print(f"jobman sql: stopped by {report.stop_signal} after handing back its job "
+              f"({len(report.outcomes)} jobs run)", file=sys.stderr)
+    return report.exit_code

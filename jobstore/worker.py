@@ -1,0 +1,613 @@
+"""The worker: claim a job, run ``experiment(state, channel)`` in its directory, hand the result back.
+
+One worker runs up to K jobs one after the other (``jobman sql -n K DB EXPROOT``); jobdispatch
+launches many copies. Per job:
+
+1. **claim** (one atomic statement in the store): the job becomes RUNNING with ``attempt+1`` and a
+   lease from the database clock. Every later write names ``(id, attempt)`` and is refused once
+   the job is no longer ours, so a worker that lost its lease can never overwrite the job.
+2. **setup**: the directory ``EXPROOT/<dbname>/<table>/<id>/`` (``orig.conf`` on the first run,
+   ``current.conf`` on every save), the state (a ``DD``, with this attempt's ``jobman.sql.*``
+   provenance), the experiment imported by its dotted name. A failure here is ERR_START and the
+   worker goes on to the next job.
+3. **run** with the working directory in the job's directory and file descriptors 1 and 2
+   appended to its ``stdout``/``stderr`` files (``os.dup2``, so C extensions and subprocesses are
+   captured too). Beside it a keeper thread renews the lease every ``heartbeat_s`` through its own
+   connection, and releases the worker's main connection once the experiment has run for
+   ``idle_release_s``: no connection is held while a long experiment computes.
+4. **finish**, fenced by the attempt: COMPLETE → DONE, INCOMPLETE → START with priority ≥ 2.0,
+   anything else or an exception → ERR_RUN with the traceback. If the database stays unreachable
+   past the lease, or the hand-back is refused, the result is written to ``result.json`` in the job
+   directory and the worker exits non-zero: results are never silently dropped.
+
+Why the main connection is released late rather than before every experiment: a no-op job then
+costs two statements (claim, finish) on a kept connection instead of a reconnection (a new server
+process on PostgreSQL) per job; ``bench/bench_claim.py`` measures both. For an experiment that runs
+longer than ``idle_release_s`` nothing changes: the connection is closed while it computes. The
+start-of-attempt save (provenance keys in the row while the job runs) is deferred the same way;
+a job shorter than that gets its provenance with the finish. On SQLite a connection is a file
+handle bound to its thread, so the main connection is released before every experiment.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from . import provenance
+from .channel import Channel, StopSignals, write_conf
+from .errors import DatabaseError, ExperimentError
+from .state import expand, flatten
+from .status import (
+    DONE,
+    END_COMPLETED,
+    END_ERROR,
+    END_INCOMPLETE,
+    END_START_ERROR,
+    ERR_RUN,
+    ERR_START,
+    RESTART_PRIORITY,
+    START,
+    status_name,
+)
+from .store.base import Job, Store
+
+LEASE_S = 60.0
+HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
+MAX_ATTEMPTS = 3
+IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
+HEARTBEAT_RETRY_S = 5.0  # after a failed heartbeat, try again this soon (if sooner than the interval)
+FINISH_RETRY_MAX_SLEEP_S = 5.0
+RESULT_FILE = "result.json"
+
+
+@dataclass
+class WorkerOptions:
+    """What ``jobman sql`` takes besides DB and EXPROOT; defaults in one place."""
+
+    n: int = 1  # jobs to run; <= 0: until none is claimable
+    finish_up_after_s: float | None = None
+    save_every_s: float | None = None
+    lease_s: float = LEASE_S
+    heartbeat_s: float | None = None  # None: lease_s * HEARTBEAT_FRACTION
+    max_attempts: int = MAX_ATTEMPTS
+    idle_release_s: float | None = None  # None: IDLE_RELEASE_S on PostgreSQL, 0 on SQLite
+    worker_id: str | None = None
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        return self.heartbeat_s if self.heartbeat_s is not None else self.lease_s * HEARTBEAT_FRACTION
+
+
+@dataclass
+class JobOutcome:
+    """How one claimed job ended, from this worker's point of view."""
+
+    job_id: int
+    attempt: int
+    status: int
+    end_reason: str
+    handed_back: bool = True  # False: the finish was refused or could not be written
+    note: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return not self.handed_back or self.status in (ERR_RUN, ERR_START)
+
+    @property
+    def label(self) -> str:
+        if not self.handed_back:
+            return f"{status_name(self.status)}, not recorded"
+        return status_name(self.status)
+
+
+@dataclass
+class WorkerReport:
+    """What a worker did: its jobs, and why it stopped."""
+
+    worker_id: str
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    no_more_jobs: bool = False
+    stop_signal: str | None = None  # name of the stop signal that ended the loop
+    interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
+    db_error: str | None = None
+
+    @property
+    def failures(self) -> list[JobOutcome]:
+        return [o for o in self.outcomes if o.failed]
+
+    def summary(self) -> str | None:
+        """``2 of 5 jobs failed: ids 3 (ERR_RUN), 7 (ERR_START)``, or None when none failed."""
+        bad = self.failures
+        if not bad:
+            return None
+        ids = ", ".join(f"{o.job_id} ({o.label})" for o in bad)
+        return f"{len(bad)} of {len(self.outcomes)} jobs failed: ids {ids}"
+
+    @property
+    def exit_code(self) -> int:
+        """0: every job handed back (a stop signal included); 130: interrupted by a second ^C;
+        1: a job failed, a result could not be recorded, or the database was unreachable."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failures or self.db_error else 0
+
+
+def default_worker_id() -> str:
+    return f"{provenance.host_name()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def resolve_experiment(name: str) -> Callable[..., Any]:
+    """Import ``package.module.function`` (or ``module.Class.method``) and return the callable."""
+    if not name or any(not part.isidentifier() for part in name.split(".")) or "." not in name:
+        raise ExperimentError(f"invalid experiment name {name!r}: expected a dotted path like 'module.function'")
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        modname = ".".join(parts[:i])
+        try:
+            obj: Any = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name is not None and (modname == e.name or modname.startswith(e.name + ".")):
+                continue  # this prefix is not a module; try a shorter one
+            raise  # the module exists but one of its own imports is missing
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            raise ExperimentError(f"experiment {name!r} not found: module {modname!r} has no "
+                                  f"{'.'.join(parts[i:])!r}") from None
+        if not callable(obj):
+            raise ExperimentError(f"experiment {name!r} is not callable: it is a {type(obj).__name__}")
+        return obj
+    raise ExperimentError(f"experiment {name!r} cannot be imported: no module {parts[0]!r} on the "
+                          f"Python path (sys.path); install it or add its directory to PYTHONPATH")
+
+
+def _resolver() -> Callable[[str], Callable[..., Any]]:
+    """The project's shared resolver where it exists (jobstore.params.resolve), else ours."""
+    for modname in ("jobstore.resolve", "jobstore.params"):
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        fn = getattr(mod, "resolve", None)
+        if callable(fn):
+            return fn
+    return resolve_experiment
+
+
+class _Redirect:
+    """Append file descriptors 1 and 2 to the job's ``stdout``/``stderr`` files, and restore them."""
+
+    def __init__(self, job_dir: str) -> None:
+        self.paths = {1: os.path.join(job_dir, "stdout"), 2: os.path.join(job_dir, "stderr")}
+        self._saved: dict[int, int] = {}
+
+    def __enter__(self) -> _Redirect:
+        _flush_std()
+        try:
+            for fd, path in self.paths.items():
+                target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                try:
+                    self._saved[fd] = os.dup(fd)
+                    os.dup2(target, fd)
+                finally:
+                    os.close(target)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _flush_std()
+        for fd, saved in self._saved.items():
+            os.dup2(saved, fd)
+            os.close(saved)
+        self._saved.clear()
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class _Keeper:
+    """The thread beside the experiment: renews the lease every ``heartbeat_s`` through its own
+    store (a clone, connected only for each short heartbeat), and after ``idle_release_s`` writes
+    the deferred start-of-attempt save and releases the main store's connection.
+
+    ``watch`` starts keeping a job, ``unwatch`` stops and waits for an action in flight, so no
+    heartbeat or save of a job happens after the worker started to finish it."""
+
+    def __init__(self, store: Store, store_lock: threading.Lock, heartbeat_s: float, lease_s: float,
+                 log: Callable[[str], None]) -> None:
+        self._store = store
+        self._store_lock = store_lock
+        self._heartbeat_s = heartbeat_s
+        self._lease_s = lease_s
+        self._log = log
+        self._hb_store: Store | None = None
+        self._cond = threading.Condition()
+        self._action = threading.Lock()
+        self._job: _Watched | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="jobman-keeper", daemon=True)
+        self._thread.start()
+
+    def watch(self, watched: _Watched) -> None:
+        with self._cond:
+            self._job = watched
+            self._cond.notify()
+
+    def unwatch(self) -> None:
+        with self._cond:
+            self._job = None
+            self._cond.notify()
+        with self._action:  # wait for a heartbeat or idle save in flight
+            pass
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._job = None
+            self._cond.notify()
+        self._thread.join(timeout=5.0)
+        if self._hb_store is not None:
+            try:
+                self._hb_store.close()
+            except Exception:
+                pass
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and self._job is None:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                job = self._job
+                assert job is not None
+                now = time.monotonic()
+                due = job.next_due()
+                if due > now:
+                    self._cond.wait(due - now)
+                    continue
+                self._action.acquire()
+            try:
+                if self._job is job:  # not unwatched meanwhile
+                    self._act(job, time.monotonic())
+            except Exception as e:  # never let the keeper die: the lease would silently lapse
+                self._log(f"job {job.job_id}: keeper error: {e!r}")
+            finally:
+                self._action.release()
+
+    def _act(self, job: _Watched, now: float) -> None:
+        if job.idle_due is not None and now >= job.idle_due:
+            job.idle_due = None
+            with self._store_lock:
+                try:
+                    if job.start_save is not None:
+                        snapshot, job.start_save = job.start_save, None
+                        if not self._store.save(job.job_id, job.attempt, snapshot, self._lease_s):
+                            job.channel.lose("the job is no longer ours: its start save was refused")
+                        job.next_heartbeat = now + self._heartbeat_s  # the save renewed the lease
+                except DatabaseError as e:
+                    self._log(f"job {job.job_id}: start save failed ({e}); the provenance keys will "
+                              "come with the next save or the finish")
+                finally:
+                    self._store.release()
+        if now >= job.next_heartbeat:
+            if self._hb_store is None:
+                self._hb_store = self._store.clone()  # created in this thread (SQLite needs that)
+            try:
+                ok = self._hb_store.heartbeat(job.job_id, job.attempt, self._lease_s)
+            except DatabaseError as e:
+                retry_s = min(HEARTBEAT_RETRY_S, self._heartbeat_s)
+                self._log(f"job {job.job_id}: heartbeat failed ({e}); retrying in {retry_s:g} s")
+                job.next_heartbeat = now + retry_s
+                return
+            finally:
+                self._hb_store.release()
+            job.next_heartbeat = now + self._heartbeat_s
+            if not ok:
+                job.channel.lose("the job is no longer ours: its lease was lost or its status changed")
+                self._log(f"job {job.job_id}: attempt {job.attempt} no longer holds the job (lease "
+                          "expired or status changed by another client); asking the experiment to stop")
+                job.next_heartbeat = float("inf")
+
+
+@dataclass
+class _Watched:
+    job_id: int
+    attempt: int
+    channel: Channel
+    next_heartbeat: float
+    idle_due: float | None  # when to do the deferred start save + release (None: done)
+    start_save: dict[str, Any] | None  # the deferred start-of-attempt state, if still to save
+
+    def next_due(self) -> float:
+        return min(self.next_heartbeat, self.idle_due if self.idle_due is not None else float("inf"))
+
+
+class Worker:
+    """Runs jobs from one store; see the module docstring. ``run()`` returns a :class:`WorkerReport`."""
+
+    def __init__(self, store: Store, exproot: str, options: WorkerOptions | None = None, *,
+                 out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.store = store
+        self.exproot = os.path.realpath(exproot)
+        self.options = options or WorkerOptions()
+        self.out = out or sys.stdout
+        # The worker's own messages go to the stderr it was started with, even while fd 2 is
+        # redirected to a job's stderr file.
+        self.err = err or os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+        self.worker_id = self.options.worker_id or default_worker_id()
+        if self.options.idle_release_s is not None:
+            self.idle_release_s = self.options.idle_release_s
+        else:
+            self.idle_release_s = IDLE_RELEASE_S if store.url.dialect == "postgresql" else 0.0
+        self._own_err = err is None
+        self._store_lock = threading.Lock()
+        self._watched: _Watched | None = None
+        self._resolve = _resolver()
+        self.report = WorkerReport(self.worker_id)
+
+    def log(self, message: str) -> None:
+        try:
+            print(f"jobman sql: {message}", file=self.err, flush=True)
+        except (OSError, ValueError):
+            pass
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def run(self) -> WorkerReport:
+        opts = self.options
+        keeper = _Keeper(self.store, self._store_lock, opts.heartbeat_interval_s, opts.lease_s, self.log)
+        try:
+            with StopSignals() as signals:
+                try:
+                    self._loop(signals, keeper)
+                except KeyboardInterrupt:
+                    self.report.interrupted = True
+                if signals.received is not None:
+                    self.report.stop_signal = signals.name
+        finally:
+            keeper.close()
+            try:
+                self.store.release()
+            except Exception:
+                pass
+            if self._own_err:
+                self.err.close()
+        return self.report
+
+    def _loop(self, signals: StopSignals, keeper: _Keeper) -> None:
+        opts = self.options
+        ran = 0
+        while opts.n <= 0 or ran < opts.n:
+            if signals.received is not None:
+                self.log(f"{signals.name} received: claiming no more jobs")
+                return
+            try:
+                with self._store_lock:
+                    job = self.store.claim(worker=self.worker_id, host=provenance.host_name(),
+                                           lease_s=opts.lease_s, max_attempts=opts.max_attempts)
+            except DatabaseError as e:
+                self.report.db_error = str(e)
+                self.log(f"cannot claim a job: {e}")
+                return
+            if job is None:
+                self.report.no_more_jobs = True
+                print(f"No more jobs to run (ran {ran} jobs)", file=self.out, flush=True)
+                return
+            print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
+                  file=self.out, flush=True)
+            outcome = self._run_job(job, signals, keeper)
+            self.report.outcomes.append(outcome)
+            ran += 1
+            if outcome.note == "interrupted":
+                raise KeyboardInterrupt
+            if not outcome.handed_back and outcome.note == "database unreachable":
+                return
+
+    # -- one job -------------------------------------------------------------------------------------
+    def _run_job(self, job: Job, signals: StopSignals, keeper: _Keeper) -> JobOutcome:
+        t0 = time.monotonic()
+        start_time = job.started if job.started is not None else time.time()
+        job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
+        try:
+            os.makedirs(job_dir, exist_ok=True)
+            flat = dict(job.state)
+            provenance.replace_attempt_info(flat, provenance.attempt_info(
+                job_dir=job_dir, worker=self.worker_id, attempt=job.attempt, start_time=start_time))
+            state = expand(flat)
+            state["jobman.id"] = job.id  # Jobman's literal top-level key
+            experiment = self._resolve(job.experiment)
+            orig = os.path.join(job_dir, "orig.conf")
+            if not os.path.exists(orig):
+                write_conf(orig, flat)
+            write_conf(os.path.join(job_dir, "current.conf"), flat)
+        except Exception as e:
+            tb = traceback.format_exc()
+            self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
+            self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
+            return self._finish(job, job_dir, ERR_START, END_START_ERROR, None, error=tb)
+
+        def save() -> bool:
+            return self._save(job, job_dir, channel)
+
+        channel = Channel(state, save=save, signals=signals, finish_up_after_s=self.options.finish_up_after_s,
+                          save_every_s=self.options.save_every_s)
+
+        if signals.received is not None:  # stopped between claim and start: hand it back untouched
+            return self._finish(job, job_dir, START, END_INCOMPLETE, flatten(state))
+
+        start_snapshot = flatten(state)
+        if self.idle_release_s <= 0:
+            with self._store_lock:
+                try:
+                    if not self.store.save(job.id, job.attempt, start_snapshot, self.options.lease_s):
+                        channel.lose("the job is no longer ours: its start save was refused")
+                except DatabaseError as e:
+                    self.log(f"job {job.id}: start save failed ({e}); the provenance keys will come "
+                             "with the next save or the finish")
+                finally:
+                    self.store.release()
+            watched = _Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
+                               None, None)
+        else:
+            watched = _Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
+                               t0 + self.idle_release_s, start_snapshot)
+        self._watched = watched
+
+        result: Any = None
+        error: str | None = None
+        interrupted = False
+        cwd = os.getcwd()
+        keeper.watch(watched)
+        try:
+            with _Redirect(job_dir):
+                os.chdir(job_dir)
+                try:
+                    result = experiment(state, channel)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    error = traceback.format_exc()
+                    traceback.print_exc()
+                except SystemExit as e:
+                    error = f"the experiment called sys.exit({e.code!r})\n" + traceback.format_exc()
+                    traceback.print_exc()
+                except BaseException:
+                    error = traceback.format_exc()
+                    traceback.print_exc()
+                finally:
+                    os.chdir(cwd)
+        finally:
+            keeper.unwatch()
+
+        flat_end = self._final_flat(channel.state, job, start_time, t0)
+        if interrupted:
+            self.log(f"job {job.id}: interrupted; handing it back")
+            return self._finish(job, job_dir, START, END_INCOMPLETE, flat_end, note="interrupted")
+        if error is None and result is Channel.COMPLETE:
+            return self._finish(job, job_dir, DONE, END_COMPLETED, flat_end, done_at=(start_time, t0))
+        if error is None and result is Channel.INCOMPLETE:
+            return self._finish(job, job_dir, START, END_INCOMPLETE, flat_end,
+                                priority=max(job.priority, RESTART_PRIORITY))
+        if error is None:
+            error = (f"the experiment returned {result!r}: expected channel.COMPLETE (None) or "
+                     "channel.INCOMPLETE (True)\n")
+            self._append(job_dir, "stderr", f"jobman: {error}")
+        self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
+        return self._finish(job, job_dir, ERR_RUN, END_ERROR, flat_end, error=error)
+
+    def _final_flat(self, state: Any, job: Job, start_time: float, t0: float) -> dict[str, Any]:
+        try:
+            flat = flatten(state) if isinstance(state, dict) else dict(job.state)
+        except Exception:
+            flat = dict(job.state)
+        flat[provenance.PREFIX + "end_time"] = start_time + (time.monotonic() - t0)
+        return flat
+
+    def _save(self, job: Job, job_dir: str, channel: Channel) -> bool:
+        """channel.save(): current.conf, then the state to the table (fenced), then release."""
+        flat = flatten(channel.state)
+        write_conf(os.path.join(job_dir, "current.conf"), flat)
+        with self._store_lock:
+            try:
+                ok = self.store.save(job.id, job.attempt, flat, self.options.lease_s)
+            except DatabaseError as e:
+                self.log(f"job {job.id}: save failed ({e}); current.conf is written, the table "
+                         "will get the state with the next save or the finish")
+                return True
+            watched = self._watched
+            if watched is not None and watched.job_id == job.id:
+                watched.start_save = None  # a later save supersedes the deferred start save
+                if watched.idle_due is None:  # past idle_release_s: hold no connection
+                    self.store.release()
+        return ok
+
+    def _finish(self, job: Job, job_dir: str, status: int, end_reason: str,
+                flat: dict[str, Any] | None, *, priority: float | None = None, error: str | None = None,
+                done_at: tuple[float, float] | None = None, note: str = "") -> JobOutcome:
+        """Hand the job back, fenced by its attempt; retry while the lease could still be ours;
+        keep the result in result.json when it cannot be recorded."""
+        if flat is not None:
+            flat["jobman.status"] = status
+            if done_at is not None:
+                start_time, t0 = done_at
+                run_time = time.monotonic() - t0
+                flat["jobman.end_time"] = start_time + run_time
+                flat["jobman.run_time"] = run_time
+            try:
+                write_conf(os.path.join(job_dir, "current.conf"), flat)
+            except OSError as e:
+                self.log(f"job {job.id}: cannot write current.conf: {e}")
+        outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
+        deadline = time.monotonic() + self.options.lease_s
+        delay = 0.25
+        while True:
+            try:
+                with self._store_lock:
+                    ok = self.store.finish(job.id, job.attempt, status=status, end_reason=end_reason,
+                                           state=flat, priority=priority, error=error)
+                break
+            except DatabaseError as e:
+                if time.monotonic() + delay > deadline:
+                    outcome.handed_back = False
+                    outcome.note = outcome.note or "database unreachable"
+                    path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
+                    self.log(f"job {job.id}: cannot record its end ({status_name(status)}): {e}; "
+                             f"result kept in {path}")
+                    return outcome
+                self.log(f"job {job.id}: finish failed ({e}); retrying")
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, FINISH_RETRY_MAX_SLEEP_S)
+        if not ok:
+            outcome.handed_back = False
+            outcome.note = outcome.note or "refused"
+            path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
+            self.log(f"job {job.id}: attempt {job.attempt} no longer holds the job (its lease expired "
+                     f"or another client changed its status): its end ({status_name(status)}) was "
+                     f"refused; result kept in {path}")
+        return outcome
+
+    def _keep_result(self, job: Job, job_dir: str, status: int, end_reason: str,
+                     flat: dict[str, Any] | None, priority: float | None, error: str | None) -> str:
+        path = os.path.join(job_dir, RESULT_FILE)
+        doc = {"job_id": job.id, "attempt": job.attempt, "status": status, "status_name": status_name(status),
+               "end_reason": end_reason, "priority": priority, "error": error, "state": flat}
+        try:
+            os.makedirs(job_dir, exist_ok=True)
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=1, sort_keys=True, default=repr)
+            os.replace(path + ".tmp", path)
+        except OSError as e:
+            self.log(f"job {job.id}: cannot write {path}: {e}")
+        return path
+
+    def _append(self, job_dir: str, name: str, text: str) -> None:
+        try:
+            os.makedirs(job_dir, exist_ok=True)
+            with open(os.path.join(job_dir, name), "a", encoding="utf-8") as f:
+                f.write(text)
+        except OSError:
+            pass
+
+
+def run_worker(store: Store, exproot: str, options: WorkerOptions | None = None, *,
+               out: TextIO | None = None, err: TextIO | None = None) -> WorkerReport:
+    """Run jobs from ``store`` until ``options.n`` ran, none is claimable, or a stop signal."""
+    return Worker(store, exproot, options, out=out, err=err).run()
