@@ -1,0 +1,59 @@
+"""What the schedule, status and view commands share: opening the store, checking the experiment."""
+from __future__ import annotations
+
+import sys
+
+from ..resolve import resolve_experiment
+from ..store.base import Store
+from ..urls import DbUrl, parse_url
+
+# Below this many jobs a live progress line is not worth it.
+PROGRESS_MIN_JOBS = 2000
+
+
+def check_url(text: str) -> DbUrl:
+    """Parse the URL before anything else, so a bad one fails before any work or connection."""
+    return parse_url(text)
+
+
+def check_experiment(name: str) -> str:
+    """Import the experiment now: a typo is an error at schedule time, not a job failing later."""
+    resolve_experiment(name)
+    return name.strip()
+
+
+def open_store(url: str, *, create: bool) -> Store:
+    """Open the table; with ``create``, create it (and migrate it) if needed, as Jobman did."""
+    from ..store import open_db
+
+    db = open_db(url)
+    if create:
+        try:
+            db.ensure_schema()
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+class Progress:
+    """A live ``label n/total`` line on stderr, only when stderr is a terminal (quiet in logs)."""
+
+    def __init__(self, label: str, total: int, every: int = 1000) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.enabled = total >= PROGRESS_MIN_JOBS and sys.stderr.isatty()
+
+    def update(self, n: int) -> None:
+        if self.enabled and (n % self.every == 0 or n == self.total):
+            sys.stderr.write(f"\r{self.label} {n}/{self.total}")
+            sys.stderr.flush()
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

@@ -1,0 +1,99 @@
+"""``jobman sqlschedules [-f] [-r N] [-q] DB EXPERIMENT PARAMS...``: schedule a sweep.
+
+``{{a,b,...}}`` in the parameters expands to one job per combination (cartesian product across
+arguments, the first argument varying slowest; several segments in one argument work too). Every
+job gets its own ``:=`` draw. Prints the expanded argument lists and the varying ones, one
+``ADDING``/``SKIPPING`` line per job, and ``Added X on Y jobs`` (X really inserted). The jobs are
+inserted in one transaction; with ``-r N`` and without ``-f`` the repeats of a new job follow in a
+second one (a job that already existed is not repeated).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..errors import UsageError
+from ..expansion import count_combinations, expand_braces
+from ..params import ParamParser
+from ..sql import job_state
+from ._db import Progress, check_experiment, check_url, open_store
+from .schedule import PARAMS_HELP, line
+
+HELP = "schedule a {{a,b}} sweep: sqlschedules [-f] [-r N] [-q] DB EXPERIMENT PARAMS..."
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
+                                epilog="DB: postgresql://user@host[:port]/dbname?table=NAME or "
+                                       "sqlite:///path.db?table=NAME; the table is created if missing.")
+    p.add_argument("-f", "--force", action="store_true", help="insert even if identical jobs exist")
+    p.add_argument("-r", "--repeat", type=int, default=1, metavar="N",
+                   help="schedule every combination N times (without -f: only if it was new)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the 'Added X on Y jobs' line")
+    p.add_argument("db", metavar="DB", help="the job table's URL")
+    p.add_argument("experiment", metavar="EXPERIMENT", help="dotted name of experiment(state, channel)")
+    p.add_argument("params", metavar="PARAMS", nargs="*", help=PARAMS_HELP + "; {{a,b,c}} expands")
+    return p
+
+
+def build_jobs(params: list[str], experiment: str, repeat: int,
+               progress: Progress | None = None) -> tuple[list[tuple[list[str], list[str]]], list[list[dict[str, Any]]]]:
+    """Expand and parse: the combinations, and for each its ``repeat`` states (own draws each)."""
+    combos = expand_braces(params)
+    parser = ParamParser()
+    jobs: list[list[dict[str, Any]]] = []
+    n = 0
+    for args, _ in combos:
+        compiled = parser.compile(args)
+        copies = []
+        for _ in range(repeat):
+            copies.append(job_state(parser.evaluate(compiled), experiment))
+            n += 1
+            if progress:
+                progress.update(n)
+        jobs.append(copies)
+    return combos, jobs
+
+
+def run(args: argparse.Namespace) -> int:
+    check_url(args.db)
+    if args.repeat < 1:
+        raise UsageError(f"invalid --repeat {args.repeat}: expected a number of copies >= 1")
+    experiment = check_experiment(args.experiment)
+    # Parse everything before connecting: bad input fails with the table untouched.
+    total = count_combinations(args.params) * args.repeat
+    progress = Progress("parsing", total)
+    combos, jobs = build_jobs(args.params, experiment, args.repeat, progress)
+    out: list[str] = []
+    if not args.quiet:
+        out.append(f"{[a for a, _ in combos]} {[v for _, v in combos]}")
+    progress.note(f"inserting {total} jobs...")
+    inserted = 0
+    with open_store(args.db, create=True) as db:
+        if args.force or args.repeat == 1:
+            flat = [s for copies in jobs for s in copies]
+            results = db.insert_jobs(flat, force=args.force)
+            inserted = sum(r.inserted for r in results)
+            if not args.quiet:
+                out.extend(line(r.inserted, s) for r, s in zip(results, flat))
+        else:
+            firsts = db.insert_jobs([copies[0] for copies in jobs])
+            again = [s for r, copies in zip(firsts, jobs) if r.inserted for s in copies[1:]]
+            repeats = iter(db.insert_jobs(again, force=True) if again else [])
+            inserted = sum(r.inserted for r in firsts)
+            for r, copies in zip(firsts, jobs):
+                if not args.quiet:
+                    out.append(line(r.inserted, copies[0]))
+                    if not r.inserted:
+                        out.append("The last cmd failed to insert, we won't repeat it...")
+                if r.inserted:
+                    for s in copies[1:]:
+                        rr = next(repeats)
+                        inserted += rr.inserted
+                        if not args.quiet:
+                            out.append(line(rr.inserted, s))
+    progress.done()
+    out.append(f"Added {inserted} on {total} jobs")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0

@@ -1,0 +1,193 @@
+"""``jobman sqlstatus [options] DB [ID...]``: show, count or change selected jobs.
+
+The selection is the union of the given ids, ``--all``, every ``--status=S`` and the jobs
+matching all ``--select=key=value``; it is printed one job per line
+(``Job id N, status=S jobman.sql.priority=P [KEY=value ...]``), counted (``--ret_nb_jobs``) or
+changed (``--set_status``, ``--reset_prio``). Without any selection the command shows the table's
+summary (:func:`summary`).
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UsageError
+from ..params import parse_select
+from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, STATUS_NAMES, parse_status
+from ..store.base import Job, Store
+from ._db import check_url, open_store
+
+HELP = "show, count or change jobs: sqlstatus [--all] [--status=S] [--select=k=v] [--print=KEY] ... DB [ID...]"
+
+STATUS_HELP = "S: " + ", ".join(f"{n} or {c}" for c, n in STATUS_NAMES.items())
+_MISSING = object()
+# --select keys that are columns of the table rather than keys of the stored state
+_COLUMN_KEYS = {"jobman.sql.priority": "priority", "jobman.experiment": "experiment", "jobman.hash": "hash"}
+
+
+def _job_ids(text: str) -> list[int]:
+    """``3``, ``3,`` or ``3,4`` (the tutorial writes ``JOB_ID1, JOB_ID2, ...``)."""
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid job id {text!r}: expected integers") from None
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1], epilog=STATUS_HELP)
+    p.add_argument("--all", action="store_true", help="add every job of the table")
+    p.add_argument("--status", action="append", default=[], metavar="S",
+                   help="add the jobs with status S (repeatable)")
+    p.add_argument("--select", action="append", default=[], metavar="KEY=VALUE",
+                   help="add the jobs matching all the --select (repeatable; values typed like parameters)")
+    p.add_argument("--print", action="append", default=[], metavar="KEY", dest="print_",
+                   help="show KEY=value on each job line (repeatable)")
+    p.add_argument("--print-keys", "--print_keys", action="store_true", dest="print_keys",
+                   help="print the keys in the state of the first selected job")
+    p.add_argument("--reset_prio", "--resert_prio", "--reset-prio", action="store_true", dest="reset_prio",
+                   help=f"put the priority of the selected jobs back to {DEFAULT_PRIORITY}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-job lines")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--set_status", "--set-status", metavar="S", dest="set_status",
+                       help="set the status of the selected jobs")
+    group.add_argument("--ret_nb_jobs", "--ret-nb-jobs", action="store_true", dest="ret_nb_jobs",
+                       help="print only the number of selected jobs")
+    p.add_argument("db", metavar="DB", help="the job table's URL")
+    p.add_argument("ids", metavar="ID", nargs="*", type=_job_ids, help="job ids")
+    return p
+
+
+@dataclass
+class Selection:
+    """What the options select; the union of its non-empty parts."""
+
+    ids: list[int] = field(default_factory=list)
+    all: bool = False
+    statuses: list[int] = field(default_factory=list)
+    select: dict[str, Any] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        return not (self.ids or self.all or self.statuses or self.select)
+
+
+def selection_from(args: argparse.Namespace) -> Selection:
+    """Check every option value before connecting (bad input fails with nothing done)."""
+    sel = Selection(ids=sorted({i for group in args.ids for i in group}), all=args.all,
+                    statuses=sorted({parse_status(s) for s in args.status}))
+    for token in args.select:
+        key, value = parse_select(token)
+        if key == "jobman.status":
+            value = parse_status(value)
+        sel.select[key] = value
+    return sel
+
+
+def _select_query(select: Mapping[str, Any]) -> tuple[dict[str, Any], list[int] | None, list[int] | None, dict[str, Any]]:
+    """Split --select into (state filter, ids, statuses, column filters applied here)."""
+    state = dict(select)
+    ids = [int(state.pop("jobman.id"))] if "jobman.id" in state else None
+    statuses = [state.pop("jobman.status")] if "jobman.status" in state else None
+    columns = {k: state.pop(k) for k in list(state) if k in _COLUMN_KEYS}
+    return state, ids, statuses, columns
+
+
+def _matches_columns(job: Job, columns: Mapping[str, Any]) -> bool:
+    return all(getattr(job, _COLUMN_KEYS[k]) == v for k, v in columns.items())
+
+
+def count_selected(db: Store, sel: Selection) -> int:
+    """The size of the selection, with one COUNT whenever it has a single part."""
+    if sel.all:
+        return db.count()
+    parts = sum(bool(x) for x in (sel.ids, sel.statuses, sel.select))
+    if parts == 1 and sel.ids:
+        return db.count(ids=sel.ids)
+    if parts == 1 and sel.statuses:
+        return db.count(statuses=sel.statuses)
+    if parts == 1:
+        state, ids, statuses, columns = _select_query(sel.select)
+        if not columns:
+            return db.count(ids=ids, statuses=statuses, select=state or None)
+    return len(fetch_selected(db, sel))
+
+
+def fetch_selected(db: Store, sel: Selection) -> list[Job]:
+    """The selected jobs, by id, each once."""
+    if sel.all:
+        return db.jobs()
+    found: dict[int, Job] = {}
+    if sel.ids:
+        found.update((j.id, j) for j in db.jobs(ids=sel.ids))
+    if sel.statuses:
+        found.update((j.id, j) for j in db.jobs(statuses=sel.statuses))
+    if sel.select:
+        state, ids, statuses, columns = _select_query(sel.select)
+        found.update((j.id, j) for j in db.jobs(ids=ids, statuses=statuses, select=state or None)
+                     if _matches_columns(j, columns))
+    return [found[i] for i in sorted(found)]
+
+
+def job_line(job: Job, keys: Iterable[str]) -> str:
+    text = f"Job id {job.id}, status={job.status} jobman.sql.priority={job.priority}"
+    for key in keys:
+        value = job.state.get(key, _MISSING)
+        text += f" {key}={'KeyDontExist' if value is _MISSING else value}"
+    return text
+
+
+def summary(db_url: str, args: argparse.Namespace) -> int:
+    """The table at a glance, when no job is selected (counts per status, running jobs and their
+    progress, best results, ``--watch``): not written yet, so ask for a selection."""
+    raise UsageError("no job selected: give job ids, --all, --status=S or --select=KEY=VALUE")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_url(args.db)
+    sel = selection_from(args)
+    new_status = parse_status(args.set_status) if args.set_status is not None else None
+    if sel.empty() and not args.print_keys:
+        return summary(args.db, args)
+    with open_store(args.db, create=False) as db:
+        if sel.empty():  # --print-keys alone: every key of the table
+            print("Keys in the table", " ".join(db.keys()))
+            return 0
+        if args.ret_nb_jobs:
+            print(count_selected(db, sel))
+            return 0
+        return _show_and_change(db, sel, args, new_status)
+
+
+def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_status: int | None) -> int:
+    jobs = fetch_selected(db, sel)
+    out: list[str] = []
+    if args.print_keys and jobs:
+        out.append("Keys in the state of the first jobs " + " ".join(jobs[0].state))
+    existing = {j.id for j in jobs}
+    for i in sel.ids:
+        if i not in existing:
+            out.append(f"Job id {i} don't exist in the db")
+    if not args.quiet:
+        out.extend(job_line(j, args.print_) for j in jobs)
+    ids = [j.id for j in jobs]
+    if new_status is not None:
+        running = [j.id for j in jobs if j.status == RUNNING]
+        if running and new_status != RUNNING:
+            verb = "canceled" if new_status == CANCELED else "changed"
+            out.append(f"WARNING: {len(running)} selected job(s) were RUNNING ({_ids_text(running)}): they are "
+                       f"{verb} now and their workers' later writes are refused")
+        n = db.set_status(ids, new_status) if ids else 0
+        out.append(f"Changed the status to {new_status} for {n} jobs")
+    if args.reset_prio:
+        if ids:
+            db.set_priority(ids, DEFAULT_PRIORITY)
+        out.append("Reset the priority to the default value")
+    if out:
+        print("\n".join(out))
+    return 0
+
+
+def _ids_text(ids: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(map(str, ids[:limit]))
+    return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
