@@ -30,7 +30,6 @@ handle bound to its thread, so the main connection is released before every expe
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import random
@@ -45,7 +44,8 @@ from typing import Any, TextIO
 
 from . import provenance
 from .channel import Channel, StopSignals, write_conf
-from .errors import DatabaseError, ExperimentError
+from .errors import DatabaseError
+from .resolve import resolve_experiment
 from .state import expand, flatten
 from .status import (
     DONE,
@@ -144,45 +144,6 @@ class WorkerReport:
 
 def default_worker_id() -> str:
     return f"{provenance.host_name()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def resolve_experiment(name: str) -> Callable[..., Any]:
-    """Import ``package.module.function`` (or ``module.Class.method``) and return the callable."""
-    if not name or any(not part.isidentifier() for part in name.split(".")) or "." not in name:
-        raise ExperimentError(f"invalid experiment name {name!r}: expected a dotted path like 'module.function'")
-    parts = name.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        modname = ".".join(parts[:i])
-        try:
-            obj: Any = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name is not None and (modname == e.name or modname.startswith(e.name + ".")):
-                continue  # this prefix is not a module; try a shorter one
-            raise  # the module exists but one of its own imports is missing
-        try:
-            for attr in parts[i:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            raise ExperimentError(f"experiment {name!r} not found: module {modname!r} has no "
-                                  f"{'.'.join(parts[i:])!r}") from None
-        if not callable(obj):
-            raise ExperimentError(f"experiment {name!r} is not callable: it is a {type(obj).__name__}")
-        return obj
-    raise ExperimentError(f"experiment {name!r} cannot be imported: no module {parts[0]!r} on the "
-                          f"Python path (sys.path); install it or add its directory to PYTHONPATH")
-
-
-def _resolver() -> Callable[[str], Callable[..., Any]]:
-    """The project's shared resolver where it exists (jobstore.params.resolve), else ours."""
-    for modname in ("jobstore.resolve", "jobstore.params"):
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError:
-            continue
-        fn = getattr(mod, "resolve", None)
-        if callable(fn):
-            return fn
-    return resolve_experiment
 
 
 class _Redirect:
@@ -362,7 +323,6 @@ class Worker:
         self._own_err = err is None
         self._store_lock = threading.Lock()
         self._watched: _Watched | None = None
-        self._resolve = _resolver()
         self.report = WorkerReport(self.worker_id)
 
     def log(self, message: str) -> None:
@@ -434,7 +394,7 @@ class Worker:
                 job_dir=job_dir, worker=self.worker_id, attempt=job.attempt, start_time=start_time))
             state = expand(flat)
             state["jobman.id"] = job.id  # Jobman's literal top-level key
-            experiment = self._resolve(job.experiment)
+            experiment = resolve_experiment(job.experiment)
             orig = os.path.join(job_dir, "orig.conf")
             if not os.path.exists(orig):
                 write_conf(orig, flat)

@@ -123,3 +123,24 @@ def checkpointed(state, channel):
         time.sleep(float(state.step_s))
     state.result = x
     return channel.COMPLETE
+
+
+def incomplete_once(state, channel):
+    """INCOMPLETE on the first attempt, COMPLETE on the next (a file in the job directory tells)."""
+    if not os.path.exists("once"):
+        open("once", "w").close()
+        return channel.INCOMPLETE
+    return channel.COMPLETE
+
+
+def switches(state, channel):
+    """Poll switch() for ``state.seconds`` and record the distinct answers, in order."""
+    seen = []
+    deadline = time.monotonic() + float(state.seconds)
+    while time.monotonic() < deadline:
+        answer = channel.switch()
+        if answer is not None and answer not in seen:
+            seen.append(answer)
+        time.sleep(0.01)
+    state.answers = seen
+    return channel.COMPLETE
