@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UsageError
+from .. import summary as glance
 from ..params import parse_select
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, STATUS_NAMES, parse_status
 from ..store.base import Job, Store
@@ -54,6 +54,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                        help="set the status of the selected jobs")
     group.add_argument("--ret_nb_jobs", "--ret-nb-jobs", action="store_true", dest="ret_nb_jobs",
                        help="print only the number of selected jobs")
+    glance.add_arguments(p)  # --summary, --watch[=SECONDS], --best=KEY, --best-max, --top=K
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("ids", metavar="ID", nargs="*", type=_job_ids, help="job ids")
     return p
@@ -138,16 +139,16 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
 
 
 def summary(db_url: str, args: argparse.Namespace) -> int:
-    """The table at a glance, when no job is selected (counts per status, running jobs and their
-    progress, best results, ``--watch``): not written yet, so ask for a selection."""
-    raise UsageError("no job selected: give job ids, --all, --status=S or --select=KEY=VALUE")
+    """The table at a glance, with --summary or --watch or when no job is selected (counts per
+    status, running jobs and their progress, best results, errors): :mod:`jobstore.summary`."""
+    return glance.run(lambda: open_store(db_url, create=False), args)
 
 
 def run(args: argparse.Namespace) -> int:
     check_url(args.db)
     sel = selection_from(args)
     new_status = parse_status(args.set_status) if args.set_status is not None else None
-    if sel.empty() and not args.print_keys:
+    if glance.wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:
         if sel.empty():  # --print-keys alone: every key of the table
