@@ -1,0 +1,210 @@
+"""Claim + complete throughput of the worker on PostgreSQL, beside a minimal reference loop, and
+claim latency against the table's size.
+
+    .venv/bin/python bench/bench_claim.py [--jobs 3000] [--reps 3] [--workers 1,4,16]
+
+Throughput: W processes (forked after the imports) drain a table of no-op jobs. "ours" runs the
+real worker loop (``jobstore.worker.run_worker`` with ``worker_exps.noop``: claim, job directory,
+conf files, fd redirection, the experiment, fenced finish); "ours, release per job" is the same
+with ``idle_release_s=0`` (start save, connection released before each experiment, reconnect for
+the finish); "reference" is two plain psycopg statements per job on a persistent autocommit
+connection (the SKIP LOCKED claim and an UPDATE marking the job done) against the same table.
+Each process is timed from just before its first claim, so process start-up is excluded; the
+start-up of a real ``jobman sql`` process (interpreter, imports, connection, an empty claim) is
+measured separately.
+
+Latency: single-client claim (+ finish, not timed) on tables of 10,000 and 1,000,000 START rows,
+median and 99th percentile, through the store and through the plain statement.
+Figures are medians of ``--reps`` repetitions; the machine is shared, so they are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "experiments")]
+
+import psycopg  # noqa: E402
+
+from jobstore.status import DONE  # noqa: E402
+from jobstore.store import open_db  # noqa: E402
+from jobstore.worker import WorkerOptions, run_worker  # noqa: E402
+from tests.infra.pgserver import PgServer  # noqa: E402
+
+TABLE = "jobs"
+REF_CLAIM = (f'UPDATE "{TABLE}" SET status = 1 WHERE id = (SELECT id FROM "{TABLE}" WHERE status = 0 '
+             "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id")
+REF_DONE = f'UPDATE "{TABLE}" SET status = 2 WHERE id = %s'
+
+
+def _fill(server: PgServer, n_jobs: int) -> str:
+    """A fresh database with ``n_jobs`` no-op START jobs inserted through the store; its URL."""
+    db = server.createdb()
+    url = server.url(db, TABLE)
+    with open_db(url) as store:
+        store.ensure_schema()
+        store.insert_jobs([{"jobman.experiment": "worker_exps.noop", "i": i} for i in range(n_jobs)])
+    return url
+
+
+def _ref_proc(dsn: str, go, results) -> None:
+    conn = psycopg.connect(dsn, autocommit=True)
+    go.wait()
+    t0 = time.perf_counter()
+    n = 0
+    while True:
+        row = conn.execute(REF_CLAIM).fetchone()
+        if row is None:
+            break
+        conn.execute(REF_DONE, (row[0],))
+        n += 1
+    results.put((t0, time.perf_counter(), n))
+    conn.close()
+
+
+def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results) -> None:
+    store = open_db(url)
+    devnull = open(os.devnull, "w")
+    go.wait()
+    t0 = time.perf_counter()
+    report = run_worker(store, exproot, WorkerOptions(n=0, idle_release_s=idle_release_s), out=devnull)
+    results.put((t0, time.perf_counter(), len(report.outcomes)))
+    store.close()
+
+
+def _drain(target, args: tuple, workers: int) -> tuple[float, int]:
+    """Run ``workers`` processes of ``target``; jobs/s over the span from the first start to the last end."""
+    ctx = mp.get_context("fork")
+    go, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, go, results)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    time.sleep(0.5 + 0.05 * workers)  # let every process connect and wait on the start line
+    go.set()
+    spans = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    total = sum(s[2] for s in spans)
+    return total / (max(s[1] for s in spans) - min(s[0] for s in spans)), total
+
+
+def throughput(server: PgServer, n_jobs: int, workers: int, kind: str) -> float:
+    url = _fill(server, n_jobs)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-claim.") as root:
+            if kind == "reference":
+                rate, total = _drain(_ref_proc, (url.split("?")[0],), workers)
+            else:
+                rate, total = _drain(_ours_proc, (url, root, 0.0 if kind == "release" else None), workers)
+        with open_db(url) as store:
+            done = store.count(statuses=[DONE]) if kind != "reference" else total
+        if total != n_jobs or done != n_jobs:
+            raise RuntimeError(f"{kind} with {workers} workers ran {total} jobs ({done} DONE) of {n_jobs}")
+        return rate
+    finally:
+        server.dropdb(url.split("/")[-1].split("?")[0])
+
+
+def startup(server: PgServer, reps: int) -> float:
+    """Seconds for `python -m jobstore.cli sql DB ROOT` on an empty table: the fixed cost per worker."""
+    url = _fill(server, 0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "tests", "experiments")])}
+    times = []
+    with tempfile.TemporaryDirectory() as root:
+        for _ in range(reps):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "jobstore.cli", "sql", url, root], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def latency(server: PgServer, rows: int, samples: int) -> dict[str, tuple[float, float]]:
+    """Median and p99 claim latency (ms) with ``rows`` START rows in the table."""
+    url = _fill(server, 1)
+    dsn = url.split("?")[0]
+    with psycopg.connect(dsn, autocommit=True) as conn:  # clone the stored row: fast bulk fill
+        conn.execute(f'INSERT INTO "{TABLE}" (status, priority, experiment, state, types, hash) '
+                     f'SELECT 0, 1.0, experiment, state, types, md5(g::text) FROM "{TABLE}", '
+                     f'generate_series(2, %s) g WHERE id = 1', (rows,))
+        conn.execute(f'VACUUM ANALYZE "{TABLE}"')
+    out: dict[str, tuple[float, float]] = {}
+    with open_db(url) as store:
+        ts = []
+        for _ in range(samples):
+            t = time.perf_counter()
+            job = store.claim(worker="bench", host="bench", lease_s=60, max_attempts=3)
+            ts.append(time.perf_counter() - t)
+            store.finish(job.id, job.attempt, status=DONE, end_reason="completed")
+        out["store.claim"] = _stats(ts)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ts = []
+        for _ in range(samples):
+            t = time.perf_counter()
+            (jid,) = conn.execute(REF_CLAIM).fetchone()
+            ts.append(time.perf_counter() - t)
+            conn.execute(REF_DONE, (jid,))
+        out["reference claim"] = _stats(ts)
+    server.dropdb(dsn.split("/")[-1])
+    return out
+
+
+def _stats(ts: list[float]) -> tuple[float, float]:
+    ts = sorted(ts)
+    return statistics.median(ts) * 1e3, ts[min(len(ts) - 1, int(0.99 * len(ts)))] * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=3000, help="jobs per throughput run (default 3000)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per figure (default 3)")
+    ap.add_argument("--workers", default="1,4,16", help="worker counts (default 1,4,16)")
+    ap.add_argument("--latency-rows", default="10000,1000000", help="table sizes for the latency test")
+    ap.add_argument("--samples", type=int, default=1000, help="claims timed per latency figure")
+    ap.add_argument("--no-release-variant", action="store_true", help="skip 'ours, release per job'")
+    args = ap.parse_args()
+    server = PgServer()
+    try:
+        print(f"PostgreSQL on 127.0.0.1:{server.port}, {os.cpu_count()} CPUs; {args.jobs} no-op jobs per run, "
+              f"median of {args.reps}", flush=True)
+        kinds = ["reference", "ours"] + ([] if args.no_release_variant else ["release"])
+        names = {"reference": "reference", "ours": "ours", "release": "ours, release/job"}
+        print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>24}" for k in kinds)
+              + f" {'ours/ref':>9}" + (f" {'release/ref':>12}" if "release" in kinds else ""))
+        for w in (int(x) for x in args.workers.split(",")):
+            med = {}
+            for k in kinds:
+                rates = []
+                for _ in range(args.reps):  # interleaving would be fairer; reps are back to back per kind
+                    rates.append(throughput(server, args.jobs, w, k))
+                med[k] = statistics.median(rates)
+            line = f"{w:>7} " + " ".join(f"{med[k]:>24.0f}" for k in kinds)
+            line += f" {med['ours'] / med['reference']:>9.2f}"
+            if "release" in kinds:
+                line += f" {med['release'] / med['reference']:>12.2f}"
+            print(line, flush=True)
+        print(f"\nstart-up of one `jobman sql` process (empty table): {startup(server, args.reps):.2f} s "
+              "(excluded from the rates above)", flush=True)
+        print(f"\n{'rows':>9} {'store.claim ms p50/p99':>24} {'reference ms p50/p99':>22}", flush=True)
+        lat = {}
+        for rows in (int(x) for x in args.latency_rows.split(",")):
+            lat[rows] = latency(server, rows, args.samples)
+            s, r = lat[rows]["store.claim"], lat[rows]["reference claim"]
+            print(f"{rows:>9} {s[0]:>14.3f} / {s[1]:<7.3f} {r[0]:>12.3f} / {r[1]:<7.3f}", flush=True)
+        if len(lat) >= 2:
+            small, big = min(lat), max(lat)
+            print(f"\nstore.claim p50 at {big} rows / at {small} rows: "
+                  f"{lat[big]['store.claim'][0] / lat[small]['store.claim'][0]:.2f}x (target <= 2x)")
+    finally:
+        server.destroy()
+
+
+if __name__ == "__main__":
+    main()
