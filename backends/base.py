@@ -335,7 +335,8 @@ class Backend:
         return sub
 
     def close(self) -> None:
-        self.runner.close()
+        for r in self.runners():
+            r.close()
 
     # ----------------------------------------------------------------------- hooks (override) --
 
@@ -448,8 +449,18 @@ class Backend:
 
     # -------------------------------------------------------------------------------- helpers --
 
+    def runners(self) -> list[Runner]:
+        """Every runner this backend used (ssh: one per host)."""
+        return [self.runner]
+
     def command_log(self) -> list[dict[str, Any]]:
-        return [c.record() for c in self.runner.history]
+        """Every external command run so far, in order, for the manifest."""
+        done = sorted((c for r in self.runners() for c in r.history), key=lambda c: c.started_s)
+        return [c.record() for c in done]
+
+    def time_in_commands_s(self) -> float:
+        """Seconds spent inside external commands (submit, ssh...): the scheduler's share."""
+        return sum(r.time_in_commands_s for r in self.runners())
 
     def notify(self, sub: Submission) -> None:
         if self.observer is not None:

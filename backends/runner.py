@@ -41,6 +41,7 @@ class Completed:
     stderr: str
     elapsed_s: float
     where: str = "local"
+    started_s: float = 0.0  # time.monotonic() at start, to order commands run by several runners
 
     def record(self) -> dict[str, Any]:
         """The manifest's view of this command."""
@@ -71,7 +72,7 @@ class Runner(ABC):
         finally:
             self.time_in_commands_s += time.monotonic() - start
         done = Completed(command if isinstance(command, str) else tuple(command), returncode, out, err,
-                         time.monotonic() - start, self.where)
+                         time.monotonic() - start, self.where, start)
         self.history.append(done)
         if check and returncode != 0:
             raise CommandError(done.command, returncode, out, err, self.where)
@@ -266,19 +267,29 @@ class SshRunner(Runner):
         return status, out, err
 
     def put(self, path: str | os.PathLike[str], text: str, mode: int = 0o644) -> None:
-        """Write ``text`` to ``path`` on the remote host (SFTP)."""
+        """Write ``text`` to ``path`` on the remote host (SFTP), atomically: a temporary name, then
+        a rename, so that a shell already reading the old file (a shared filesystem seen by several
+        hosts) keeps reading a whole file."""
         if self._client is None:
             self.connect()
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}-{id(self):x}"
         start = time.monotonic()
+        rc, err = 0, ""
         try:
             with self._client.open_sftp() as sftp:
-                with sftp.open(os.fspath(path), "w") as fh:
+                with sftp.open(tmp, "w") as fh:
                     fh.write(text)
-                sftp.chmod(os.fspath(path), mode)
+                sftp.chmod(tmp, mode)
+                sftp.posix_rename(tmp, path)
         except (OSError, EOFError) as e:
-            raise CommandError(f"sftp put {path}", 1, "", str(e), self.where) from None
+            rc, err = 1, f"{path}: {e}"
         finally:
             self.time_in_commands_s += time.monotonic() - start
+        done = Completed(f"sftp put {path}", rc, "", err, time.monotonic() - start, self.where, start)
+        self.history.append(done)
+        if rc:
+            raise CommandError(done.command, rc, "", err, self.where)
 
     def close(self) -> None:
         if self._client is not None:
