@@ -1,0 +1,32 @@
+"""The job store: :func:`open_db` gives a :class:`Store` for a database URL (PostgreSQL or SQLite)."""
+from __future__ import annotations
+
+from ..urls import DbUrl, parse_url
+from .base import MIRRORED_KEYS, InsertResult, Job, Store
+
+__all__ = ["open_db", "Store", "Job", "InsertResult", "MIRRORED_KEYS"]
+
+
+def open_db(url: str | DbUrl, *, create: bool = True) -> Store:
+    """Open the job table named by ``url``, creating it (and its indexes and side tables) if
+    ``create`` and it is missing, and migrating an older schema.
+
+    Raises :class:`~jobstore.errors.UrlError` for a bad URL and
+    :class:`~jobstore.errors.DatabaseError` (one line, password hidden) when the database cannot
+    be reached or the table cannot be used."""
+    parsed = url if isinstance(url, DbUrl) else parse_url(url)
+    store: Store
+    if parsed.dialect == "sqlite":
+        from .sqlite import SqliteStore
+
+        store = SqliteStore(parsed)
+    else:
+        from .postgres import PostgresStore
+
+        store = PostgresStore(parsed)
+    try:
+        store.ensure_schema(create=create)
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -10,12 +10,20 @@ The table (one row per job; see ``queries/<dialect>/schema.sql``):
     priority    float, higher first; ties by lowest id
     experiment  the dotted name of ``experiment(state, channel)``
     state       the flat state (JSONB on PostgreSQL, JSON text on SQLite), without the mirrored keys
-    hash        content hash of the scheduled parameters; UNIQUE together with ``copy`` (0 for the
-                first insertion, 1, 2... for forced duplicates), so a duplicate is refused by the
-                database itself
-    attempt     fencing token: incremented by every claim
+    types       NULL, or a tag per key whose value JSON cannot hold (tuple, set, bytes, inf, nan:
+                stored as a list / base64 text / "Infinity", "-Infinity", "NaN"), so that reading
+                the state gives back exactly what was written (see ``_codec.py``)
+    hash        content hash of the scheduled parameters: sha256 of the canonical JSON of the flat
+                state and the experiment (status, priority, id excluded); UNIQUE together with
+                ``copy`` (0 for the first insertion, 1, 2... for forced duplicates), so a duplicate
+                is refused by the database itself
+    attempt     fencing token: incremented by every claim (and by set_status on a running job)
+    losses      how many times the job's lease expired (its worker presumed dead)
     lease_until database time at which the claim expires unless renewed by a heartbeat
     host, worker, created, started, ended, updated (database times), error (last traceback), end_reason
+
+Side tables: ``<table>__meta`` (schema_version), ``<table>__keys`` (every key ever stored, its SQL
+type, in order of first appearance) and ``<table>__views`` (the views kept up to date).
 
 Mirrored keys: ``jobman.id`` ↔ ``id``, ``jobman.status`` ↔ ``status``, ``jobman.sql.priority`` ↔
 ``priority``, ``jobman.experiment`` ↔ ``experiment``, ``jobman.hash`` ↔ ``hash``. They are columns,
@@ -83,6 +91,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Close the connection now (the worker calls it before an experiment computes); the next
+        operation reconnects. Connections are opened lazily and kept until then."""
+
+    @abc.abstractmethod
+    def clone(self) -> Store:
+        """A second store on the same table with its own connection (for another thread, e.g. the
+        worker's heartbeat). One store may also be shared by threads: its operations are serialized."""
+
     def __enter__(self) -> Store:
         return self
 
@@ -90,8 +108,12 @@ class Store(abc.ABC):
         self.close()
 
     @abc.abstractmethod
-    def ensure_schema(self) -> None:
-        """Create the table, its side tables and indexes if missing; migrate an older schema version."""
+    def ensure_schema(self, create: bool = True) -> None:
+        """Create the table, its side tables and indexes if missing (``DatabaseError`` instead when
+        not ``create``); migrate an older schema version. Called by ``open_db``."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
 
     # -- scheduling ------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -109,13 +131,22 @@ class Store(abc.ABC):
         """Atomically take the best claimable job, or return None when there is none.
 
         Claimable: status START, or RUNNING with an expired lease (its holder is presumed dead).
-        Expired jobs that already had ``max_attempts`` attempts become ERR_RUN with end_reason
-        'lost' instead. Order: priority DESC, id ASC. The claim sets RUNNING, attempt+1, the
-        lease, host, worker and the start time, in one statement."""
+        Before claiming, expired jobs are handed back (:meth:`reap`): to START with end_reason
+        'lost' and priority raised to at least 2.0, or, once their lease has expired
+        ``max_attempts`` times (``losses``), to ERR_RUN with end_reason 'lost' and an error text
+        saying so. Order: priority DESC, id ASC. The claim sets RUNNING, attempt+1, the lease,
+        host, worker and the start time, in one statement."""
+
+    @abc.abstractmethod
+    def reap(self, max_attempts: int) -> int:
+        """Hand back the jobs whose lease expired, as :meth:`claim` does first; return how many."""
 
     @abc.abstractmethod
     def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:
-        """Renew the lease; False if the job is no longer ours (attempt moved on or status changed)."""
+        """Renew the lease; False if the job is no longer ours (attempt moved on or status changed).
+
+        Fenced writes (heartbeat, save, finish) retry through a lost connection; a write whose
+        first try committed but whose reply was lost is recognised by re-reading the row."""
 
     @abc.abstractmethod
     def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float) -> bool:
@@ -135,11 +166,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def jobs(self, *, ids: Sequence[int] | None = None, statuses: Sequence[int] | None = None,
              select: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Job]:
-        """Jobs matching every given filter (ids, statuses, key=value equality on the state), by id."""
+        """Jobs matching every given filter (ids, statuses, key=value equality on the state), by id.
+
+        ``select`` compares values with their JSON type, leniently as Jobman did: ``1`` also
+        matches ``1.0`` and ``True``, a string that reads as a number also matches the number.
+        Mirrored keys (``jobman.status``: a name or a number) compare their column."""
 
     @abc.abstractmethod
     def count(self, *, statuses: Sequence[int] | None = None, ids: Sequence[int] | None = None,
-              select: Mapping[str, Any] | None = None) -> int: ...
+              select: Mapping[str, Any] | None = None) -> int:
+        """How many jobs :meth:`jobs` would return, counted by the database (use this, not
+        ``len(jobs(...))``, on large tables: it reads the status index only)."""
 
     @abc.abstractmethod
     def count_by_status(self) -> dict[int, int]: ...
@@ -147,22 +184,32 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_status(self, ids: Sequence[int], status: int) -> int:
         """Set the status of these jobs (bumping ``attempt`` for running ones, so that their worker's
-        later writes are refused); return how many rows changed."""
+        later writes are refused; end_reason 'canceled' for CANCELED); return how many rows changed."""
 
     @abc.abstractmethod
     def set_priority(self, ids: Sequence[int], priority: float) -> int: ...
 
     @abc.abstractmethod
     def keys(self) -> dict[str, str]:
-        """Every key ever stored, with its SQL type name, in order of first appearance."""
+        """Every key ever stored, with its SQL type name (bigint, numeric, double precision,
+        boolean, text, jsonb; 'null' if only None was seen), the mirrored keys first, then in order
+        of first appearance. A key seen with several types gets the wider one (int + float →
+        double precision, otherwise jsonb)."""
 
     @abc.abstractmethod
     def create_view(self, name: str) -> list[str]:
-        """Create (or replace) a view with one typed column per key, named by Jobman's rule; the
-        view is kept up to date as new keys appear. Return the column names."""
+        """Create (or replace) a view with one typed column per key, named by Jobman's rule
+        (:mod:`jobstore.naming`): ``id``, the mirrored keys (``jobman_status``...), then every key.
+        The view is registered and rebuilt whenever a write brings a new key, so results appear
+        without calling this again. Return the column names."""
 
     @abc.abstractmethod
-    def drop_view(self, name: str) -> None: ...
+    def drop_view(self, name: str) -> None:
+        """Drop a view and stop maintaining it; ``UsageError`` if there is no such view."""
+
+    @abc.abstractmethod
+    def views(self) -> list[str]:
+        """The views this table keeps up to date."""
 
     # Tutorial spelling
     def createView(self, name: str) -> list[str]:  # noqa: N802 - Jobman's API name

@@ -1,0 +1,55 @@
+"""Load the SQL of a dialect from ``queries/<dialect>/*.sql``.
+
+A file holds several queries, each introduced by a ``-- name: <query>`` line (procrastinate's
+layout). Identifiers (``{table}``, ``{keys}``...) are substituted by :func:`render` with names the
+store has validated and quoted; ``{{``/``}}`` stand for literal braces; any other ``{...}`` (a
+fragment filled in per call, such as ``{where}``) is left as it is. Values are never substituted:
+they are bound parameters.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Mapping
+
+QUERIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queries")
+_NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{(\w+)\}")
+
+
+@functools.cache
+def load(dialect: str) -> dict[str, str]:
+    """``{query name: SQL text}`` for ``dialect`` (``'postgres'`` or ``'sqlite'``)."""
+    folder = os.path.join(QUERIES_DIR, dialect)
+    queries: dict[str, str] = {}
+    for fname in sorted(os.listdir(folder)):
+        if not fname.endswith(".sql"):
+            continue
+        with open(os.path.join(folder, fname), encoding="utf-8") as f:
+            text = f.read()
+        parts = _NAME_RE.split(text)
+        for name, body in zip(parts[1::2], parts[2::2]):
+            if name in queries:
+                raise ValueError(f"query {name!r} defined twice in {folder}")
+            lines = [ln for ln in body.strip().splitlines() if not ln.lstrip().startswith("--")]
+            queries[name] = "\n".join(lines).strip()
+    return queries
+
+
+def render(text: str, names: Mapping[str, str], literal_braces: bool = True) -> str:
+    """Substitute the placeholders of ``names`` (already quoted SQL) into ``text``."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0] if literal_braces else m.group(0)
+        return names.get(m.group(1), m.group(0))
+    return _PLACEHOLDER_RE.sub(sub, text)
+
+
+def render_all(dialect: str, names: Mapping[str, str], quote: Callable[[str], str]) -> dict[str, str]:
+    """Every query of ``dialect`` with its identifiers (``names``: placeholder → raw name, quoted
+    here with ``quote``) and its fragments (``{job_columns}``) substituted."""
+    raw = load(dialect)
+    quoted = {k: quote(v) for k, v in names.items()}
+    fragments = {"job_columns": render(raw["job_columns"], quoted)}
+    return {name: render(text, {**quoted, **fragments}) for name, text in raw.items()}

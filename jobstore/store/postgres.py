@@ -1,0 +1,84 @@
+"""The PostgreSQL dialect (psycopg 3): autocommit connection, short explicit transactions, COPY
+for bulk inserts, ``FOR UPDATE SKIP LOCKED`` claims. Queries: ``queries/postgres/*.sql``."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from ..errors import DatabaseError
+from ._codec import T_BOOL, T_FLOAT, T_INT, T_JSON, T_NUMERIC, dumps
+from ._common import SqlStore, one_line
+
+CONNECT_TIMEOUT_S = 10
+# Notice a dead server on an idle connection within about a minute.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+# Server-side conditions after which reconnecting and retrying is the right answer.
+_TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01"}
+# Connection failures that retrying cannot fix.
+_FATAL_CONNECT_WORDS = ("password", "does not exist", "role", "permission denied", "pg_hba.conf",
+                        "authentication")
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgres"
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return sql.Identifier(name).as_string(None)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        kw: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "jobman", **KEEPALIVES}
+        kw.update(self.url.conninfo())
+        return psycopg.connect(autocommit=True, **kw)
+
+    def _transaction(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+        return conn.transaction()
+
+    def _is_driver_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.Error)
+
+    def _is_transient(self, exc: BaseException, conn: Any) -> bool:
+        if getattr(exc, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+            return True
+        if not isinstance(exc, psycopg.OperationalError) or isinstance(exc, pg_errors.LockNotAvailable):
+            return False
+        if conn is None:  # failed to connect: a server that is down may come back, a typo will not
+            msg = str(exc).lower()
+            return not any(word in msg for word in _FATAL_CONNECT_WORDS)
+        return bool(conn.broken or conn.closed or getattr(exc, "sqlstate", None) is None)
+
+    def _translate(self, exc: BaseException) -> DatabaseError:
+        where = self.url.display()
+        msg = one_line(exc)
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            return DatabaseError(f"permission denied on {where}: {msg}")
+        if isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None:
+            return DatabaseError(f"cannot connect to {where}: {msg}")
+        return DatabaseError(f"database error on {where}: {msg}")
+
+    def _bulk_load(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        self._exec(conn, "insert_tmp_create")
+        with conn.cursor() as cur, cur.copy(self.q["insert_copy"]) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _list_param(self, values: Sequence[Any]) -> Any:
+        return list(values)
+
+    def _key_filter(self, n: int, key: str, candidates: list[Any], params: dict[str, Any]) -> str:
+        params[f"k{n}"] = key
+        params[f"v{n}"] = [dumps(c) for c in candidates]
+        return self.q["where_key"].replace("{n}", str(n))
+
+    def _view_expr(self, key: str, typ: str) -> str:
+        lit = sql.Literal(key).as_string(None)
+        if typ == T_JSON:
+            return f"state -> {lit}"
+        cast = {T_INT: "bigint", T_NUMERIC: "numeric", T_FLOAT: "double precision", T_BOOL: "boolean"}.get(typ)
+        return f"(state ->> {lit})::{cast}" if cast else f"state ->> {lit}"

@@ -1,0 +1,69 @@
+-- Scheduling, queries and administration of the job table.
+
+-- name: job_columns
+id, status, priority, experiment, state, types, hash, copy, attempt, losses, host, worker,
+extract(epoch FROM lease_until)::float8, extract(epoch FROM created)::float8,
+extract(epoch FROM started)::float8, extract(epoch FROM ended)::float8,
+extract(epoch FROM updated)::float8, error, end_reason
+
+-- name: insert_tmp_create
+CREATE TEMP TABLE IF NOT EXISTS jobstore_insert (
+    ord integer, experiment text, priority double precision, state text, types text,
+    hash text, copy integer
+) ON COMMIT DELETE ROWS
+
+-- name: insert_copy
+COPY jobstore_insert (ord, experiment, priority, state, types, hash, copy) FROM STDIN
+
+-- name: insert_from_tmp
+INSERT INTO {table} AS t (status, priority, experiment, state, types, hash, copy)
+SELECT 0, priority, experiment, state::jsonb, types::jsonb, hash, copy
+FROM jobstore_insert ORDER BY ord
+ON CONFLICT (hash, copy) DO NOTHING
+RETURNING id, hash, copy
+
+-- name: lock_insert
+SELECT pg_advisory_xact_lock(hashtext(%(lock)s))
+
+-- name: max_copies
+SELECT hash, max(copy) FROM {table} WHERE hash = ANY(%(hashes)s) GROUP BY hash
+
+-- name: get
+SELECT {job_columns} FROM {table} WHERE id = %(id)s
+
+-- name: jobs
+SELECT {job_columns} FROM {table} WHERE {where} ORDER BY id
+
+-- name: count
+SELECT count(*) FROM {table} WHERE {where}
+
+-- name: count_by_status
+SELECT status, count(*) FROM {table} GROUP BY status ORDER BY status
+
+-- name: where_ids
+id = ANY(%(ids)s)
+
+-- name: where_statuses
+status = ANY(%(statuses)s)
+
+-- name: where_column
+{column} = ANY(%(v{n})s)
+
+-- name: where_key
+state -> %(k{n})s::text = ANY(%(v{n})s::text[]::jsonb[])
+
+-- name: limit
+LIMIT %(limit)s
+
+-- name: set_status
+UPDATE {table} SET
+    status = %(status)s,
+    attempt = CASE WHEN status = 1 THEN attempt + 1 ELSE attempt END,
+    lease_until = CASE WHEN %(status)s = 1 THEN now() ELSE NULL END,
+    end_reason = CASE WHEN %(status)s = -1 THEN 'canceled' ELSE end_reason END,
+    ended = CASE WHEN status = 1 AND %(status)s <> 1 THEN now() ELSE ended END,
+    updated = now()
+WHERE id = ANY(%(ids)s)
+
+-- name: set_priority
+UPDATE {table} SET priority = %(priority)s, updated = now() WHERE id = ANY(%(ids)s)

@@ -1,0 +1,52 @@
+-- The job table and its side tables. {table}, {meta}, {keys}, {views} and the index names are
+-- quoted identifiers filled in by the store; values are always bound parameters.
+-- Status literals (0 START, 1 RUNNING) are written out so that the planner can match the
+-- partial indexes.
+
+-- name: table_exists
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+               WHERE schemaname = current_schema() AND tablename = %(name)s)
+
+-- name: schema_version
+SELECT value FROM {meta} WHERE key = 'schema_version'
+
+-- name: lock_schema
+SELECT pg_advisory_xact_lock(hashtext(%(lock)s))
+
+-- name: create_schema
+CREATE TABLE IF NOT EXISTS {table} (
+    id          bigserial PRIMARY KEY,
+    status      integer NOT NULL DEFAULT 0,
+    priority    double precision NOT NULL DEFAULT 1.0,
+    experiment  text NOT NULL,
+    state       jsonb NOT NULL DEFAULT '{{}}',
+    types       jsonb,
+    hash        text NOT NULL,
+    copy        integer NOT NULL DEFAULT 0,
+    attempt     integer NOT NULL DEFAULT 0,
+    losses      integer NOT NULL DEFAULT 0,
+    lease_until timestamptz,
+    host        text,
+    worker      text,
+    created     timestamptz NOT NULL DEFAULT now(),
+    started     timestamptz,
+    ended       timestamptz,
+    updated     timestamptz NOT NULL DEFAULT now(),
+    error       text,
+    end_reason  text,
+    CONSTRAINT {unique_hash} UNIQUE (hash, copy)
+);
+CREATE INDEX IF NOT EXISTS {claim_index} ON {table} (priority DESC, id) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS {lease_index} ON {table} (lease_until) WHERE status = 1;
+CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status);
+CREATE TABLE IF NOT EXISTS {keys} (
+    seq   bigserial,
+    name  text PRIMARY KEY,
+    type  text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {views} (name text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);
+
+-- name: set_schema_version
+INSERT INTO {meta} (key, value) VALUES ('schema_version', %(version)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value

@@ -1,0 +1,33 @@
+-- The key registry and the typed views built from it.
+
+-- name: lock_keys
+SELECT pg_advisory_xact_lock(hashtext(%(lock)s))
+
+-- name: all_keys
+SELECT name, type FROM {keys} ORDER BY seq
+
+-- name: upsert_key
+INSERT INTO {keys} (name, type) VALUES (%(name)s, %(type)s)
+ON CONFLICT (name) DO UPDATE SET type = %(type)s
+
+-- name: registered_views
+SELECT name FROM {views} ORDER BY name
+
+-- name: register_view
+INSERT INTO {views} (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING
+
+-- name: unregister_view
+DELETE FROM {views} WHERE name = %(name)s
+
+-- name: view_exists
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_views
+               WHERE schemaname = current_schema() AND viewname = %(name)s)
+
+-- name: drop_view
+DROP VIEW IF EXISTS {view}
+
+-- name: create_view
+CREATE VIEW {view} AS SELECT {columns} FROM {table}
+
+-- name: view_lock_timeout
+SET LOCAL lock_timeout = '10s'

@@ -1,0 +1,60 @@
+-- The worker's side: claim, then writes fenced by (id, attempt, status RUNNING).
+
+-- name: reap
+-- Jobs whose lease expired (their worker is presumed dead) go back to START with at least the
+-- restart priority, or to ERR_RUN once they have been lost max_attempts times. Uses the partial
+-- lease index, so it costs O(log n) however large the table.
+UPDATE {table} AS t SET
+    losses = t.losses + 1,
+    status = CASE WHEN t.losses + 1 >= %(max_attempts)s THEN 5 ELSE 0 END,
+    priority = CASE WHEN t.losses + 1 >= %(max_attempts)s THEN t.priority
+                    ELSE GREATEST(t.priority, %(restart_priority)s) END,
+    end_reason = 'lost',
+    error = 'lease expired on attempt ' || t.attempt::text || ' (worker '
+            || coalesce(t.worker, '?') || ' on ' || coalesce(t.host, '?') || ' presumed dead); lost '
+            || (t.losses + 1)::text || ' time(s), max attempts ' || %(max_attempts)s::text,
+    ended = now(),
+    lease_until = NULL,
+    updated = now()
+WHERE t.id IN (SELECT id FROM {table} WHERE status = 1 AND lease_until < now()
+               ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
+
+-- name: claim
+UPDATE {table} SET
+    status = 1,
+    attempt = attempt + 1,
+    lease_until = now() + %(lease_s)s * interval '1 second',
+    host = %(host)s,
+    worker = %(worker)s,
+    started = now(),
+    ended = NULL,
+    end_reason = NULL,
+    updated = now()
+WHERE id = (SELECT id FROM {table} WHERE status = 0 ORDER BY priority DESC, id
+            LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING {job_columns}
+
+-- name: heartbeat
+UPDATE {table} SET lease_until = now() + %(lease_s)s * interval '1 second', updated = now()
+WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1
+
+-- name: save
+UPDATE {table} SET
+    state = %(state)s::jsonb,
+    types = %(types)s::jsonb,
+    lease_until = now() + %(lease_s)s * interval '1 second',
+    updated = now()
+WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1
+
+-- name: finish
+UPDATE {table} SET
+    status = %(status)s,
+    end_reason = %(end_reason)s,
+    state = CASE WHEN %(set_state)s THEN %(state)s::jsonb ELSE state END,
+    types = CASE WHEN %(set_state)s THEN %(types)s::jsonb ELSE types END,
+    priority = coalesce(%(priority)s::float8, priority),
+    error = coalesce(%(error)s::text, error),
+    ended = now(),
+    lease_until = NULL,
+    updated = now()
+WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1

@@ -1,0 +1,72 @@
+-- Scheduling, queries and administration of the job table (SQLite).
+
+-- name: job_columns
+id, status, priority, experiment, state, types, hash, copy, attempt, losses, host, worker,
+lease_until, created, started, ended, updated, error, end_reason
+
+-- name: insert_tmp_create
+CREATE TEMP TABLE IF NOT EXISTS jobstore_insert (
+    ord INTEGER, experiment TEXT, priority REAL, state TEXT, types TEXT, hash TEXT, copy INTEGER
+)
+
+-- name: insert_copy
+INSERT INTO temp.jobstore_insert (ord, experiment, priority, state, types, hash, copy)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+
+-- name: insert_from_tmp
+INSERT INTO {table} (status, priority, experiment, state, types, hash, copy)
+SELECT 0, priority, experiment, state, types, hash, copy
+FROM temp.jobstore_insert WHERE true ORDER BY ord
+ON CONFLICT (hash, copy) DO NOTHING
+RETURNING id, hash, copy
+
+-- name: insert_tmp_clear
+DELETE FROM temp.jobstore_insert
+
+-- name: lock_insert
+SELECT :lock
+
+-- name: max_copies
+SELECT hash, max(copy) FROM {table} WHERE hash IN (SELECT value FROM json_each(:hashes)) GROUP BY hash
+
+-- name: get
+SELECT {job_columns} FROM {table} WHERE id = :id
+
+-- name: jobs
+SELECT {job_columns} FROM {table} WHERE {where} ORDER BY id
+
+-- name: count
+SELECT count(*) FROM {table} WHERE {where}
+
+-- name: count_by_status
+SELECT status, count(*) FROM {table} GROUP BY status ORDER BY status
+
+-- name: where_ids
+id IN (SELECT value FROM json_each(:ids))
+
+-- name: where_statuses
+status IN (SELECT value FROM json_each(:statuses))
+
+-- name: where_column
+{column} IN (SELECT value FROM json_each(:v{n}))
+
+-- name: where_key
+{extract} IN (SELECT CASE type WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE value END
+              FROM json_each(:v{n}))
+
+-- name: limit
+LIMIT :limit
+
+-- name: set_status
+UPDATE {table} SET
+    status = :status,
+    attempt = CASE WHEN status = 1 THEN attempt + 1 ELSE attempt END,
+    lease_until = CASE WHEN :status = 1 THEN (julianday('now') - 2440587.5) * 86400.0 ELSE NULL END,
+    end_reason = CASE WHEN :status = -1 THEN 'canceled' ELSE end_reason END,
+    ended = CASE WHEN status = 1 AND :status <> 1 THEN (julianday('now') - 2440587.5) * 86400.0 ELSE ended END,
+    updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: set_priority
+UPDATE {table} SET priority = :priority, updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id IN (SELECT value FROM json_each(:ids))

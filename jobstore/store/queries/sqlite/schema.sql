@@ -1,0 +1,50 @@
+-- The job table and its side tables (SQLite). Times are epoch seconds (REAL) from the database
+-- clock: (julianday('now') - 2440587.5) * 86400.0. Status literals are written out so that the
+-- planner can use the partial indexes.
+
+-- name: table_exists
+SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name)
+
+-- name: schema_version
+SELECT value FROM {meta} WHERE key = 'schema_version'
+
+-- name: lock_schema
+SELECT :lock
+
+-- name: create_schema
+CREATE TABLE IF NOT EXISTS {table} (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    status      INTEGER NOT NULL DEFAULT 0,
+    priority    REAL NOT NULL DEFAULT 1.0,
+    experiment  TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT '{{}}',
+    types       TEXT,
+    hash        TEXT NOT NULL,
+    copy        INTEGER NOT NULL DEFAULT 0,
+    attempt     INTEGER NOT NULL DEFAULT 0,
+    losses      INTEGER NOT NULL DEFAULT 0,
+    lease_until REAL,
+    host        TEXT,
+    worker      TEXT,
+    created     REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
+    started     REAL,
+    ended       REAL,
+    updated     REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
+    error       TEXT,
+    end_reason  TEXT,
+    CONSTRAINT {unique_hash} UNIQUE (hash, copy)
+);
+CREATE INDEX IF NOT EXISTS {claim_index} ON {table} (priority DESC, id) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS {lease_index} ON {table} (lease_until) WHERE status = 1;
+CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status);
+CREATE TABLE IF NOT EXISTS {keys} (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    name  TEXT NOT NULL UNIQUE,
+    type  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {views} (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- name: set_schema_version
+INSERT INTO {meta} (key, value) VALUES ('schema_version', :version)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value

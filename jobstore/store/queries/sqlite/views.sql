@@ -1,0 +1,32 @@
+-- The key registry and the typed views built from it (SQLite).
+
+-- name: lock_keys
+SELECT :lock
+
+-- name: all_keys
+SELECT name, type FROM {keys} ORDER BY seq
+
+-- name: upsert_key
+INSERT INTO {keys} (name, type) VALUES (:name, :type)
+ON CONFLICT (name) DO UPDATE SET type = excluded.type
+
+-- name: registered_views
+SELECT name FROM {views} ORDER BY name
+
+-- name: register_view
+INSERT INTO {views} (name) VALUES (:name) ON CONFLICT (name) DO NOTHING
+
+-- name: unregister_view
+DELETE FROM {views} WHERE name = :name
+
+-- name: view_exists
+SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = :name)
+
+-- name: drop_view
+DROP VIEW IF EXISTS {view}
+
+-- name: create_view
+CREATE VIEW {view} AS SELECT {columns} FROM {table}
+
+-- name: view_lock_timeout
+SELECT 1

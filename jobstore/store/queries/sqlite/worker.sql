@@ -1,0 +1,60 @@
+-- The worker's side (SQLite): claim inside BEGIN IMMEDIATE, then writes fenced by
+-- (id, attempt, status RUNNING).
+
+-- name: reap
+UPDATE {table} SET
+    losses = losses + 1,
+    status = CASE WHEN losses + 1 >= :max_attempts THEN 5 ELSE 0 END,
+    priority = CASE WHEN losses + 1 >= :max_attempts THEN priority
+                    ELSE max(priority, :restart_priority) END,
+    end_reason = 'lost',
+    error = 'lease expired on attempt ' || attempt || ' (worker ' || coalesce(worker, '?') || ' on '
+            || coalesce(host, '?') || ' presumed dead); lost ' || (losses + 1) || ' time(s), max attempts '
+            || :max_attempts,
+    ended = (julianday('now') - 2440587.5) * 86400.0,
+    lease_until = NULL,
+    updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id IN (SELECT id FROM {table} WHERE status = 1
+             AND lease_until < (julianday('now') - 2440587.5) * 86400.0
+             ORDER BY lease_until LIMIT 1000)
+
+-- name: claim
+UPDATE {table} SET
+    status = 1,
+    attempt = attempt + 1,
+    lease_until = (julianday('now') - 2440587.5) * 86400.0 + :lease_s,
+    host = :host,
+    worker = :worker,
+    started = (julianday('now') - 2440587.5) * 86400.0,
+    ended = NULL,
+    end_reason = NULL,
+    updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id = (SELECT id FROM {table} WHERE status = 0 ORDER BY priority DESC, id LIMIT 1)
+RETURNING {job_columns}
+
+-- name: heartbeat
+UPDATE {table} SET
+    lease_until = (julianday('now') - 2440587.5) * 86400.0 + :lease_s,
+    updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id = :id AND attempt = :attempt AND status = 1
+
+-- name: save
+UPDATE {table} SET
+    state = :state,
+    types = :types,
+    lease_until = (julianday('now') - 2440587.5) * 86400.0 + :lease_s,
+    updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id = :id AND attempt = :attempt AND status = 1
+
+-- name: finish
+UPDATE {table} SET
+    status = :status,
+    end_reason = :end_reason,
+    state = CASE WHEN :set_state THEN :state ELSE state END,
+    types = CASE WHEN :set_state THEN :types ELSE types END,
+    priority = coalesce(:priority, priority),
+    error = coalesce(:error, error),
+    ended = (julianday('now') - 2440587.5) * 86400.0,
+    lease_until = NULL,
+    updated = (julianday('now') - 2440587.5) * 86400.0
+WHERE id = :id AND attempt = :attempt AND status = 1
