@@ -169,9 +169,10 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
 # -- text -----------------------------------------------------------------------------------------
 
 def _fmt(value: Any) -> str:
+    """A state value in a table cell: floats to 4 digits, long texts cut, newlines shown as ``\\n``."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    text = str(value)
+    text = str(value).replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= 24 else text[:21] + "..."
 
 
@@ -194,7 +195,7 @@ def _lease(left_s: float | None) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool]) -> list[str]:
-    cells = [[_fmt(c) for c in row] for row in rows]
+    cells = [[c if isinstance(c, str) else _fmt(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
 
     def line(row: Sequence[str]) -> str:
@@ -233,7 +234,7 @@ def render_summary(s: Summary) -> str:
         order = "highest" if s.best_max else "lowest"
         lines.append(f"best {len(s.best)} of {s.ranked} finished by {s.best_key} ({order} first):")
         header = ("id", s.best_key, *s.best_columns)
-        rows = [(j.id, v, *(j.state.get(k, "-") for k in s.best_columns)) for j, v in s.best]
+        rows = [(j.id, v, *(_fmt(j.state.get(k, "-")) for k in s.best_columns)) for j, v in s.best]
         numeric = [True, True] + [all(_number(j.state.get(k)) is not None for j, _ in s.best)
                                   for k in s.best_columns]
         lines += _table(header, rows, numeric)

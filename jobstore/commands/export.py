@@ -1,0 +1,145 @@
+"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B]``: the jobs as CSV, for pandas and spreadsheets.
+
+One row per job: ``id``, ``status`` (its name), ``priority``, then one column per key of the
+state, in the order the table first stored them (stable from one export to the next). A value
+missing from a job is an empty cell; lists and dicts are written as JSON; floats with all their
+digits (``repr``), so that ``pandas.read_csv`` gives back the stored numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import UsageError
+from ..status import STATUS_NAMES, parse_status, status_name
+from ..store.base import Job, Store
+from ..urls import parse_url
+
+HELP = "write the jobs as CSV, one row per job and one column per key: export DB [-o FILE] [--status=S]"
+
+FIXED_COLUMNS = ("id", "status", "priority")
+# Mirrored keys already given by the fixed columns.
+_DUPLICATE_KEYS = {"jobman.id", "jobman.status", "jobman.sql.priority"}
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
+                                epilog="S: " + ", ".join(f"{n} or {c}" for c, n in STATUS_NAMES.items()))
+    p.add_argument("db", metavar="DB", help="the job table's URL")
+    p.add_argument("-o", "--output", metavar="FILE", default="-",
+                   help="write to FILE, replaced atomically (default: standard output)")
+    p.add_argument("--status", action="append", default=[], metavar="S",
+                   help="only the jobs with status S (repeatable; default: every job)")
+    p.add_argument("--keys", metavar="A,B", default=None,
+                   help="only these keys of the state as columns, in this order (after id, status, priority)")
+    return p
+
+
+def cell(value: Any) -> str:
+    """A value as CSV text: None is empty, floats keep every digit, containers become JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def columns_for(db: Store, jobs: Sequence[Job], wanted: Sequence[str] | None) -> list[str]:
+    """The state keys to export: the table's keys in order of first appearance (plus any key a
+    job carries that the table's key list lacks), or exactly ``wanted``, each checked."""
+    keys = [k for k in db.keys() if k not in _DUPLICATE_KEYS]
+    seen = set(keys)
+    for job in jobs:
+        for k in job.state:
+            if k not in seen and k not in _DUPLICATE_KEYS:
+                seen.add(k)
+                keys.append(k)
+    if wanted is None:
+        return keys
+    for k in wanted:
+        if k not in seen:
+            raise UsageError(f"unknown key {k!r} in --keys: the table's keys are {', '.join(keys) or 'none'}")
+    return list(wanted)
+
+
+def to_csv(jobs: Sequence[Job], keys: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([*FIXED_COLUMNS, *keys])
+    for job in jobs:
+        writer.writerow([job.id, status_name(job.status), cell(job.priority),
+                         *(cell(job.state.get(k)) for k in keys)])
+    return buf.getvalue()
+
+
+def check_writable(path: str) -> None:
+    """Fail before any work when ``path`` cannot be written (a missing or read-only directory)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write {path!r}: it is a directory; expected a file path")
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {path!r}: no directory {folder!r}; expected a path in an existing directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path!r}: directory {folder!r} is not writable")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place: a reader never sees
+    half a file, and a failure (disk full) leaves nothing behind."""
+    check_writable(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".jobman-", dir=folder)
+    except OSError as e:
+        raise UsageError(f"cannot write {path!r}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UsageError(f"cannot write {path!r}: {e.strerror}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..store import open_db
+
+    parse_url(args.db)
+    statuses = sorted({parse_status(s) for s in args.status}) or None
+    wanted = None
+    if args.keys is not None:
+        wanted = [k.strip() for k in args.keys.split(",") if k.strip()]
+        if not wanted:
+            raise UsageError(f"empty --keys {args.keys!r}: expected key names separated by commas")
+    to_file = args.output not in ("-", "")
+    if to_file:
+        check_writable(args.output)
+    with open_db(args.db, create=False) as db:
+        jobs = db.jobs(statuses=statuses)
+        text = to_csv(jobs, columns_for(db, jobs, wanted))
+    if to_file:
+        write_atomic(args.output, text.encode("utf-8"))
+        print(f"wrote {len(jobs)} job{'s' if len(jobs) != 1 else ''} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0

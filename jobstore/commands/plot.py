@@ -1,0 +1,138 @@
+"""``jobman plot DB METRIC PARAM [PARAM2] [-o OUT.png]``: a PNG of METRIC against PARAM, one point per
+finished job, coloured by PARAM2 when given.
+
+An axis whose values are all positive and span two decades or more is drawn on a log scale
+(``--logx``/``--logy``/``--logc`` force it, ``--linear`` turns the automatic choice off). The
+plotted ids and values are stored in the PNG as JSON (a ``tEXt`` chunk named ``jobman-plot``).
+Jobs lacking a key, or whose value is NaN or infinite, are left out and counted on stderr; a
+value that is not a number is an error.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from typing import Any
+
+from .. import png
+from ..errors import UsageError
+from ..status import DONE, STATUS_NAMES, parse_status, status_name
+from ..store.base import MIRRORED_KEYS, Job
+from ..urls import parse_url
+from .export import check_writable, write_atomic
+
+HELP = "write a PNG of a metric against one or two hyper-parameters: plot DB METRIC PARAM [PARAM2] [-o OUT]"
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise UsageError(f"invalid --size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 800x600")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (png.MIN_WIDTH_PX <= w <= png.MAX_SIDE_PX and png.MIN_HEIGHT_PX <= h <= png.MAX_SIDE_PX):
+        raise UsageError(
+            f"invalid --size {text!r}: expected width {png.MIN_WIDTH_PX}..{png.MAX_SIDE_PX} and height "
+            f"{png.MIN_HEIGHT_PX}..{png.MAX_SIDE_PX} pixels")
+    return w, h
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
+                                epilog="S: " + ", ".join(f"{n} or {c}" for c, n in STATUS_NAMES.items()))
+    p.add_argument("db", metavar="DB", help="the job table's URL")
+    p.add_argument("metric", metavar="METRIC", help="the key on the y axis, e.g. best_validation_loss")
+    p.add_argument("param", metavar="PARAM", help="the key on the x axis, e.g. learning_rate")
+    p.add_argument("param2", metavar="PARAM2", nargs="?", default=None,
+                   help="a key shown as the markers' colour, e.g. n_hidden")
+    p.add_argument("-o", "--output", metavar="OUT.png", default=None,
+                   help="the file to write (default: TABLE_METRIC_vs_PARAM[_by_PARAM2].png here)")
+    p.add_argument("--status", action="append", default=[], metavar="S",
+                   help="plot the jobs with status S (repeatable; default DONE)")
+    p.add_argument("--logx", action="store_true", help="log scale on the x axis")
+    p.add_argument("--logy", action="store_true", help="log scale on the y axis")
+    p.add_argument("--logc", action="store_true", help="log scale for the colour")
+    p.add_argument("--linear", action="store_true",
+                   help="no automatic log scale (values spanning decades get one by default)")
+    p.add_argument("--title", default=None, help="the title (default: TABLE: METRIC vs PARAM)")
+    p.add_argument("--size", default=f"{png.DEFAULT_WIDTH_PX}x{png.DEFAULT_HEIGHT_PX}",
+                   metavar="WxH", help=f"image size in pixels (default {png.DEFAULT_WIDTH_PX}x{png.DEFAULT_HEIGHT_PX})")
+    return p
+
+
+def default_output(table: str, metric: str, param: str, param2: str | None) -> str:
+    name = f"{table}_{metric}_vs_{param}" + (f"_by_{param2}" if param2 else "")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".png"
+
+
+def _value(job: Job, key: str) -> float | None:
+    """The job's value of ``key`` as a float; None when missing or not finite; an error when it is
+    not a number at all (a string, a list, a boolean)."""
+    if key not in job.state or job.state[key] is None:
+        return None
+    v = job.state[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise UsageError(f"non-numeric value {v!r} of {key!r} in job {job.id}: plot needs numbers "
+                         "(use 'jobman export' for other values)")
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def collect(jobs: list[Job], metric: str, param: str, param2: str | None) -> tuple[list[png.Point], int]:
+    """The points, and how many jobs were left out for a missing or non-finite value."""
+    points, skipped = [], 0
+    for job in jobs:
+        y, x = _value(job, metric), _value(job, param)
+        c = _value(job, param2) if param2 else None
+        if y is None or x is None or (param2 and c is None):
+            skipped += 1
+            continue
+        points.append(png.Point(job.id, x, y, c))
+    return points, skipped
+
+
+def _log_flag(forced: bool, linear: bool) -> bool | None:
+    return True if forced else (False if linear else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..store import open_db
+
+    url = parse_url(args.db)
+    statuses = sorted({parse_status(s) for s in args.status}) or [DONE]
+    names = [k for k in (args.metric, args.param, args.param2) if k is not None]
+    if len(set(names)) != len(names):
+        raise UsageError(f"the same key twice in {' '.join(names)!r}: expected different keys for the axes")
+    width, height = _size(args.size)
+    output = args.output or default_output(url.table, args.metric, args.param, args.param2)
+    check_writable(output)
+    which = "/".join(status_name(s) for s in statuses)
+    with open_db(args.db, create=False) as db:
+        keys = db.keys()
+        for k in names:
+            if k not in keys:
+                known = ", ".join(x for x in keys if x not in MIRRORED_KEYS) or "none yet"
+                raise UsageError(f"unknown key {k!r}: the table's keys are {known}")
+        jobs = db.jobs(statuses=statuses)
+    if not jobs:
+        raise UsageError(f"no {which} jobs in table {url.table!r}: nothing to plot (--status=S picks others)")
+    points, skipped = collect(jobs, args.metric, args.param, args.param2)
+    if not points:
+        raise UsageError(f"none of the {len(jobs)} {which} jobs has a finite value of every one of "
+                         f"{', '.join(map(repr, names))}: nothing to plot")
+    title = args.title if args.title is not None else f"{url.table}: {args.metric} vs {args.param}"
+    meta: dict[str, Any] = {"table": url.table, "statuses": [status_name(s) for s in statuses],
+                            "skipped": skipped}
+    try:
+        data, _ = png.scatter_png(points, title=title, xlabel=args.param, ylabel=args.metric, clabel=args.param2,
+                                  logx=_log_flag(args.logx, args.linear), logy=_log_flag(args.logy, args.linear),
+                                  logc=_log_flag(args.logc, args.linear), width=width,
+                                  height=height, meta=meta)
+    except ValueError as e:
+        raise UsageError(f"cannot plot {args.metric!r} against {args.param!r}: {e}") from None
+    write_atomic(output, data)
+    if skipped:
+        print(f"left out {skipped} job(s) lacking a finite value of {', '.join(names)}", file=sys.stderr)
+    print(f"wrote {output}: {len(points)} point{'s' if len(points) != 1 else ''} "
+          f"({args.metric} vs {args.param}{f', colour {args.param2}' if args.param2 else ''})")
+    return 0
