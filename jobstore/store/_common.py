@@ -290,7 +290,7 @@ class SqlStore(Store):
                              prepared[i][3], copies[i]) for i in todo]
                     self._bulk_load(conn, rows)
                     got = {(h, c): jid for jid, h, c in self._exec(conn, "insert_from_tmp").fetchall()}
-                    self._after_insert(conn)
+                    self._exec(conn, "insert_tmp_clear")
                     for i in todo:
                         jid = got.pop((prepared[i][3], copies[i]), None)
                         ids[i] = jid
@@ -300,9 +300,6 @@ class SqlStore(Store):
             return [InsertResult(jid is not None, jid, st) for jid, st in zip(ids, results)]
 
         return self._call("insert", op)
-
-    def _after_insert(self, conn: Any) -> None:
-        """Empty the staging table where the dialect does not do it at commit."""
 
     # -- the worker's side ------------------------------------------------------------------------
     def claim(self, *, worker: str, host: str, lease_s: float, max_attempts: int) -> Job | None:

@@ -82,9 +82,6 @@ class SqliteStore(SqlStore):
         self._exec(conn, "insert_tmp_create")
         conn.executemany(self.q["insert_copy"], rows)
 
-    def _after_insert(self, conn: Any) -> None:
-        self._exec(conn, "insert_tmp_clear")
-
     def _list_param(self, values: Sequence[Any]) -> Any:
         return dumps(list(values))
 

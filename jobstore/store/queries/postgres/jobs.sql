@@ -67,3 +67,6 @@ WHERE id = ANY(%(ids)s)
 
 -- name: set_priority
 UPDATE {table} SET priority = %(priority)s, updated = now() WHERE id = ANY(%(ids)s)
+
+-- name: insert_tmp_clear
+DELETE FROM jobstore_insert

@@ -1,0 +1,406 @@
+"""The job store against a real PostgreSQL server and a real SQLite file (``db_url``: both)."""
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import sqlite3
+import threading
+import time
+
+import psycopg
+import pytest
+
+from jobstore.errors import DatabaseError, UrlError, UsageError
+from jobstore.status import CANCELED, DONE, ERR_RUN, RUNNING, START
+from jobstore.store import open_db
+from jobstore.store._common import SCHEMA_VERSION
+from jobstore.urls import parse_url
+
+LEASE_S = 30.0
+
+
+def raw_query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run SQL with the plain driver, as a user with psql or sqlite3 would."""
+    u = parse_url(url)
+    if u.dialect == "sqlite":
+        with sqlite3.connect(u.path) as c:
+            return c.execute(sql, params).fetchall()
+    with psycopg.connect(**u.conninfo(), autocommit=True) as c:
+        cur = c.execute(sql, params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def job(**state):
+    return {"jobman.experiment": "tests.exp.run", **state}
+
+
+def claim(db, worker="w1", lease_s=LEASE_S, max_attempts=3):
+    return db.claim(worker=worker, host="testhost", lease_s=lease_s, max_attempts=max_attempts)
+
+
+# -- schema ---------------------------------------------------------------------------------------
+def test_schema_is_created_once_and_versioned(db_url):
+    with open_db(db_url) as db:
+        db.insert_jobs([job(a=1)])
+        assert db.schema_version() == SCHEMA_VERSION
+    with open_db(db_url) as db:  # opening again keeps the rows
+        assert db.count() == 1
+        assert db.schema_version() == SCHEMA_VERSION
+    assert raw_query(db_url, "SELECT value FROM jobs__meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+
+
+def test_missing_table_without_create_is_an_error(db_url):
+    with pytest.raises(DatabaseError, match="no job table 'other'"):
+        open_db(db_url.replace("table=jobs", "table=other"), create=False)
+
+
+def test_foreign_table_of_the_same_name_is_refused(db_url):
+    with open_db(db_url.replace("table=jobs", "table=placeholder")):
+        pass  # creates the database file
+    raw_query(db_url, "CREATE TABLE notjobs (x integer)")
+    with pytest.raises(DatabaseError, match="'notjobs'.*not a job table"):
+        open_db(db_url.replace("table=jobs", "table=notjobs"))
+
+
+@pytest.mark.parametrize("name", ["t;drop table x", "1abc", "a-b", "x" * 60])
+def test_bad_table_names_are_refused(db_url, name):
+    with pytest.raises(UrlError, match="invalid table name"):
+        open_db(db_url.replace("table=jobs", f"table={name}"))
+
+
+# -- insertion ------------------------------------------------------------------------------------
+def test_insert_dedups_by_content_and_forces_copies(db_url):
+    with open_db(db_url) as db:
+        res = db.insert_jobs([job(a=1, b="x"), job(a=2), job(b="x", a=1)])
+        assert [r.inserted for r in res] == [True, True, False]
+        assert res[2].job_id is None and res[0].job_id != res[1].job_id
+        assert res[0].state == {"jobman.experiment": "tests.exp.run", "a": 1, "b": "x", "jobman.status": 0,
+                                "jobman.sql.priority": 1.0}
+        assert [r.inserted for r in db.insert_jobs([job(a=1, b="x")])] == [False]
+        # another experiment, or another type, is another job
+        assert db.insert_jobs([{"jobman.experiment": "tests.exp.other", "a": 1, "b": "x"}])[0].inserted
+        assert db.insert_jobs([job(a=1.0, b="x")])[0].inserted
+        forced = db.insert_jobs([job(a=2), job(a=2)], force=True, priority=5.0)
+        assert all(r.inserted for r in forced)
+        copies = sorted(j.extra["copy"] for j in db.jobs(select={"a": 2}) if j.experiment == "tests.exp.run")
+        assert copies == [0, 1, 2]
+        assert db.get(forced[0].job_id).priority == 5.0
+        assert db.count() == 6
+        assert db.get(res[1].job_id).status == START
+
+
+def test_the_database_itself_refuses_a_duplicate(db_url):
+    with open_db(db_url) as db:
+        jid = db.insert_jobs([job(a=1)])[0].job_id
+        h = db.get(jid).hash
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+        raw_query(db_url, f"INSERT INTO jobs (experiment, hash, copy) VALUES ('x', '{h}', 0)")
+
+
+def _insert_same(url: str, n: int, barrier) -> None:
+    with open_db(url) as db:
+        barrier.wait()
+        db.insert_jobs([job(i=i) for i in range(n)])
+
+
+def test_concurrent_inserts_of_the_same_jobs_give_one_row_each(db_url):
+    open_db(db_url).close()
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_insert_same, args=(db_url, 300, barrier)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with open_db(db_url) as db:
+        assert db.count() == 300
+        assert raw_query(db_url, "SELECT count(DISTINCT hash) FROM jobs") == [(300,)]
+
+
+def test_values_round_trip(db_url):
+    weird_key = "k'ey\"; drop table jobs; --"
+    state = job(inf=math.inf, ninf=-math.inf, nan=math.nan, tup=(1, (2, "x")), lst=[1, [2]], flag=True,
+                zero=False, none=None, d={"a": (1, 2)}, s="it's \"quoted\"; DROP TABLE jobs", u="héllo ☃",
+                big=2**70, b=b"\x00\x01")
+    state[weird_key] = "v'al"
+    with open_db(db_url) as db:
+        jid = db.insert_jobs([state])[0].job_id
+        got = db.get(jid).state
+        assert math.isnan(got.pop("nan"))
+        expected = {k: v for k, v in state.items() if k != "nan"}
+        assert {k: got[k] for k in expected} == expected
+        assert type(got["tup"]) is tuple and type(got["tup"][1]) is tuple and type(got["lst"]) is list
+        assert got["flag"] is True and got["zero"] is False
+        assert db.count(select={weird_key: "v'al"}) == 1
+        # the same through a save
+        j = claim(db)
+        new = dict(j.state, result=(math.inf, -1.5))
+        assert db.save(j.id, j.attempt, new, LEASE_S)
+        assert db.get(jid).state["result"] == (math.inf, -1.5)
+        assert raw_query(db_url, "SELECT count(*) FROM jobs") == [(1,)]
+
+
+# -- claiming -------------------------------------------------------------------------------------
+def test_claim_order_is_priority_then_lowest_id(db_url):
+    with open_db(db_url) as db:
+        ids = [r.job_id for r in db.insert_jobs([job(i=0), job(i=1, **{"jobman.sql.priority": 3.0}),
+                                                 job(i=2, **{"jobman.sql.priority": 3.0}),
+                                                 job(i=3, **{"jobman.sql.priority": 2.0})])]
+        got = [claim(db).id for _ in range(4)]
+        assert got == [ids[1], ids[2], ids[3], ids[0]]
+        assert claim(db) is None
+
+
+def test_claim_sets_the_lease_and_provenance(db_url):
+    with open_db(db_url) as db:
+        assert claim(db) is None  # empty table
+        jid = db.insert_jobs([job(a=1)])[0].job_id
+        j = claim(db, worker="wk-7", lease_s=100)
+        assert (j.id, j.status, j.attempt, j.worker, j.host) == (jid, RUNNING, 1, "wk-7", "testhost")
+        assert j.state["jobman.status"] == RUNNING and j.state["a"] == 1
+        assert 99 <= j.lease_until - j.started <= 101
+        assert claim(db) is None
+
+
+def _claim_all(url: str, out: list, errors: list) -> None:
+    try:
+        with open_db(url) as db:
+            while (j := claim(db)) is not None:
+                out.append(j.id)
+    except Exception as e:  # noqa: BLE001 - reported by the test
+        errors.append(e)
+
+
+def test_concurrent_claims_never_give_a_job_twice(db_url):
+    n_jobs, n_threads = (400, 8) if db_url.startswith("postgres") else (200, 4)
+    with open_db(db_url) as db:
+        db.insert_jobs([job(i=i) for i in range(n_jobs)])
+    got: list[int] = []
+    errors: list[Exception] = []
+    threads = [threading.Thread(target=_claim_all, args=(db_url, got, errors)) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(got) == n_jobs and len(set(got)) == n_jobs
+    with open_db(db_url) as db:
+        assert db.count_by_status() == {RUNNING: n_jobs}
+
+
+# -- leases and fencing ---------------------------------------------------------------------------
+def test_expired_lease_is_claimed_again_and_the_old_attempt_is_fenced(db_url):
+    with open_db(db_url) as db:
+        jid = db.insert_jobs([job(a=1)])[0].job_id
+        old = claim(db, worker="dead", lease_s=0.3)
+        assert claim(db) is None  # lease still valid
+        time.sleep(0.6)
+        new = claim(db, worker="alive")
+        assert (new.id, new.attempt, new.worker) == (jid, 2, "alive")
+        assert new.priority >= 2.0 and new.extra["losses"] == 1
+        assert "lease expired" in new.error
+        assert not db.heartbeat(old.id, old.attempt, LEASE_S)
+        assert not db.save(old.id, old.attempt, dict(old.state, late=1), LEASE_S)
+        assert not db.finish(old.id, old.attempt, status=DONE, end_reason="completed", state=dict(old.state, late=1))
+        assert db.heartbeat(new.id, new.attempt, LEASE_S)
+        assert db.finish(new.id, new.attempt, status=DONE, end_reason="completed", state=dict(new.state, r=2))
+        final = db.get(jid)
+        assert (final.status, final.end_reason, final.state["r"]) == (DONE, "completed", 2)
+        assert "late" not in final.state
+
+
+def test_a_heartbeat_keeps_the_lease(db_url):
+    with open_db(db_url) as db:
+        db.insert_jobs([job(a=1)])
+        j = claim(db, lease_s=0.6)
+        for _ in range(4):
+            time.sleep(0.3)
+            assert db.heartbeat(j.id, j.attempt, 0.6)
+        assert claim(db) is None
+        assert db.get(j.id).attempt == 1
+
+
+def test_jobs_lost_max_attempts_times_end_as_err_run(db_url):
+    with open_db(db_url) as db:
+        jid = db.insert_jobs([job(a=1)])[0].job_id
+        for attempt in (1, 2):
+            j = claim(db, lease_s=0.2, max_attempts=2)
+            assert (j.id, j.attempt) == (jid, attempt)
+            time.sleep(0.4)
+        assert claim(db, max_attempts=2) is None
+        final = db.get(jid)
+        assert (final.status, final.end_reason, final.extra["losses"]) == (ERR_RUN, "lost", 2)
+        assert "lease expired" in final.error and "max attempts 2" in final.error
+
+
+def test_finish_semantics(db_url):
+    with open_db(db_url) as db:
+        a, b, c = (r.job_id for r in db.insert_jobs([job(i=1), job(i=2), job(i=3)]))
+        j = claim(db)
+        assert db.finish(j.id, j.attempt, status=START, end_reason="preempted", priority=2.0,
+                         state=dict(j.state, step=5))
+        assert not db.finish(j.id, j.attempt, status=DONE, end_reason="completed")  # already ended
+        again = claim(db)
+        assert (again.id, again.attempt, again.priority, again.state["step"]) == (a, 2, 2.0, 5)
+        assert db.finish(again.id, again.attempt, status=ERR_RUN, end_reason="error", error="Traceback: boom")
+        row = db.get(a)
+        assert (row.status, row.end_reason, row.error, row.lease_until) == (ERR_RUN, "error", "Traceback: boom", None)
+        assert row.ended >= row.started
+        j2 = claim(db)
+        assert db.finish(j2.id, j2.attempt, status=DONE, end_reason="completed")  # state left as it was
+        assert db.get(b).state["i"] == 2 and db.get(b).status == DONE
+        assert db.count_by_status() == {START: 1, DONE: 1, ERR_RUN: 1}
+        assert db.count(statuses=[START]) == 1 and db.jobs(statuses=[START])[0].id == c
+
+
+def test_set_status_fences_the_running_worker(db_url):
+    with open_db(db_url) as db:
+        ids = [r.job_id for r in db.insert_jobs([job(i=1), job(i=2)])]
+        j = claim(db)
+        assert db.set_status([j.id], CANCELED) == 1
+        assert not db.heartbeat(j.id, j.attempt, LEASE_S)
+        assert not db.save(j.id, j.attempt, j.state, LEASE_S)
+        assert not db.finish(j.id, j.attempt, status=DONE, end_reason="completed")
+        row = db.get(j.id)
+        assert (row.status, row.end_reason, row.attempt) == (CANCELED, "canceled", 2)
+        assert claim(db).id == ids[1]  # canceled jobs are never claimed
+        assert claim(db) is None
+        assert db.set_status(ids, START) == 2 and db.count(statuses=[START]) == 2
+        assert db.set_priority([ids[1]], 7.5) == 1 and claim(db).id == ids[1]
+        assert db.set_status([], DONE) == 0 and db.set_status([10**9], DONE) == 0
+
+
+# -- queries --------------------------------------------------------------------------------------
+def test_select_compares_json_types_leniently(db_url):
+    with open_db(db_url) as db:
+        ids = [r.job_id for r in db.insert_jobs([job(a=1), job(a=1.0), job(a=True), job(a="1"), job(a=2),
+                                                 job(a=[1, 2]), job(b=1)])]
+        def sel(v):
+            return [j.id for j in db.jobs(select={"a": v})]
+        assert sel(1) == ids[0:3]
+        assert sel(True) == ids[0:3]
+        assert sel("1") == ids[0:4]
+        assert sel(2.0) == [ids[4]]
+        assert sel([1, 2]) == [ids[5]]
+        assert sel("x") == []
+        assert db.count(select={"a": 1, "jobman.status": "START"}) == 3
+        assert db.count(select={"jobman.experiment": "tests.exp.run"}) == 7
+        assert db.count(select={"jobman.id": ids[6]}) == 1
+        assert db.count(ids=ids[:2], statuses=[START]) == 2 and db.count(ids=[]) == 0
+        assert [j.id for j in db.jobs(limit=2)] == ids[:2]
+        with pytest.raises(UsageError, match="unknown status 'NOPE'"):
+            db.count(select={"jobman.status": "NOPE"})
+
+
+def test_keys_in_order_of_first_appearance_with_widened_types(db_url):
+    with open_db(db_url) as db:
+        db.insert_jobs([job(n=1, s="x", f=0.5, flag=True, z=None)])
+        db.insert_jobs([job(n=2.5, s="y", l=[1], z=3)])
+        keys = db.keys()
+        assert list(keys)[:5] == ["jobman.id", "jobman.experiment", "jobman.status", "jobman.sql.priority",
+                                  "jobman.hash"]
+        assert {k: v for k, v in keys.items() if not k.startswith("jobman.")} == {
+            "n": "double precision", "s": "text", "f": "double precision", "flag": "boolean", "z": "bigint",
+            "l": "jsonb"}
+
+
+# -- views ----------------------------------------------------------------------------------------
+TUTORIAL_QUERY = ("select batchsize,bestvalidationloss,learningrate,minutestrained,nhidden,niter,testscore "
+                  "from {view} where jobman_status=2 order by bestvalidationloss")
+
+
+def test_view_follows_new_keys_and_answers_the_tutorial_query(db_url):
+    with open_db(db_url) as db:
+        base = {"batch_size": 20, "learning_rate": 0.01, "n_iter": 10, "L1_reg": 0.0, "L2_reg": 0.0001}
+        db.insert_jobs([job(**base, n_hidden=h) for h in (20, 30, 100)])
+        cols = db.createView("mlp_view")
+        assert cols[:6] == ["id", "jobman_id", "jobman_experiment", "jobman_status", "jobman_sql_priority",
+                            "jobman_hash"]
+        assert cols[6:] == ["batchsize", "learningrate", "niter", "L1reg", "L2reg", "nhidden"]
+        assert raw_query(db_url, TUTORIAL_QUERY.replace("bestvalidationloss,", "").replace(
+            ",minutestrained", "").replace(",testscore", "").replace(
+            "order by bestvalidationloss", "order by nhidden").format(view="mlp_view")) == []
+        # results arrive: the view shows them without sqlview being run again
+        for loss in (0.3, 0.1):
+            j = claim(db)
+            res = dict(j.state, best_validation_loss=loss, test_score=loss + 0.01, minutes_trained=1.5, iter=7)
+            assert db.finish(j.id, j.attempt, status=DONE, end_reason="completed", state=res)
+        rows = raw_query(db_url, TUTORIAL_QUERY.format(view="mlp_view"))
+        assert [r[1] for r in rows] == [0.1, 0.3]
+        assert rows[0][0] == 20 and rows[0][2] == 0.01 and rows[0][3] == 1.5 and rows[0][6] == pytest.approx(0.11)
+        assert "mlp_view" in db.views()
+        # a key whose type widens keeps working
+        j = claim(db)
+        db.finish(j.id, j.attempt, status=DONE, end_reason="completed", state=dict(j.state, best_validation_loss=1))
+        db.insert_jobs([job(n_hidden=2.5)])
+        vals = [r[0] for r in raw_query(db_url, "select nhidden from mlp_view order by id")]
+        assert vals == [20, 30, 100, 2.5] and all(isinstance(v, float) for v in vals)
+        db.drop_view("mlp_view")
+        assert db.views() == []
+        with pytest.raises(UsageError, match="no view 'mlp_view'"):
+            db.drop_view("mlp_view")
+
+
+def test_view_columns_are_typed_and_quoted(db_url):
+    with open_db(db_url) as db:
+        db.insert_jobs([job(i=3, f=math.inf, b=True, t=(1, 2), s="it's", **{"a.b_c": 1, "q'x": "y", "id": 9})])
+        cols = db.create_view("v2")
+        assert cols[6:] == ["i", "f", "b", "t", "s", "a_bc", "q'x", "id_i"]
+        (row,) = raw_query(db_url, "select i, f, b, s, a_bc, \"q'x\", id_i, t from v2")
+        assert row[:7] == (3, math.inf, True if db_url.startswith("postgres") else 1, "it's", 1, "y", 9)
+        assert row[7] in ([1, 2], "[1,2]")
+        with pytest.raises(UrlError, match="invalid view name"):
+            db.create_view("v;drop table jobs")
+        with pytest.raises(UsageError, match="taken by the job table"):
+            db.create_view("jobs")
+
+
+# -- connections and errors -----------------------------------------------------------------------
+def test_release_and_clone(db_url):
+    with open_db(db_url) as db:
+        jid = db.insert_jobs([job(a=1)])[0].job_id
+        db.release()
+        assert db.get(jid).id == jid  # reconnects
+        other = db.clone()
+        results = []
+        t = threading.Thread(target=lambda: results.append(other.get(jid).id))
+        t.start()
+        t.join()
+        other.close()
+        assert results == [jid]
+
+
+def test_unreachable_server_and_missing_database_are_one_line_errors(pg_server):
+    closed_port = pg_server.port + 1 if pg_server.port < 65000 else pg_server.port - 1
+    t0 = time.monotonic()
+    with pytest.raises(DatabaseError) as e:
+        open_db(f"postgresql://u:secret@127.0.0.1:{closed_port}/db?table=jobs")
+    msg = str(e.value)
+    assert "\n" not in msg and "secret" not in msg and msg.startswith("cannot connect to postgresql://u:***@")
+    assert time.monotonic() - t0 < 15  # reported at once, not retried for a minute
+    with pytest.raises(DatabaseError) as e:
+        open_db(pg_server.url("no_such_db", "jobs"))
+    assert "\n" not in str(e.value) and "no_such_db" in str(e.value)
+
+
+def test_sqlite_in_a_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(DatabaseError, match="does not exist"):
+        open_db(f"sqlite:///{tmp_path}/nope/jobs.db?table=jobs")
+
+
+def test_save_survives_a_postgres_restart(pg_server, pg_url, caplog):
+    caplog.set_level(logging.WARNING, logger="jobstore")
+    with open_db(pg_url) as db:
+        db.insert_jobs([job(a=1)])
+        j = claim(db)
+        restarter = threading.Thread(target=pg_server.restart, kwargs={"down_s": 2.0})
+        restarter.start()
+        time.sleep(1.0)  # the server is going down or down
+        assert db.save(j.id, j.attempt, dict(j.state, step=1), LEASE_S)
+        restarter.join()
+        assert db.finish(j.id, j.attempt, status=DONE, end_reason="completed", state=dict(j.state, step=2))
+        row = db.get(j.id)
+        assert (row.status, row.state["step"], row.attempt) == (DONE, 2, 1)
+    assert any("retry" in r.getMessage() and "save" in r.getMessage() for r in caplog.records)
