@@ -448,7 +448,7 @@ class Worker:
                     traceback.print_exc()
                 except SystemExit as e:
                     error = f"the experiment called sys.exit({e.code!r})\n" + traceback.format_exc()
-                    traceback.print_exc()
+                    print(f"jobman: {error}", file=sys.stderr, end="")
                 except BaseException:
                     error = traceback.format_exc()
                     traceback.print_exc()

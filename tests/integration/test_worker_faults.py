@@ -137,8 +137,8 @@ def test_postgres_restart_while_workers_run(pg_server, pg_url, tmp_path, cli_env
     procs = [start_worker(cli_env, pg_url, root, "-n", "0", *opts) for _ in range(4)]
     wait_for(lambda: sum(_execution_counts(log).values()) >= 40, what="workers to get going")
     pg_server.restart(down_s=2)
-    results = _finish_all(procs)
     assert sum(_execution_counts(log).values()) < n_jobs  # the restart happened mid-run
+    results = _finish_all(procs)
     # A claim whose reply was lost with the connection leaves its job RUNNING until the lease
     # expires; one more worker after that picks up whatever is left.
     wait_for(lambda: not _pg_scalar(pg_url, "SELECT count(*) FROM jobs WHERE status = 1 AND lease_until >= now()"),
