@@ -1,0 +1,134 @@
+"""``jobdispatch`` (alias ``dbidispatch``): launch a command N times through a backend.
+
+Bad input and backend failures print one line ``jobdispatch: ...`` on stderr and exit non-zero
+(2 for bad input), never a traceback. Once files are written, ``manifest.json`` records exactly
+what was submitted, also when a submission fails half-way.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from backends import DONE, Backend, BackendError, Submission, get_backend
+from jobstore.errors import JobstoreError
+
+from .config import detect_backend, resolve
+from .errors import DispatchError
+from .launch import (
+    Manifest,
+    backend_options,
+    build_commands,
+    build_tasks,
+    launch_dir,
+    make_resources,
+    select,
+    warn_unsupported,
+)
+
+PROGRESS_EVERY_S = 0.5
+MAX_FAILURES_LISTED = 5
+
+
+class Progress:
+    """A live status line on a terminal; silent when stderr is a file or a pipe."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, sub: Submission) -> None:
+        now = time.monotonic()
+        if not self.tty or (now - self.last < PROGRESS_EVERY_S and not sub.finished):
+            return
+        self.last = now
+        c = sub.counts()
+        parts = [f"{c.get(s, 0)} {s}" for s in ("done", "failed", "running", "pending", "lost", "canceled") if c.get(s)]
+        self.out.write(f"\r[jobdispatch] {len(sub.tasks)} tasks: {', '.join(parts)}\x1b[K")
+        self.out.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def summary(sub: Submission) -> tuple[str, bool]:
+    """One line about how the tasks ended, and whether all of them succeeded."""
+    c = sub.counts()
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(c.items(), key=lambda kv: (kv[0] != DONE, kv[0])))
+    bad = [t for t in sub.tasks if t.status != DONE]
+    line = f"{len(sub.tasks)} tasks: {parts}"
+    if bad:
+        shown = "; ".join(
+            f"task {t.index} {t.status}" + (f" (exit {t.exit_code})" if t.exit_code is not None else "") + f": {t.stderr}"
+            for t in bad[:MAX_FAILURES_LISTED])
+        more = f"; and {len(bad) - MAX_FAILURES_LISTED} more" if len(bad) > MAX_FAILURES_LISTED else ""
+        line += f" -- {shown}{more}"
+    return line, not bad
+
+
+def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    settings, words = resolve(argv)
+    name = settings["backend"] or detect_backend()
+    cls: type[Backend] = get_backend(name)
+    commands = select(build_commands(words, settings.get("file") or []), settings.get("only_n_first"),
+                      settings.get("repeat_jobs") or 1)
+    nb_proc = settings.get("nb_proc")
+    nb_proc = cls.default_nb_proc if nb_proc is None else (None if nb_proc == -1 else nb_proc)
+    resources = make_resources(settings, nb_proc)
+    tasks = build_tasks(commands, settings.get("tasks_filename") or [])
+    directory = launch_dir(settings, words, _dt.datetime.now())
+    manifest = Manifest(directory, argv, settings)
+    backend = cls(directory, options=backend_options(settings), observer=manifest.write)
+    warn_unsupported(cls, resources, err)
+    test = bool(settings.get("test"))
+    try:
+        sub = backend.launch(tasks, resources, test=test)
+        if test:
+            print(f"jobdispatch: --test: nothing submitted; {len(tasks)} task(s) for the {name} backend written to "
+                  f"{directory}:", file=out)
+            for path in [*sub.files.values(), str(manifest.path)]:
+                print(f"  {path}", file=out)
+            return 0
+        print(f"jobdispatch: {len(tasks)} task(s) submitted to {name}"
+              + (f" ({', '.join(sub.job_ids)})" if sub.job_ids else "") + f"; logs in {directory}", file=out)
+        wait = settings.get("wait")
+        if name == "local" or wait:
+            progress = Progress(err)
+            try:
+                backend.wait(sub, progress=progress)
+            except KeyboardInterrupt:
+                progress.end()
+                backend.cancel(sub)
+                print(f"jobdispatch: interrupted; unfinished tasks canceled (see {manifest.path})", file=err)
+                return 130
+            progress.end()
+            line, ok = summary(sub)
+            print(f"jobdispatch: {line}", file=out if ok else err)
+            return 0 if ok else 1
+        return 0
+    finally:
+        backend.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except (DispatchError, BackendError, JobstoreError) as e:
+        print(f"jobdispatch: {e}", file=sys.stderr)
+        return int(getattr(e, "exit_code", 1))
+    except KeyboardInterrupt:
+        print("jobdispatch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
