@@ -26,6 +26,7 @@ SCHEDULER_ENV_KEYS: dict[str, str] = {
     "SLURM_JOB_NODELIST": "slurm_nodelist",
     "_CONDOR_SLOT": "condor_slot",
     "CUDA_VISIBLE_DEVICES": "cuda_visible_devices",
+    "JOBDISPATCH_TASK_ID": "jobdispatch_task_id",  # <launch dir>.<index>, set by jobdispatch's launcher
 }
 # HTCondor job ad attribute -> key under jobman.sql.
 CONDOR_AD_KEYS: dict[str, str] = {
