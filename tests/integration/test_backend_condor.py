@@ -1,0 +1,192 @@
+"""The HTCondor backend against the project's real personal pool (tests/infra/condor.sh: Debian
+13's condor 23.9 in a trixie chroot on 127.0.0.1:9618), driven from the host with the pip
+htcondor2 bindings: clusters, fake GPUs, status, cancel, a refused submission, and
+`jobdispatch --condor` end to end against PostgreSQL, the worker running inside the chroot. If the
+pool cannot start, these tests fail; they never skip.
+
+Jobs run as the pool's job owner (ciuser, uid 2001, the same on both sides), so every directory a
+job writes is under /tmp (bind-mounted into the chroot) and world-writable."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends.base import CANCELED, DONE, FAILED, PENDING, RUNNING, Resources, Task
+from backends.condor import CondorBackend
+from backends.errors import CommandError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
+WAIT_S = 120.0
+
+pytestmark = pytest.mark.condor
+
+
+@pytest.fixture(scope="session")
+def condor_pool() -> dict[str, str]:
+    """The pool, started (or found running) by tests/infra/condor.sh up; returns the client
+    environment it prints, also applied to this process (and the bindings reloaded)."""
+    proc = subprocess.run(["bash", str(CONDOR_SH), "up"], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        pytest.fail(f"tests/infra/condor.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+    env = dict(re.findall(r"^export (\w+)=(\S+)$", proc.stdout, re.MULTILINE))
+    assert env.get("_CONDOR_COLLECTOR_HOST"), proc.stdout
+    os.environ.update(env)
+    import htcondor2
+
+    htcondor2.reload_config()
+    return env
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory under /tmp that the job owner can write (pytest's tmp_path is root-only)."""
+    d = Path(tempfile.mkdtemp(prefix="jobman-condor-", dir="/tmp"))
+    d.chmod(0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def launch_dir(base: Path, name: str = "launch") -> Path:
+    d = base / name
+    d.mkdir(mode=0o777)
+    d.chmod(0o777)
+    return d
+
+
+def wait_for(predicate, timeout_s: float = WAIT_S, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    tasks = [Task(i, f'echo "$JOBDISPATCH_TASK_INDEX $GREETING $(id -un) $_CONDOR_SLOT" > out.{i}') for i in range(3)]
+    sub = b.launch(tasks, Resources(cpu=1, mem_mb=64, env={"GREETING": "hi there"}, job_name="cluster test"))
+    cluster = sub.job_ids[0]
+    assert sub.submitted and [t.id for t in sub.tasks] == [f"{cluster}.{i}" for i in range(3)]
+    b.wait(sub, timeout_s=WAIT_S)
+    assert [(t.status, t.exit_code) for t in sub.tasks] == [(DONE, 0)] * 3, sub.extra
+    for i in range(3):
+        index, greeting, owner, slot = (shared_dir / f"out.{i}").read_text().rsplit(" ", 3)
+        assert (index, owner) == (f"{i} hi", "ciuser") and greeting == "there" and slot.startswith("slot")
+    import htcondor2
+
+    hist = htcondor2.Schedd().history(constraint=f"ClusterId == {cluster}", projection=["ProcId", "ExitCode", "Args"])
+    assert sorted((a["ProcId"], a["ExitCode"], a["Args"]) for a in hist) == [(i, 0, str(i)) for i in range(3)]
+    assert [c["command"] for c in sub.commands][:2] == [
+        "htcondor2 locate schedd (from the HTCondor configuration)",
+        f"htcondor2 Schedd.submit({shared_dir / 'launch' / 'submit.condor'}, itemdata=[3 items])"]
+
+
+def test_gpu_request_gives_each_task_its_fake_gpu(condor_pool, shared_dir):
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    sub = b.launch([Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}') for i in range(2)],
+                   Resources(mem_mb=64, gpus=1))
+    b.wait(sub, timeout_s=WAIT_S)
+    assert [t.status for t in sub.tasks] == [DONE, DONE]
+    for i in range(2):
+        assert (shared_dir / f"gpu.{i}").read_text().strip() in {"fakegpu0", "fakegpu1"}
+
+
+def test_status_failure_and_cancel(condor_pool, shared_dir):
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    tasks = [Task(0, "exit 3"), Task(1, "touch started.1; sleep 300"), Task(2, "touch started.2; sleep 300")]
+    sub = b.launch(tasks, Resources(mem_mb=64))
+    wait_for(lambda: (shared_dir / "started.1").exists() and (shared_dir / "started.2").exists(),
+             what="the sleepers to start")
+    wait_for(lambda: b.refresh(sub).tasks[0].final, what="the failing task to end")
+    assert (sub.tasks[0].status, sub.tasks[0].exit_code) == (FAILED, 3)
+    assert [t.status for t in sub.tasks[1:]] in ([RUNNING, RUNNING], [PENDING, RUNNING], [RUNNING, PENDING])
+    b.cancel(sub)
+    assert [t.status for t in sub.tasks] == [FAILED, CANCELED, CANCELED]
+    assert sub.commands[-1]["command"] == f"htcondor2 Schedd.act(Remove, ClusterId == {sub.job_ids[0]})"
+    import htcondor2
+
+    schedd = htcondor2.Schedd()
+    wait_for(lambda: not schedd.query(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId"]),
+             what="the cluster to leave the queue")
+    hist = schedd.history(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId", "JobStatus"])
+    assert sorted((a["ProcId"], a["JobStatus"]) for a in hist) == [(0, 4), (1, 3), (2, 3)]
+
+
+def test_nb_proc_limits_jobs_in_the_queue(condor_pool, shared_dir):
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    sub = b.launch([Task(i, "sleep 2") for i in range(4)], Resources(mem_mb=64, nb_proc=2))
+    import htcondor2
+
+    schedd = htcondor2.Schedd()
+    seen = 0
+    while not b.refresh(sub).finished:
+        seen = max(seen, len(schedd.query(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId"])))
+        time.sleep(0.2)
+    assert [t.status for t in sub.tasks] == [DONE] * 4 and 1 <= seen <= 2
+
+
+def test_refused_submission_is_one_line_with_the_call(condor_pool, shared_dir):
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    with pytest.raises(CommandError) as e:
+        b.launch([Task(0, "true")], Resources(raw=("universe = nosuch",)))
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("command `htcondor2 Schedd.submit(")
+    assert "I don't know about the 'nosuch' universe" in msg
+    assert (shared_dir / "launch" / "submit.condor").exists()
+
+
+# ------------------------------------------------------------------------- jobdispatch e2e --
+
+def test_jobdispatch_condor_end_to_end(condor_pool, pg_url, shared_dir, cli_env):
+    from jobstore import status as st
+    from jobstore.store import open_db
+
+    from .worker_helpers import insert
+
+    log = shared_dir / "ran.log"
+    ids = insert(pg_url, "record", [{"x": i, "log_path": str(log)} for i in range(7)])
+    exproot = shared_dir / "exproot"
+    exproot.mkdir(mode=0o777)
+    exproot.chmod(0o777)
+    logs = shared_dir / "LOGS"
+    logs.mkdir(mode=0o777)
+    logs.chmod(0o777)
+    launch_dir(logs, "e2e")
+    env = {**cli_env, **condor_pool, "JOBDISPATCH_LOGDIR": str(logs),
+           # getenv: the job starts with this environment inside the chroot, where `jobman` is
+           # the wrapper in /usr/local/bin (the host venv's python does not exist there).
+           "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dispatch.cli", "--condor", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
+         "jobman", "sql", "-n", "0", pg_url, str(exproot)],
+        env=env, cwd=shared_dir, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    launch = logs / "e2e"
+    manifest = json.loads(next(launch.glob("*.json")).read_text())
+    cluster = manifest["job_ids"][0]
+    assert manifest["backend"] == "condor" and [t["id"] for t in manifest["tasks"]] == [f"{cluster}.{i}" for i in range(3)]
+    wait_for(lambda: all((launch / f"{t['name']}.rc").exists() for t in manifest["tasks"]), what="the 3 workers to end")
+    rcs = [(launch / f"{t['name']}.rc").read_text().strip() for t in manifest["tasks"]]
+    assert rcs == ["0", "0", "0"], [(launch / f"{t['name']}.err").read_text() for t in manifest["tasks"]]
+    runs = [line.split()[0] for line in log.read_text().splitlines()]
+    assert sorted(runs) == sorted(str(i) for i in ids)  # every job exactly once
+    with open_db(pg_url) as store:
+        for i in ids:
+            job = store.get(i)
+            assert job.status == st.DONE and job.state["jobman.sql.attempt"] == 1
+            assert job.state["jobman.sql.condor_cluster_id"] == cluster
+            assert job.state["jobman.sql.condor_global_job_id"].split("#")[1].startswith(f"{cluster}.")
+            assert job.state["jobman.sql.condor_slot"].startswith("slot")
