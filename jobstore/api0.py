@@ -15,10 +15,4 @@ def open_db(url: str, echo: bool = False, serial: bool = False, **_ignored: Any)
     statement of the store is atomic on its own."""
     from .store import open_db as _open_store
 
-    db = _open_store(url)
-    try:
-        db.ensure_schema()
-    except BaseException:
-        db.close()
-        raise
-    return db
+    return _open_store(url, create=True)

@@ -44,11 +44,12 @@ class Assignment:
     key: str
     op: str  # '=', ':=' or '::'
     raw: str
-    value: Any  # the typed value for '='; the compiled code for ':='; the builder name for '::'
+    value: Any  # the typed value for '='; (code, globals) for ':='; the builder name for '::'
     origin: str
+    mutable: bool = False  # a list or dict value, copied for every job
 
     def prefixed(self, prefix: str) -> Assignment:
-        return Assignment(prefix + self.key, self.op, self.raw, self.value, self.origin)
+        return Assignment(prefix + self.key, self.op, self.raw, self.value, self.origin, self.mutable)
 
 
 # -- value typing ----------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ class ParamParser:
         for arg in args:
             compiled = self._args.get(arg)
             if compiled is None:
-                compiled = self._compile_token(arg, self.cwd, (), f"argument {arg!r}")
+                compiled = self._compile_token(arg, self.cwd, (), "command line")
                 self._args[arg] = compiled
             out.extend(compiled)
         return out
@@ -181,7 +182,8 @@ class ParamParser:
     def _assignment(self, token: str, origin: str) -> Assignment:
         key, op, raw = split_assignment(token, origin)
         if op == "=":
-            return Assignment(key, op, raw, convert(raw), origin)
+            value = convert(raw)
+            return Assignment(key, op, raw, value, origin, isinstance(value, (list, dict)))
         if op == "::":
             return Assignment(key + ".__builder__", op, raw, raw, origin)
         names: dict[str, str] = {}
@@ -197,13 +199,15 @@ class ParamParser:
         except SyntaxError as e:
             raise ParamError(f"cannot evaluate {token!r} ({origin}): SyntaxError: {e.msg}; "
                              f"':=' takes a Python expression, '@module.name' imports a name") from None
-        for name in names.values():  # import now: a typo fails before anything is written
+        env: dict[str, Any] = dict(_FLOAT_NAMES)
+        for var, name in names.items():  # import now: a typo fails before anything is written
             if name not in self._names:
                 try:
                     self._names[name] = resolve(name)
                 except ExperimentError as e:
                     raise ParamError(f"cannot evaluate {token!r} ({origin}): {e}") from None
-        return Assignment(key, op, raw, (code, dict(names)), origin)
+            env[var] = self._names[name]
+        return Assignment(key, op, raw, (code, env), origin)
 
     def _compile_file(self, path: str, base: str, stack: tuple[str, ...], origin: str) -> list[Assignment]:
         full = os.path.realpath(os.path.join(base, os.path.expanduser(path)))
@@ -235,21 +239,19 @@ class ParamParser:
         for a in assignments:
             if a.op == ":=":
                 state[a.key] = self._run(a)
-            elif isinstance(a.value, (list, dict)):
+            elif a.mutable:
                 state[a.key] = copy.deepcopy(a.value)
             else:
                 state[a.key] = a.value
         return state
 
     def _run(self, a: Assignment) -> Any:
-        code, names = a.value
-        env: dict[str, Any] = dict(_FLOAT_NAMES)
-        env.update({var: self._names[name] for var, name in names.items()})
+        code, env = a.value
         try:
-            value = eval(code, env)  # noqa: S307 - ':=' is Jobman's explicit "run this code" syntax
+            value = eval(code, dict(env))  # noqa: S307 - ':=' is Jobman's explicit "run this code" syntax
         except Exception as e:  # noqa: BLE001 - reported as one line naming the parameter
-            raise ParamError(f"cannot evaluate {a.key + ':=' + a.raw!r} ({a.origin}): "
-                             f"{type(e).__name__}: {e}") from None
+            raise ParamError(f"cannot evaluate {a.key + ':=' + a.raw!r} ({a.origin}): {type(e).__name__}: {e} "
+                             f"(':=' takes a Python expression, run at schedule time)") from None
         return _storable(value)
 
     def parse(self, args: Iterable[str]) -> dict[str, Any]:

@@ -19,13 +19,14 @@ _DROPPED_KEYS = ("jobman.id", "jobman.hash", "jobman.status", "jobman.experiment
 
 
 def job_state(params: Mapping[str, Any], experiment: str) -> dict[str, Any]:
-    """The flat state a job is scheduled with: the parameters, then ``jobman.experiment``,
+    """The flat state a job is scheduled with: the flat parameters, then ``jobman.experiment``,
     ``jobman.status`` (START) and ``jobman.sql.priority`` (the one given, else 1.0)."""
-    flat = flatten(params)
-    priority = flat.pop("jobman.sql.priority", DEFAULT_PRIORITY)
-    if isinstance(priority, bool) or not isinstance(priority, (int, float)):
+    state = dict(params)
+    for key in _DROPPED_KEYS:
+        state.pop(key, None)
+    priority = state.pop("jobman.sql.priority", DEFAULT_PRIORITY)
+    if type(priority) is not float and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
         raise UsageError(f"invalid jobman.sql.priority {priority!r}: expected a number (higher runs first)")
-    state = {k: v for k, v in flat.items() if k not in _DROPPED_KEYS}
     state["jobman.experiment"] = experiment
     state["jobman.status"] = START
     state["jobman.sql.priority"] = float(priority)

@@ -1,6 +1,7 @@
 """What the schedule, status and view commands share: opening the store, checking the experiment."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..resolve import resolve_experiment
@@ -9,6 +10,13 @@ from ..urls import DbUrl, parse_url
 
 # Below this many jobs a live progress line is not worth it.
 PROGRESS_MIN_JOBS = 2000
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the message and where help is), not usage + error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def check_url(text: str) -> DbUrl:
@@ -26,14 +34,7 @@ def open_store(url: str, *, create: bool) -> Store:
     """Open the table; with ``create``, create it (and migrate it) if needed, as Jobman did."""
     from ..store import open_db
 
-    db = open_db(url)
-    if create:
-        try:
-            db.ensure_schema()
-        except BaseException:
-            db.close()
-            raise
-    return db
+    return open_db(url, create=create)
 
 
 class Progress:
@@ -41,10 +42,12 @@ class Progress:
 
     def __init__(self, label: str, total: int, every: int = 1000) -> None:
         self.label, self.total, self.every = label, total, every
+        self.shown = 0
         self.enabled = total >= PROGRESS_MIN_JOBS and sys.stderr.isatty()
 
     def update(self, n: int) -> None:
-        if self.enabled and (n % self.every == 0 or n == self.total):
+        if self.enabled and (n - self.shown >= self.every or n == self.total):
+            self.shown = n
             sys.stderr.write(f"\r{self.label} {n}/{self.total}")
             sys.stderr.flush()
 

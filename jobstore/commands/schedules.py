@@ -17,14 +17,14 @@ from ..errors import UsageError
 from ..expansion import count_combinations, expand_braces
 from ..params import ParamParser
 from ..sql import job_state
-from ._db import Progress, check_experiment, check_url, open_store
+from ._db import OneLineParser, Progress, check_experiment, check_url, open_store
 from .schedule import PARAMS_HELP, line
 
 HELP = "schedule a {{a,b}} sweep: sqlschedules [-f] [-r N] [-q] DB EXPERIMENT PARAMS..."
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
+    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[1],
                                 epilog="DB: postgresql://user@host[:port]/dbname?table=NAME or "
                                        "sqlite:///path.db?table=NAME; the table is created if missing.")
     p.add_argument("-f", "--force", action="store_true", help="insert even if identical jobs exist")
@@ -43,16 +43,12 @@ def build_jobs(params: list[str], experiment: str, repeat: int,
     combos = expand_braces(params)
     parser = ParamParser()
     jobs: list[list[dict[str, Any]]] = []
-    n = 0
-    for args, _ in combos:
+    show = progress is not None and progress.enabled
+    for n, (args, _) in enumerate(combos, 1):
         compiled = parser.compile(args)
-        copies = []
-        for _ in range(repeat):
-            copies.append(job_state(parser.evaluate(compiled), experiment))
-            n += 1
-            if progress:
-                progress.update(n)
-        jobs.append(copies)
+        jobs.append([job_state(parser.evaluate(compiled), experiment) for _ in range(repeat)])
+        if show:
+            progress.update(n * repeat)
     return combos, jobs
 
 

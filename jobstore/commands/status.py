@@ -17,7 +17,7 @@ from .. import summary as glance
 from ..params import parse_select
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, STATUS_NAMES, parse_status
 from ..store.base import Job, Store
-from ._db import check_url, open_store
+from ._db import OneLineParser, check_url, open_store
 
 HELP = "show, count or change jobs: sqlstatus [--all] [--status=S] [--select=k=v] [--print=KEY] ... DB [ID...]"
 
@@ -36,7 +36,7 @@ def _job_ids(text: str) -> list[int]:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1], epilog=STATUS_HELP)
+    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[1], epilog=STATUS_HELP)
     p.add_argument("--all", action="store_true", help="add every job of the table")
     p.add_argument("--status", action="append", default=[], metavar="S",
                    help="add the jobs with status S (repeatable)")
