@@ -12,6 +12,7 @@ table. The output is deterministic: same data, same bytes (no time stamp chunk, 
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
@@ -172,12 +173,16 @@ class Canvas:
         self.blit(mask, x + dx, y + dy, color)
 
     def disc(self, cx: int, cy: int, radius: int, color: tuple[int, int, int]) -> None:
-        r = radius
-        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-        self.blit(xx * xx + yy * yy <= r * r + r, cx - r, cy - r, color)
+        self.blit(_disc_mask(radius), cx - radius, cy - radius, color)
 
     def png(self, text: dict[str, str] | None = None) -> bytes:
         return encode_png(self.pixels, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _disc_mask(r: int) -> np.ndarray:
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    return xx * xx + yy * yy <= r * r + r
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -288,14 +293,19 @@ def make_axis(values: Sequence[float], log: bool, pix0: int, pix1: int, target_t
     return Axis(lo, hi, False, pix0, pix1, ticks, step)
 
 
-def colormap(frac: float) -> tuple[int, int, int]:
-    """The colour at ``frac`` in [0, 1] on the viridis-like scale, quantised to 256 levels."""
-    f = min(max(frac, 0.0), 1.0)
-    f = round(f * 255) / 255
-    pos = f * (len(_CMAP_ANCHORS) - 1)
+def _cmap_entry(level: int) -> tuple[int, int, int]:
+    pos = level / 255 * (len(_CMAP_ANCHORS) - 1)
     i = min(int(pos), len(_CMAP_ANCHORS) - 2)
     rgb = _CMAP_ANCHORS[i] + (pos - i) * (_CMAP_ANCHORS[i + 1] - _CMAP_ANCHORS[i])
     return (int(round(rgb[0])), int(round(rgb[1])), int(round(rgb[2])))
+
+
+_CMAP_LUT = [_cmap_entry(level) for level in range(256)]
+
+
+def colormap(frac: float) -> tuple[int, int, int]:
+    """The colour at ``frac`` in [0, 1] on the viridis-like scale, quantised to 256 levels."""
+    return _CMAP_LUT[round(min(max(frac, 0.0), 1.0) * 255)]
 
 
 # -- the scatter plot -----------------------------------------------------------------------------

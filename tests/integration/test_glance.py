@@ -333,3 +333,12 @@ def test_export_bad_input_writes_nothing(db_url, cli_env, tmp_path):
     _bad(jobman(cli_env, "export", db_url, "-o", str(out), "--keys=,"), "--keys")
     _bad(jobman(cli_env, "export", db_url, "-o", str(outdir / "missing" / "x.csv")), "missing")
     assert os.listdir(outdir) == []
+
+
+def test_bare_watch_before_the_url_takes_the_default_interval(db_url, cli_env):
+    """``--watch DB``: argparse alone would read the URL as the interval."""
+    populate(db_url, done=2, running=0, errors=1, canceled=len(PARAMS) - 3)
+    proc = jobman(cli_env, "sqlstatus", "--watch", db_url)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("=== ") == 1  # nothing to wait for: one snapshot, then the end
+    assert counts_from(proc.stdout)["DONE"] == 2
