@@ -43,12 +43,12 @@ def build_jobs(params: list[str], experiment: str, repeat: int,
     combos = expand_braces(params)
     parser = ParamParser()
     jobs: list[list[dict[str, Any]]] = []
-    show = progress is not None and progress.enabled
+    show = progress if progress is not None and progress.enabled else None
     for n, (args, _) in enumerate(combos, 1):
         compiled = parser.compile(args)
         jobs.append([job_state(parser.evaluate(compiled), experiment) for _ in range(repeat)])
         if show:
-            progress.update(n * repeat)
+            show.update(n * repeat)
     return combos, jobs
 
 

@@ -339,3 +339,31 @@ def test_wrong_password(pg_server, pg_db, work, password_role):
     [line] = ok(work("sqlschedule", good, EXP, "a=1"))  # the role itself works: only the password was wrong
     assert line.startswith("ADDING ")
     assert "right-pass" not in line
+
+
+def test_sqlschedules_progress_only_on_a_terminal(sqlite_url, tmp_path, cli_env):
+    import pty
+
+    cmd = [BIN, "sqlschedules", "-q", sqlite_url, EXP, "a={{" + ",".join(map(str, range(50))) + "}}",
+           "b={{" + ",".join(map(str, range(60))) + "}}"]
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run(cmd, env=cli_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, text=True,
+                           timeout=300)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert p.returncode == 0 and p.stdout == "Added 3000 on 3000 jobs\n"
+    assert b"\rparsing 3000/3000" in seen and b"inserting 3000 jobs" in seen
+    p = subprocess.run(cmd[:3] + ["-f"] + cmd[3:], env=cli_env, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0 and p.stdout == "Added 3000 on 3000 jobs\n" and p.stderr == ""
