@@ -367,3 +367,14 @@ def test_sqlschedules_progress_only_on_a_terminal(sqlite_url, tmp_path, cli_env)
     p = subprocess.run(cmd[:3] + ["-f"] + cmd[3:], env=cli_env, cwd=tmp_path, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0 and p.stdout == "Added 3000 on 3000 jobs\n" and p.stderr == ""
+
+
+def test_experiment_module_in_the_current_directory(sqlite_url, tmp_path):
+    """As in the tutorial: mlp_jobman.py sits beside the user, with no PYTHONPATH set."""
+    (tmp_path / "my_local_exp.py").write_text("def experiment(state, channel):\n    return channel.COMPLETE\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = jobman("sqlschedule", sqlite_url, "my_local_exp.experiment", "a=1", env=env, cwd=str(tmp_path))
+    [line] = ok(p)
+    assert printed_state(line, "ADDING")["jobman.experiment"] == "my_local_exp.experiment"
+    p = jobman("sqlschedule", sqlite_url, "my_local_exp.experimen", "a=1", env=env, cwd=str(tmp_path))
+    assert p.returncode == 2 and "'my_local_exp.experimen'" in p.stderr
