@@ -1,0 +1,274 @@
+"""The multilayer perceptron of the 2010 deeplearning.net tutorial, its SGD step and its early stopping,
+written once against an array module ``xp`` (NumPy or CuPy; see :mod:`models.backend`).
+
+Model: 784 -> tanh(n_hidden) -> softmax(10). The hidden weights are drawn uniform in
++-sqrt(6 / (784 + n_hidden)) from ``numpy.random.RandomState(seed)`` (1234 in the tutorial); both biases
+and the output layer start at zero. Cost of a minibatch: mean negative log-likelihood
++ L1_reg * (|W1| + |W2|) + L2_reg * (W1**2 + W2**2), sums over the entries of both weight matrices.
+Training: plain minibatch SGD in the data's order, every gradient taken at the old parameters (as
+Theano's simultaneous updates), early stopping with the tutorial's constants.
+
+Speed at the tutorial's batch of 20: each step is ~6 MFLOP, so the cost is the number of array calls
+per step rather than arithmetic. :class:`SGD` therefore preallocates every buffer, writes each result
+with ``out=`` or in place, folds ``-learning_rate / batch_size`` into the output error once, takes
+the softmax + NLL gradient directly (p - onehot, with the one-hot targets built once per run), and
+applies the L2 term as one in-place decay. The same calls run on CuPy (all of them accept ``out=``);
+the elementwise groups are marked where a fused kernel could later replace them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy
+
+from models.backend import DTYPE, Gemm
+from models.errors import ParamError
+
+N_IN = 28 * 28
+N_OUT = 10
+SEED = 1234
+PATIENCE_ITERS = 10000
+"""Look at this many minibatches regardless (the tutorial's ``patience``)."""
+PATIENCE_INCREASE = 2
+"""On a significant improvement at iteration i, wait until iteration i * 2 at least."""
+IMPROVEMENT_THRESHOLD = 0.995
+"""A relative improvement of at least 0.5% of the validation error is significant."""
+EVAL_CHUNK_ROWS = 10000
+"""Rows per matrix product when counting errors on the validation and test sets."""
+POLL_EVERY_STEPS = 50
+"""How often (in minibatches) the training loop asks its caller whether to stop (~10 ms on a CPU)."""
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+@dataclass
+class Params:
+    """The network's parameters, arrays of one module and dtype."""
+
+    W1: Any  # (n_in, n_hidden)
+    b1: Any  # (n_hidden,)
+    W2: Any  # (n_hidden, n_out)
+    b2: Any  # (n_out,)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in PARAM_NAMES}
+
+
+def init_params(n_hidden: int, rng: numpy.random.RandomState, xp: Any = numpy, dtype: Any = DTYPE,
+                n_in: int = N_IN, n_out: int = N_OUT) -> Params:
+    """The tutorial's initial parameters; drawn on the host (as the tutorial) then put on ``xp``'s device."""
+    bound = numpy.sqrt(6.0 / (n_in + n_hidden))
+    w1 = numpy.asarray(rng.uniform(low=-bound, high=bound, size=(n_in, n_hidden)), dtype=dtype)
+    return Params(W1=xp.asarray(w1), b1=xp.zeros((n_hidden,), dtype=dtype),
+                  W2=xp.zeros((n_hidden, n_out), dtype=dtype), b2=xp.zeros((n_out,), dtype=dtype))
+
+
+def one_hot(y: Any, xp: Any = numpy, dtype: Any = DTYPE, n_out: int = N_OUT) -> Any:
+    """(n,) integer labels -> (n, n_out) one-hot rows, built once so that each step subtracts a slice."""
+    out = xp.zeros((y.shape[0], n_out), dtype=dtype)
+    out[xp.arange(y.shape[0]), y] = 1
+    return out
+
+
+def cost_and_gradients(params: Params, x: Any, y: Any, L1_reg: float, L2_reg: float,
+                       xp: Any = numpy) -> tuple[float, Params]:
+    """The minibatch cost and its exact gradient, written plainly (reference for tests and checks)."""
+    W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
+    batch = x.shape[0]
+    h = xp.tanh(x @ W1 + b1)
+    z = h @ W2 + b2
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+    rows = xp.arange(batch)
+    nll = -log_p[rows, y].mean()
+    cost = (nll + L1_reg * (xp.abs(W1).sum() + xp.abs(W2).sum())
+            + L2_reg * ((W1 ** 2).sum() + (W2 ** 2).sum()))
+    dz = xp.exp(log_p)
+    dz[rows, y] -= 1
+    dz /= batch
+    dh = (dz @ W2.T) * (1 - h ** 2)
+    grads = Params(W1=x.T @ dh + L1_reg * xp.sign(W1) + 2 * L2_reg * W1, b1=dh.sum(axis=0),
+                   W2=h.T @ dz + L1_reg * xp.sign(W2) + 2 * L2_reg * W2, b2=dz.sum(axis=0))
+    return float(cost), grads
+
+
+class SGD:
+    """One in-place SGD step of the tutorial's cost on a minibatch, with preallocated buffers.
+
+    ``step(x, t)`` takes a (batch, 784) minibatch and its (batch, 10) one-hot targets, and updates
+    ``params`` in place: W <- W - lr * (dNLL/dW + L1_reg * sign(W) + 2 * L2_reg * W), likewise for the
+    biases without penalties, every gradient taken at the old parameters. The weight updates are
+    W <- decay * W + (scaled gradient product) in one :class:`~models.backend.Gemm` call each."""
+
+    def __init__(self, params: Params, batch_size: int, learning_rate: float, L1_reg: float, L2_reg: float,
+                 xp: Any = numpy, gemm: Gemm | None = None) -> None:
+        self.params, self.xp = params, xp
+        dtype = params.W1.dtype
+        scalar = numpy.dtype(dtype).type
+        n_in, n_hidden = params.W1.shape
+        n_out = params.W2.shape[1]
+        self.gemm = Gemm(xp, dtype) if gemm is None else gemm
+        self.batch_size = batch_size
+        self.neg_lr_per_example = scalar(-learning_rate / batch_size)
+        self.decay = float(scalar(1.0 - 2.0 * learning_rate * L2_reg))  # the L2 term as a scaling
+        self.l1_step = scalar(learning_rate * L1_reg)
+        self.h = xp.empty((batch_size, n_hidden), dtype=dtype)
+        self.dh = xp.empty((batch_size, n_hidden), dtype=dtype)
+        self.tmp_h = xp.empty((batch_size, n_hidden), dtype=dtype)
+        self.z = xp.empty((batch_size, n_out), dtype=dtype)
+        self.row = xp.empty((batch_size, 1), dtype=dtype)
+        self.gb1 = xp.empty((n_hidden,), dtype=dtype)
+        self.gb2 = xp.empty((n_out,), dtype=dtype)
+        if L1_reg != 0.0:
+            self.sW1 = xp.empty((n_in, n_hidden), dtype=dtype)
+            self.sW2 = xp.empty((n_hidden, n_out), dtype=dtype)
+
+    def step(self, x: Any, t: Any) -> None:
+        xp, p, gemm = self.xp, self.params, self.gemm
+        W1, b1, W2, b2 = p.W1, p.b1, p.W2, p.b2
+        h, dh, tmp, z, row = self.h, self.dh, self.tmp_h, self.z, self.row
+        # forward: h = tanh(x W1 + b1); z = softmax(h W2 + b2)
+        gemm(x, W1, h)
+        h += b1
+        xp.tanh(h, out=h)
+        gemm(h, W2, z)
+        z += b2
+        # [fusable] softmax, then the output error scaled by -lr/B: -lr * dNLL/dlogits
+        xp.max(z, axis=1, keepdims=True, out=row)
+        z -= row
+        xp.exp(z, out=z)
+        xp.sum(z, axis=1, keepdims=True, out=row)
+        z /= row
+        z -= t
+        z *= self.neg_lr_per_example
+        # back through the hidden layer at the old W2: dh = (z W2^T) * (1 - h^2)
+        gemm(z, W2.T, dh)
+        # [fusable] tanh derivative
+        xp.multiply(h, h, out=tmp)
+        xp.subtract(1, tmp, out=tmp)
+        dh *= tmp
+        xp.sum(z, axis=0, out=self.gb2)
+        xp.sum(dh, axis=0, out=self.gb1)
+        if self.l1_step != 0:  # sign of the old weights, before they change
+            xp.sign(W2, out=self.sW2)
+            xp.sign(W1, out=self.sW1)
+        # W <- decay * W + (-lr) * data gradient, one BLAS call each
+        gemm(h.T, z, W2, beta=self.decay)
+        gemm(x.T, dh, W1, beta=self.decay)
+        if self.l1_step != 0:
+            self.sW2 *= self.l1_step
+            W2 -= self.sW2
+            self.sW1 *= self.l1_step
+            W1 -= self.sW1
+        b2 += self.gb2
+        b1 += self.gb1
+
+
+def count_errors(params: Params, x: Any, y: Any, xp: Any = numpy, chunk_rows: int = EVAL_CHUNK_ROWS,
+                 gemm: Gemm | None = None) -> int:
+    """How many of the rows of ``x`` the network misclassifies (large products, one host sync)."""
+    gemm = Gemm(xp, params.W1.dtype) if gemm is None else gemm
+    n_rows = int(x.shape[0])
+    rows = min(chunk_rows, n_rows)
+    h = xp.empty((rows, params.W1.shape[1]), dtype=params.W1.dtype)
+    z = xp.empty((rows, params.W2.shape[1]), dtype=params.W2.dtype)
+    wrong = 0
+    for start in range(0, n_rows, rows):
+        stop = min(start + rows, n_rows)
+        hh, zz = h[:stop - start], z[:stop - start]
+        gemm(x[start:stop], params.W1, hh)
+        hh += params.b1
+        xp.tanh(hh, out=hh)
+        gemm(hh, params.W2, zz)
+        zz += params.b2
+        wrong = wrong + xp.count_nonzero(xp.argmax(zz, axis=1) != y[start:stop])
+    return int(wrong)
+
+
+def error_rate(params: Params, x: Any, y: Any, xp: Any = numpy) -> float:
+    """The fraction of misclassified rows (0.0202 = 2.02%), as the tutorial's zero-one loss."""
+    return count_errors(params, x, y, xp) / int(y.shape[0])
+
+
+@dataclass
+class LoopState:
+    """Everything of the training loop besides the parameters: what a checkpoint must hold to resume
+    exactly. ``next_iter`` counts minibatches over all epochs (the tutorial's ``iter``, plus one)."""
+
+    next_iter: int = 0
+    patience: int = PATIENCE_ITERS
+    best_validation_loss: float = math.inf
+    best_iter: int = 0
+    test_score: float = 0.0
+    validation_error: float = math.nan
+    done: bool = False
+    elapsed_s: float = 0.0
+    timings: list[float] = field(default_factory=list, repr=False)  # seconds per epoch, this process
+
+
+def epoch_of(next_iter: int, n_train_batches: int) -> int:
+    """Epochs started so far (1-based as the tutorial's ``epoch``) given the next iteration to run."""
+    return max(1, -(-next_iter // n_train_batches)) if next_iter else 0
+
+
+def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any, test_x: Any, test_y: Any, *,
+          learning_rate: float, L1_reg: float, L2_reg: float, batch_size: int, n_epochs: int,
+          xp: Any = numpy, loop: LoopState | None = None,
+          on_validation: Callable[[LoopState, int], None] | None = None,
+          poll: Callable[[LoopState], bool] | None = None, poll_every: int = POLL_EVERY_STEPS) -> LoopState:
+    """Run (or resume, given ``loop``) the tutorial's SGD with early stopping; returns the loop state.
+
+    The loop ends, with ``done`` set, after ``n_epochs`` epochs or once ``patience <= iter``, as the
+    tutorial's ``while (epoch < n_epochs) and (not done_looping)``. The validation error is measured
+    every ``min(n_train_batches, patience / 2)`` minibatches, and the test error at each new best.
+    ``on_validation(loop, epoch)`` is called after each validation; ``poll(loop)`` every
+    ``poll_every`` minibatches and after each validation, and returning True stops the loop at once
+    (``done`` stays False; the caller has saved what it needs to resume)."""
+    n_train_batches = int(train_x.shape[0]) // batch_size
+    if batch_size < 1 or n_train_batches < 1:
+        raise ParamError(f"batch_size={batch_size!r} does not fit the {int(train_x.shape[0])} training examples: "
+                         "accepted values are 1 to the size of the training set")
+    loop = LoopState() if loop is None else loop
+    validation_frequency = min(n_train_batches, PATIENCE_ITERS // 2)
+    total_iters = n_epochs * n_train_batches
+    gemm = Gemm(xp, params.W1.dtype)
+    sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
+    targets = one_hot(train_y, xp, params.W1.dtype)
+    n_valid, n_test = int(valid_y.shape[0]), int(test_y.shape[0])
+
+    started = time.perf_counter()
+    elapsed_before = loop.elapsed_s
+    epoch_started = started
+    it = loop.next_iter
+    while it < total_iters and not loop.done:
+        lo = (it % n_train_batches) * batch_size
+        sgd.step(train_x[lo:lo + batch_size], targets[lo:lo + batch_size])
+        validated = (it + 1) % validation_frequency == 0
+        if validated:
+            loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
+            if loop.validation_error < loop.best_validation_loss:
+                if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
+                    loop.patience = max(loop.patience, it * PATIENCE_INCREASE)
+                loop.best_validation_loss = loop.validation_error
+                loop.best_iter = it
+                loop.test_score = count_errors(params, test_x, test_y, xp, gemm=gemm) / n_test
+        if loop.patience <= it:
+            loop.done = True
+        it += 1
+        loop.next_iter = it
+        if it % n_train_batches == 0:
+            now = time.perf_counter()
+            loop.timings.append(now - epoch_started)
+            epoch_started = now
+        if validated or (poll is not None and it % poll_every == 0):
+            loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
+            if validated and on_validation is not None:
+                on_validation(loop, epoch_of(it, n_train_batches))
+            if poll is not None and not loop.done and it < total_iters and poll(loop):
+                return loop
+    loop.done = True
+    loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
+    return loop
