@@ -1,9 +1,13 @@
-"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B]``: the jobs as CSV, for pandas and spreadsheets.
+"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B] [--sort=KEY] [--format=csv|table]``: the jobs as
+CSV, for pandas and spreadsheets, or as a table like psql's.
 
 One row per job: ``id``, ``status`` (its name), ``priority``, then one column per key of the
 state, in the order the table first stored them (stable from one export to the next). A value
 missing from a job is an empty cell; lists and dicts are written as JSON; floats with all their
 digits (``repr``), so that ``pandas.read_csv`` gives back the stored numbers.
+
+``--format=table`` prints what ``psql`` prints for a query on the ``sqlview`` view: with ``--keys``,
+exactly those columns, named by Jobman's view rule (``best_validation_loss`` → ``bestvalidationloss``).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UsageError
+from ..naming import column_name
 from ..status import STATUS_NAMES, parse_status, status_name
 from ..store.base import Job, Store
 from ..urls import parse_url
@@ -39,6 +44,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="only the jobs with status S (repeatable; default: every job)")
     p.add_argument("--keys", metavar="A,B", default=None,
                    help="only these keys of the state as columns, in this order (after id, status, priority)")
+    p.add_argument("--sort", metavar="KEY", default=None,
+                   help="order the jobs by KEY (missing values last; default: by id)")
+    p.add_argument("--desc", action="store_true", help="with --sort: largest first")
+    p.add_argument("--format", choices=("csv", "table"), default="csv",
+                   help="csv (default) or a table like psql's output")
     return p
 
 
@@ -79,6 +89,54 @@ def to_csv(jobs: Sequence[Job], keys: Sequence[str]) -> str:
         writer.writerow([job.id, status_name(job.status), cell(job.priority),
                          *(cell(job.state.get(k)) for k in keys)])
     return buf.getvalue()
+
+
+def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool) -> str:
+    """psql's aligned format: a header of view column names, a rule, one line per job, a row count."""
+    header = [*(FIXED_COLUMNS if fixed else ()), *(column_name(k) for k in keys)]
+    rows = [[*((str(j.id), status_name(j.status), _short(j.priority)) if fixed else ()),
+             *(_short(j.state.get(k)) for k in keys)] for j in jobs]
+    numeric = [all(_is_number(r[i]) for r in rows if r[i]) for i in range(len(header))]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    lines = [" " + " | ".join(h.center(w) for h, w in zip(header, widths)),
+             "-" + "-+-".join("-" * w for w in widths) + "-"]
+    for r in rows:
+        lines.append(" " + " | ".join(c.rjust(w) if n else c.ljust(w)
+                                      for c, w, n in zip(r, widths, numeric)).rstrip())
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _short(value: Any) -> str:
+    """A value as psql shows a double precision: up to 15 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.15g}"
+    return cell(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def sort_jobs(jobs: Sequence[Job], key: str, desc: bool) -> list[Job]:
+    """Jobs ordered by a state key; jobs without it (or with a non-comparable value) last."""
+    def rank(job: Job) -> tuple[int, Any]:
+        v = job.state.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return (1, 0) if v is None else (0, str(v))
+        return (0, -v if desc else v)
+    present = [j for j in jobs if j.state.get(key) is not None]
+    missing = [j for j in jobs if j.state.get(key) is None]
+    kinds = {isinstance(j.state[key], (int, float)) and not isinstance(j.state[key], bool) for j in present}
+    if kinds == {False}:
+        present.sort(key=lambda j: str(j.state[key]), reverse=desc)
+    else:
+        present.sort(key=rank)
+    return present + missing
 
 
 def check_writable(path: str) -> None:
@@ -135,7 +193,16 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.output)
     with open_db(args.db, create=False) as db:
         jobs = db.jobs(statuses=statuses)
-        text = to_csv(jobs, columns_for(db, jobs, wanted))
+        keys = columns_for(db, jobs, wanted)
+        if args.sort is not None:
+            if args.sort not in keys and args.sort not in columns_for(db, jobs, None):
+                raise UsageError(f"unknown key {args.sort!r} in --sort: the table's keys are "
+                                 f"{', '.join(columns_for(db, jobs, None)) or 'none'}")
+            jobs = sort_jobs(jobs, args.sort, args.desc)
+        if args.format == "table":
+            text = to_table(jobs, keys, fixed=wanted is None)
+        else:
+            text = to_csv(jobs, keys)
     if to_file:
         write_atomic(args.output, text.encode("utf-8"))
         print(f"wrote {len(jobs)} job{'s' if len(jobs) != 1 else ''} to {args.output}", file=sys.stderr)

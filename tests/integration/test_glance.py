@@ -342,3 +342,28 @@ def test_bare_watch_before_the_url_takes_the_default_interval(db_url, cli_env):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("=== ") == 1  # nothing to wait for: one snapshot, then the end
     assert counts_from(proc.stdout)["DONE"] == 2
+
+
+def test_export_table_is_the_tutorials_psql_query(db_url, cli_env):
+    """`--format=table --sort=... --keys=...` prints what the tutorial's psql query prints: the view's
+    column names, finished jobs ordered by the metric, numbers right-aligned, a row count."""
+    ids = populate(db_url, running=0, errors=0, canceled=0)
+    keys = "learning_rate,n_hidden,best_validation_loss"
+    proc = jobman(cli_env, "export", db_url, "--status=DONE", "--format=table",
+                  "--sort=best_validation_loss", f"--keys={keys}")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [c.strip() for c in lines[0].split("|")] == ["learningrate", "nhidden", "bestvalidationloss"]
+    assert set(lines[1]) <= {"-", "+"}
+    rows = [[float(c) for c in ln.split("|")] for ln in lines[2:-1]]
+    with open_db(db_url) as db:
+        done = [db.get(i).state for i in ids["done"]]
+    expected = sorted((s["learning_rate"], s["n_hidden"], s["best_validation_loss"]) for s in done)
+    assert sorted(tuple(r) for r in rows) == expected
+    assert [r[2] for r in rows] == sorted(r[2] for r in rows)
+    assert lines[-1] == f"({len(done)} rows)"
+    desc = jobman(cli_env, "export", db_url, "--status=DONE", "--format=table",
+                  "--sort=best_validation_loss", "--desc", f"--keys={keys}")
+    assert [float(ln.split("|")[2]) for ln in desc.stdout.splitlines()[2:-1]] == [r[2] for r in rows][::-1]
+    bad = jobman(cli_env, "export", db_url, "--sort=no_such_key")
+    assert bad.returncode == 2 and "no_such_key" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
