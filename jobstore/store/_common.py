@@ -252,6 +252,7 @@ class SqlStore(Store):
         prepared: list[tuple[str, float, Encoded, str]] = []
         results: list[dict[str, Any]] = []
         types: dict[str, str] = {}
+        last_types: dict[str, str] | None = None
         for i, st in enumerate(states):
             experiment = st.get("jobman.experiment")
             if not isinstance(experiment, str) or not experiment:
@@ -263,11 +264,17 @@ class SqlStore(Store):
             except (TypeError, ValueError):
                 raise UsageError(f"priority {prio!r} of job {i} is not a number") from None
             enc = encode_state(st, MIRRORED_KEYS)
-            for k, t in enc.types.items():
-                types[k] = widen(types.get(k), t)
+            if enc.types != last_types:  # the jobs of one expansion nearly always share their types
+                last_types = enc.types
+                for k, t in enc.types.items():
+                    types[k] = widen(types.get(k), t)
             prepared.append((experiment, prio, enc, state_hash(experiment, enc)))
-            shown = {k: v for k, v in st.items() if k not in ("jobman.id", "jobman.hash")}
-            shown.update({"jobman.experiment": experiment, "jobman.status": START, "jobman.sql.priority": prio})
+            shown = dict(st)
+            shown.pop("jobman.id", None)
+            shown.pop("jobman.hash", None)
+            shown["jobman.experiment"] = experiment
+            shown["jobman.status"] = START
+            shown["jobman.sql.priority"] = prio
             results.append(shown)
         if not prepared:
             return []
@@ -278,9 +285,20 @@ class SqlStore(Store):
             ids: list[int | None] = [None] * len(prepared)
             todo = list(range(len(prepared)))
             with self._transaction(conn):
-                for _ in range(5 if force else 1):
-                    if force:  # copies are numbered under a lock, so concurrent forced inserts agree
-                        self._exec(conn, "lock_insert", {"lock": f"jobstore.insert.{self.url.table}"})
+                # Inserts are serialized per table (workers never insert): forced copies are
+                # numbered consistently and ids can be reserved in blocks.
+                self._exec(conn, "lock_insert", {"lock": f"jobstore.insert.{self.url.table}"})
+                if not force:  # the usual case: new jobs, no duplicate in the table nor in the batch
+                    first: dict[str, int] = {}
+                    todo = [i for i, p in enumerate(prepared) if first.setdefault(p[3], i) == i]
+                    direct = self._insert_direct(conn, [(prepared[i][0], prepared[i][1], prepared[i][2].state_json,
+                                                         prepared[i][2].tags_json, prepared[i][3]) for i in todo])
+                    if direct is not None:
+                        for i, jid in zip(todo, direct):
+                            ids[i] = jid
+                        todo = []
+                for _ in range(5 if force else 1 if todo else 0):
+                    if force:
                         hashes = sorted({prepared[i][3] for i in todo})
                         top = dict(self._exec(conn, "max_copies", {"hashes": self._list_param(hashes)}).fetchall())
                         for i in todo:
@@ -300,6 +318,12 @@ class SqlStore(Store):
             return [InsertResult(jid is not None, jid, st) for jid, st in zip(ids, results)]
 
         return self._call("insert", op)
+
+    def _insert_direct(self, conn: Any, rows: list[tuple[Any, ...]]) -> list[int] | None:
+        """Insert (experiment, priority, state, types, hash) rows straight into the table with
+        copy 0 and return their ids in order, or None (and nothing written) if one of them is
+        already there; then the general path sorts out which. A dialect may leave it to that."""
+        return None
 
     # -- the worker's side ------------------------------------------------------------------------
     def claim(self, *, worker: str, host: str, lease_s: float, max_attempts: int) -> Job | None:

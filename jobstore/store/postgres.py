@@ -68,6 +68,19 @@ class PostgresStore(SqlStore):
             for row in rows:
                 copy.write_row(row)
 
+    def _insert_direct(self, conn: Any, rows: list[tuple[Any, ...]]) -> list[int] | None:
+        # COPY into the table itself is about twice as fast as staging + INSERT ... ON CONFLICT;
+        # ids are reserved first (in order, so that the claim order follows the schedule order).
+        last = self._exec(conn, "reserve_ids", {"table": self.quote(self.url.table), "n": len(rows)}).fetchone()[0]
+        ids = list(range(last - len(rows) + 1, last + 1))
+        try:
+            with conn.transaction(), conn.cursor() as cur, cur.copy(self.q["insert_direct"]) as copy:
+                for jid, (experiment, priority, state, types, hsh) in zip(ids, rows):
+                    copy.write_row((jid, experiment, priority, state, types, hsh, 0))
+        except pg_errors.UniqueViolation:
+            return None
+        return ids
+
     def _list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 

@@ -70,3 +70,12 @@ UPDATE {table} SET priority = %(priority)s, updated = now() WHERE id = ANY(%(ids
 
 -- name: insert_tmp_clear
 DELETE FROM jobstore_insert
+
+-- name: reserve_ids
+-- n consecutive ids, the last one returned; run under lock_insert (all inserts take it) so that
+-- no other insert draws from the sequence between nextval and setval.
+SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
+              nextval(pg_get_serial_sequence(%(table)s, 'id')) + %(n)s - 1)
+
+-- name: insert_direct
+COPY {table} (id, experiment, priority, state, types, hash, copy) FROM STDIN
