@@ -194,6 +194,15 @@ class Submission:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Submission:
+        """Rebuild a submission from its manifest (to report on or cancel it later)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in data.items() if k in names and k != "tasks"}
+        tnames = {f.name for f in fields(TaskRecord)}
+        tasks = [TaskRecord(**{k: v for k, v in t.items() if k in tnames}) for t in data.get("tasks", [])]
+        return cls(tasks=tasks, **kw)
+
 
 class Backend:
     """Base of every backend: owns the flow (see the module docstring); subclasses supply data

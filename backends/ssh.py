@@ -122,9 +122,13 @@ class SshBackend(Backend):
         return f"mkdir -p {shlex.quote(str(self.launch_dir))}"
 
     def start_line(self, k: int) -> str:
-        """Start host k's runner detached, all three descriptors redirected, and print its pid."""
+        """Start host k's runner detached, all three descriptors redirected, and print its pid.
+
+        Not ``cd DIR && setsid ... &``: there ``&`` puts the whole AND-list in a background subshell
+        that keeps the session's stdout open (the channel never closes) and ``$!`` is that
+        subshell's pid, not the runner's."""
         base = f"runner-{k}"
-        return (f"cd {shlex.quote(str(self.launch_dir))} && setsid nohup /bin/sh ./{base}.sh "
+        return (f"cd {shlex.quote(str(self.launch_dir))} || exit 2; setsid nohup /bin/sh ./{base}.sh "
                 f">{base}.out 2>{base}.err </dev/null & echo $!")
 
     def render_runner(self, k: int, target: SshTarget, tasks: Sequence[Task], resources: Resources) -> str:

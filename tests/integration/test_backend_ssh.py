@@ -1,0 +1,157 @@
+"""jobdispatch --ssh against a real OpenSSH server on 127.0.0.1 (tests/infra/sshd.sh), reached with
+paramiko and strict host-key checking: tasks, exit statuses, --env, the per-host limit, detached
+tasks surviving the connection and cancelled over ssh, host-key refusal and opt-in, an unreachable
+host, and workers emptying a real PostgreSQL table. If sshd cannot start, these tests fail."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from backends import Submission
+from backends.ssh import SshBackend
+from jobstore import status as st
+from jobstore.store import open_db
+
+from .dispatch_helpers import VENV_BIN, dispatch_env, jobdispatch, manifest, only_launch
+from .worker_helpers import insert, wait_for
+
+pytestmark = pytest.mark.ssh
+SSHD_SCRIPT = Path(__file__).resolve().parent.parent / "infra" / "sshd.sh"
+
+
+@pytest.fixture(scope="session")
+def sshd() -> dict[str, str]:
+    proc = subprocess.run(["bash", str(SSHD_SCRIPT), "up"], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"tests/infra/sshd.sh up failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    facts = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    facts["target"] = f"root@{facts['addr']}:{facts['port']}"
+    return facts
+
+
+@pytest.fixture
+def env(cli_env, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    return dispatch_env(cli_env, HOME=str(home))  # no ~/.ssh of the user running the tests
+
+
+def ssh_args(sshd, known_hosts=None):
+    return [f"--machine={sshd['target']}", f"--ssh_key={sshd['key']}",
+            f"--ssh_known_hosts={known_hosts or sshd['known_hosts']}"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_tasks_statuses_env_and_per_host_limit(sshd, env, tmp_path):
+    work = tmp_path / "w"
+    (work / "running").mkdir(parents=True)
+    (work / "seen").mkdir()
+    script = work / "task.sh"
+    script.write_text(
+        'touch "running/$1$2" "seen/$1$2"\nls running | wc -l >> counts\n'
+        'n=0; while [ "$(ls seen | wc -l)" -lt 2 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done\n'
+        'sleep 0.3\nrm "running/$1$2"\necho "$FOO $JOBDISPATCH_TASK_INDEX $(pwd)"\nexit "$2"\n')
+    proc = jobdispatch(env, work, "--ssh=2", *ssh_args(sshd), "--wait", "--env=FOO=from flag",
+                       "sh", str(script), "{{a,b,c,d,e}}", "{{0,5}}")
+    assert proc.returncode == 1, proc.stderr
+    launch = only_launch(work)
+    m = manifest(launch)
+    assert m["backend"] == "ssh" and m["submitted"] and len(m["tasks"]) == 10
+    assert [t["exit_code"] for t in m["tasks"]] == [0, 5] * 5
+    assert [t["status"] for t in m["tasks"]] == ["done", "failed"] * 5
+    [host] = m["extra"]["hosts"]
+    assert host["host"] == sshd["target"] and host["runner_pid"] > 0 and m["job_ids"] == [
+        f"{sshd['target']}:{host['runner_pid']}"]
+    for t in m["tasks"]:
+        assert t["host"] == sshd["target"] and t["pid"] > 0
+        assert (launch / f"{t['name']}.out").read_text() == f"from flag {t['index']} {work}\n"
+    counts = [int(x) for x in (work / "counts").read_text().split()]
+    assert len(counts) == 10 and max(counts) == 2
+    assert "10 tasks: 5 done, 5 failed" in proc.stderr
+    assert any(c["command"].startswith("cd ") and "setsid nohup" in c["command"] for c in m["commands"])
+
+
+def test_tasks_survive_the_connection_and_cancel_goes_over_ssh(sshd, env, tmp_path):
+    proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd), "--exp_dir=detached", "sleep", "300")
+    assert proc.returncode == 0, proc.stderr
+    launch = tmp_path / "LOGS" / "detached"
+    pid = wait_for(lambda: (launch / "0.pid").exists() and int((launch / "0.pid").read_text()), 60, "the task's pid")
+    assert alive(pid)  # jobdispatch and its ssh connection are gone; the task runs on
+    sub = Submission.from_dict(manifest(launch))
+    backend = SshBackend(launch, options={"key_file": sshd["key"], "known_hosts": sshd["known_hosts"]})
+    try:
+        backend.refresh(sub)
+        assert sub.tasks[0].status == "running" and sub.tasks[0].pid == pid
+        backend.cancel(sub)
+    finally:
+        backend.close()
+    assert sub.tasks[0].status == "canceled"
+    wait_for(lambda: not alive(pid), 30, "the canceled task to end")
+
+
+def test_unknown_host_key_is_refused_and_the_manifest_says_nothing_ran(sshd, env, tmp_path):
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd, empty), "touch", str(tmp_path / "ran"))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert f"ssh host {sshd['target']} is not in known_hosts" in proc.stderr
+    assert "--ssh_accept_new_host_keys" in proc.stderr
+    m = manifest(only_launch(tmp_path))
+    assert not m["submitted"] and "not in known_hosts" in m["error"] and m["job_ids"] == []
+    assert [t["status"] for t in m["tasks"]] == ["not_submitted"] and not (tmp_path / "ran").exists()
+    assert empty.read_text() == ""
+
+
+def test_accepting_new_host_keys_is_an_opt_in_that_remembers_the_key(sshd, env, tmp_path):
+    kh = tmp_path / "kh"
+    proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd, kh), "--ssh_accept_new_host_keys", "--wait", "true")
+    assert proc.returncode == 0, proc.stderr
+    host_key = Path(sshd["known_hosts"]).read_text().split()[1:3]
+    assert kh.read_text().split() == [f"[{sshd['addr']}]:{sshd['port']}", *host_key]
+
+
+def test_unreachable_host_is_one_line(sshd, env, tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = jobdispatch(env, tmp_path, "--ssh", f"--machine=root@127.0.0.1:{port}", f"--ssh_key={sshd['key']}",
+                       "true")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert f"cannot reach ssh host root@127.0.0.1:{port}" in proc.stderr
+    assert not manifest(only_launch(tmp_path))["submitted"]
+
+
+def test_workers_over_ssh_empty_the_job_table(sshd, env, tmp_path, pg_url):
+    log = tmp_path / "ran.log"
+    ids = insert(pg_url, "record", [{"x": i, "log_path": str(log)} for i in range(9)])
+    path = f"PATH={VENV_BIN}:/usr/local/bin:/usr/bin:/bin"
+    proc = jobdispatch(env, tmp_path, "--ssh=3", *ssh_args(sshd), "--wait", "--repeat_jobs=3", f"--env={path}",
+                       f"--env=PYTHONPATH={env['PYTHONPATH']}", "jobman", "sql", "-n", "0", pg_url,
+                       str(tmp_path / "exproot"))
+    assert proc.returncode == 0, proc.stderr
+    m = manifest(only_launch(tmp_path))
+    task_ids = {t["id"] for t in m["tasks"]}
+    assert len(task_ids) == 3 and all(t["status"] == "done" for t in m["tasks"])
+    ran = [int(line.split()[0]) for line in log.read_text().splitlines()]
+    assert sorted(ran) == sorted(ids)
+    launch_name = only_launch(tmp_path).name
+    with open_db(pg_url) as store:
+        for i in ids:
+            job = store.get(i)
+            assert job.status == st.DONE
+            assert job.state["jobman.sql.jobdispatch_task_id"] in {f"{launch_name}.{k}" for k in range(3)}
+            assert job.state["jobman.sql.host_name"] == socket.gethostname()
+    assert os.path.isdir(tmp_path / "exproot")
