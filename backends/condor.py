@@ -125,6 +125,8 @@ class CondorBackend(Backend):
 
     def _getenv(self) -> str:
         value = self.options.get("getenv", True)
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
+            value = value.strip().lower() in ("true", "yes", "1")
         if isinstance(value, bool):
             return "True" if value else "False"
         return self.quote(value)  # a list of variable names / patterns (HTCondor >= 10)

@@ -92,9 +92,11 @@ class SlurmBackend(Backend):
         how = self.options.get("gpu_directive")
         if how not in GPU_DIRECTIVES:
             raise UsageError(f"bad slurm gpu_directive {how!r}: expected one of {', '.join(GPU_DIRECTIVES)}")
-        grace = self.options.get("signal_grace_s")
-        if not isinstance(grace, int) or grace < 0:
-            raise UsageError(f"bad slurm signal_grace_s {grace!r}: expected a whole number of seconds >= 0")
+        grace = _whole(self.options.get("signal_grace_s"))
+        if grace is None or grace < 0:
+            raise UsageError(f"bad slurm signal_grace_s {self.options.get('signal_grace_s')!r}: "
+                             "expected a whole number of seconds >= 0")
+        self.options["signal_grace_s"] = grace
         for line in resources.raw:
             if "\n" in line:
                 raise UsageError(f"bad --raw directive {line!r}: one line per --raw")
@@ -151,16 +153,17 @@ class SlurmBackend(Backend):
     def max_array_size(self) -> int:
         """The site's MaxArraySize (array indices must stay below it): the ``max_array_size``
         option, else ``scontrol show config`` (queried once), else SLURM's default."""
-        cached = self.options.get("max_array_size")
-        if cached is None:
+        given = self.options.get("max_array_size")
+        cached = _whole(given) if given is not None else None
+        if given is None:
             cached = DEFAULT_MAX_ARRAY_SIZE
             done = self.runner.run(["scontrol", "show", "config"], check=False)
             m = re.search(r"^MaxArraySize\s*=\s*(\d+)", done.stdout, re.MULTILINE)
             if done.returncode == 0 and m:
                 cached = int(m.group(1))
             self.options["max_array_size"] = cached
-        if not isinstance(cached, int) or cached < 1:
-            raise UsageError(f"bad slurm max_array_size {cached!r}: expected a whole number >= 1")
+        if cached is None or cached < 1:
+            raise UsageError(f"bad slurm max_array_size {given!r}: expected a whole number >= 1")
         return cached
 
     @staticmethod
@@ -211,6 +214,17 @@ class SlurmBackend(Backend):
         for rec in sub.tasks:
             states.setdefault(rec.index, LOST)
         return states
+
+
+def _whole(value: object) -> int | None:
+    """An int option that may come from the command line as text (``--backend_option k=120``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def _ranges(indices: Sequence[int]) -> str:

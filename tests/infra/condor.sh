@@ -188,7 +188,7 @@ up() {
   rm -f "$R/var/log/condor/.master_address"
   # -f: stay in the foreground so $! is the master (it drops to the condor user and cannot
   # write a -pidfile into a root-owned dir). setsid: its own session, detached from ours.
-  setsid chroot "$R" /usr/sbin/condor_master -f >/dev/null 2>&1 </dev/null &
+  setsid chroot "$R" /usr/sbin/condor_master -f >/dev/null 2>&1 </dev/null 9>&- &
   echo $! > "$R/run-ci/master.pid"
   for _ in $(seq 300); do pool_ready && break; sleep 0.2; done
   if ! alive "$(cat "$R/run-ci/master.pid")"; then
@@ -199,10 +199,19 @@ up() {
   pool_ready || { echo "condor.sh: no schedd+startd in the collector after 60 s" >&2; exit 1; }
 }
 
-is_up() {  # fast path for the test fixtures: master alive, mounts present, pool answers
+is_up() {  # fast path for the test fixtures: master alive, mounts present, pool answers.
+  # A master that is alive is given up to 30 s to answer (it may have just been started, or the
+  # machine may be busy): restarting it would kill the jobs of a concurrent test session.
   [ -s "$R/run-ci/master.pid" ] && alive "$(cat "$R/run-ci/master.pid")" \
-    && mountpoint -q "$R/tmp" && mountpoint -q "$R$REPO" && pool_ready
+    && mountpoint -q "$R/tmp" && mountpoint -q "$R$REPO" || return 1
+  for _ in $(seq 150); do pool_ready && return 0; sleep 0.2; done
+  return 1
 }
+
+# Several test sessions may call `up` at once: one at a time (the others then find the pool up).
+mkdir -p /run/lock
+exec 9>/run/lock/jobman-condor.lock
+flock -w 900 9
 
 case "${1:-up}" in
   up)

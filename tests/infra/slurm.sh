@@ -108,11 +108,16 @@ install_pkgs() {
          apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends $missing >/dev/null; }
 }
 
-is_up() {  # same config on disk as we would write, daemons alive, node usable
+is_up() {  # same config on disk as we would write, daemons alive, node usable. Live daemons
+  # get up to 30 s to answer (a busy machine): a restart would disturb a concurrent test session.
   [ -s /run/slurmctld.pid ] && alive "$(cat /run/slurmctld.pid)" \
     && [ -s /run/slurmd.pid ] && alive "$(cat /run/slurmd.pid)" \
-    && [ -f "$CONF" ] && [ "$(cat "$CONF")" = "$(render_conf)" ] \
-    && case "$(node_state)" in idle|mixed|allocated|completing) true;; *) false;; esac
+    && [ -f "$CONF" ] && [ "$(cat "$CONF")" = "$(render_conf)" ] || return 1
+  for _ in $(seq 150); do
+    case "$(node_state)" in idle|mixed|allocated|completing) return 0;; esac
+    sleep 0.2
+  done
+  return 1
 }
 
 up() {
@@ -127,7 +132,7 @@ up() {
   chmod 0700 /etc/munge; chmod 0400 /etc/munge/munge.key
   install -d -o munge -g munge -m 0755 /run/munge
   install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
-  runuser -u munge -- /usr/sbin/munged
+  runuser -u munge -- /usr/sbin/munged 9>&-
   for _ in $(seq 50); do [ -S /run/munge/munge.socket.2 ] && break; sleep 0.1; done
   munge -n | unmunge >/dev/null
 
@@ -142,8 +147,8 @@ up() {
   fi
   render_conf > "$CONF"
 
-  /usr/sbin/slurmctld -c          # daemonizes; -c: no jobs carried over from a previous run
-  /usr/sbin/slurmd -N localhost   # daemonizes; our NodeName is localhost, not $(hostname)
+  /usr/sbin/slurmctld -c 9>&-        # daemonizes; -c: no jobs carried over from a previous run
+  /usr/sbin/slurmd -N localhost 9>&-  # daemonizes; our NodeName is localhost, not $(hostname)
   local st=""
   for _ in $(seq 300); do
     st=$(node_state)
@@ -157,6 +162,11 @@ up() {
        exit 1;;
   esac
 }
+
+# Several test sessions may call `up` at once: one at a time (the others then find it up).
+mkdir -p /run/lock
+exec 9>/run/lock/jobman-slurm.lock
+flock -w 900 9
 
 case "${1:-up}" in
   up) up;;

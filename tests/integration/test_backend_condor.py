@@ -28,6 +28,7 @@ from backends.errors import CommandError
 ROOT = Path(__file__).resolve().parents[2]
 CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
 WAIT_S = 120.0
+JOBDISPATCH = str(Path(sys.executable).parent / "jobdispatch")  # the console script of the editable install
 
 pytestmark = pytest.mark.condor
 
@@ -170,12 +171,12 @@ def test_jobdispatch_condor_end_to_end(condor_pool, pg_url, shared_dir, cli_env)
            # the wrapper in /usr/local/bin (the host venv's python does not exist there).
            "PATH": "/usr/local/bin:/usr/bin:/bin"}
     proc = subprocess.run(
-        [sys.executable, "-m", "dispatch.cli", "--condor", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
+        [JOBDISPATCH, "--condor", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
          "jobman", "sql", "-n", "0", pg_url, str(exproot)],
         env=env, cwd=shared_dir, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     launch = logs / "e2e"
-    manifest = json.loads(next(launch.glob("*.json")).read_text())
+    manifest = json.loads((launch / "manifest.json").read_text())
     cluster = manifest["job_ids"][0]
     assert manifest["backend"] == "condor" and [t["id"] for t in manifest["tasks"]] == [f"{cluster}.{i}" for i in range(3)]
     wait_for(lambda: all((launch / f"{t['name']}.rc").exists() for t in manifest["tasks"]), what="the 3 workers to end")

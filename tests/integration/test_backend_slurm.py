@@ -20,6 +20,7 @@ from backends.slurm import SlurmBackend
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
 WAIT_S = 120.0
+JOBDISPATCH = str(Path(sys.executable).parent / "jobdispatch")  # the console script of the editable install
 
 pytestmark = pytest.mark.slurm
 
@@ -165,12 +166,12 @@ def test_jobdispatch_slurm_end_to_end(slurm_cluster, pg_url, tmp_path, cli_env):
     ids = insert(pg_url, "record", [{"x": i, "log_path": str(log)} for i in range(7)])
     exproot = tmp_path / "exproot"
     proc = subprocess.run(
-        [sys.executable, "-m", "dispatch.cli", "--slurm", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
+        [JOBDISPATCH, "--slurm", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
          "jobman", "sql", "-n", "0", pg_url, str(exproot)],
         env=dispatch_env(cli_env, tmp_path / "LOGS"), cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     launch = tmp_path / "LOGS" / "e2e"
-    manifest = json.loads(next(launch.glob("*.json")).read_text())
+    manifest = json.loads((launch / "manifest.json").read_text())
     array_id = manifest["job_ids"][0]
     assert manifest["backend"] == "slurm" and [t["id"] for t in manifest["tasks"]] == [f"{array_id}_{i}" for i in range(3)]
     wait_for(lambda: all((launch / f"{t['name']}.rc").exists() for t in manifest["tasks"]), what="the 3 workers to end")
@@ -188,12 +189,12 @@ def test_jobdispatch_slurm_end_to_end(slurm_cluster, pg_url, tmp_path, cli_env):
 
 def test_jobdispatch_slurm_rejected_submission_is_one_line(slurm_cluster, tmp_path, cli_env):
     proc = subprocess.run(
-        [sys.executable, "-m", "dispatch.cli", "--slurm", "--exp_dir=bad", "--mem=999999M", "true"],
+        [JOBDISPATCH, "--slurm", "--exp_dir=bad", "--mem=999999M", "true"],
         env=dispatch_env(cli_env, tmp_path / "LOGS"), cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "sbatch --parsable" in lines[0] and "Memory specification can not be satisfied" in lines[0]
-    manifest = json.loads(next((tmp_path / "LOGS" / "bad").glob("*.json")).read_text())
+    manifest = json.loads((tmp_path / "LOGS" / "bad" / "manifest.json").read_text())
     assert manifest["job_ids"] == [] and manifest["error"]
     assert os.path.exists(tmp_path / "LOGS" / "bad" / "submit.sh")
