@@ -212,3 +212,28 @@ def test_python_api_names(db_url, tmp_path, cli_env):
     state = dict(ast.literal_eval(lines[1]))
     assert state["a"] == 1 and state["b.c"] == 2.5 and state["jobman.experiment"] == "tutorial_exp.experiment"
     assert lines[2].startswith("refused: ") and "__main__" in lines[2]
+
+
+def test_tutorial_sqlschedules_with_the_real_experiment_and_shipped_conf(db_url, tmp_path, cli_env):
+    """The shipped conf/mlp_jobman.conf holds the tutorial's defaults, and the real experiment
+    (models.mlp_jobman.experiment, only imported here) schedules as the tutorial shows."""
+    root = os.path.dirname(TESTS)
+    with open(os.path.join(root, "conf", "mlp_jobman.conf")) as f:
+        shipped = f.read()
+    (tmp_path / "mlp_jobman.conf").write_text(shipped)
+    url = base_of(db_url) + "?table=mlp_dumi"
+    cli_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + cli_env["PATH"]
+    p = subprocess.run(["bash", "-c", f"jobman sqlschedules {url} models.mlp_jobman.experiment mlp_jobman.conf "
+                                      "'n_hidden={{20,30}}'"],
+                       cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == ("[['mlp_jobman.conf', 'n_hidden=20'], ['mlp_jobman.conf', 'n_hidden=30']] "
+                        "[['n_hidden=20'], ['n_hidden=30']]")
+    for line, n_hidden in zip(lines[1:3], (20, 30)):
+        assert line.startswith("ADDING ")
+        assert ast.literal_eval(line[len("ADDING "):]) == {
+            "n_iter": 50, "jobman.experiment": "models.mlp_jobman.experiment", "jobman.status": 0,
+            "jobman.sql.priority": 1.0, "L1_reg": 0.0, "learning_rate": 0.01, "n_hidden": n_hidden,
+            "batch_size": 20, "L2_reg": 0.0001}
+    assert lines[3:] == ["Added 2 on 2 jobs"]
