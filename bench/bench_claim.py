@@ -95,10 +95,11 @@ def _drain(target, args: tuple, workers: int) -> tuple[float, int]:
     return total / (max(s[1] for s in spans) - min(s[0] for s in spans)), total
 
 
-def throughput(server: PgServer, n_jobs: int, workers: int, kind: str) -> float:
+def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str]) -> float:
     url = _fill(server, n_jobs)
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-claim.") as root:
+        where = exproot_dirs["disk" if kind == "disk" else "tmpfs"]
+        with tempfile.TemporaryDirectory(prefix="bench-claim.", dir=where) as root:
             if kind == "reference":
                 rate, total = _drain(_ref_proc, (url.split("?")[0],), workers)
             else:
@@ -169,26 +170,30 @@ def main() -> None:
     ap.add_argument("--latency-rows", default="10000,1000000", help="table sizes for the latency test")
     ap.add_argument("--samples", type=int, default=1000, help="claims timed per latency figure")
     ap.add_argument("--no-release-variant", action="store_true", help="skip 'ours, release per job'")
+    ap.add_argument("--tmpfs", default="/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
+                    help="where the job directories go for 'ours' (default /dev/shm: RAM)")
+    ap.add_argument("--disk", default=tempfile.gettempdir(),
+                    help="where they go for 'ours, disk' (default the temp dir)")
     args = ap.parse_args()
+    dirs = {"tmpfs": args.tmpfs, "disk": args.disk}
     server = PgServer()
     try:
         print(f"PostgreSQL on 127.0.0.1:{server.port}, {os.cpu_count()} CPUs; {args.jobs} no-op jobs per run, "
               f"median of {args.reps}", flush=True)
-        kinds = ["reference", "ours"] + ([] if args.no_release_variant else ["release"])
-        names = {"reference": "reference", "ours": "ours", "release": "ours, release/job"}
-        print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>24}" for k in kinds)
-              + f" {'ours/ref':>9}" + (f" {'release/ref':>12}" if "release" in kinds else ""))
+        kinds = ["reference", "ours", "disk"] + ([] if args.no_release_variant else ["release"])
+        names = {"reference": "reference", "ours": "ours", "disk": "ours,disk", "release": "ours,release/job"}
+        print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
+        print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>22}" for k in kinds)
+              + " " + " ".join(f"{names[k] + '/ref':>18}" for k in kinds[1:]))
         for w in (int(x) for x in args.workers.split(",")):
             med = {}
             for k in kinds:
                 rates = []
                 for _ in range(args.reps):  # interleaving would be fairer; reps are back to back per kind
-                    rates.append(throughput(server, args.jobs, w, k))
+                    rates.append(throughput(server, args.jobs, w, k, dirs))
                 med[k] = statistics.median(rates)
-            line = f"{w:>7} " + " ".join(f"{med[k]:>24.0f}" for k in kinds)
-            line += f" {med['ours'] / med['reference']:>9.2f}"
-            if "release" in kinds:
-                line += f" {med['release'] / med['reference']:>12.2f}"
+            line = f"{w:>7} " + " ".join(f"{med[k]:>22.0f}" for k in kinds)
+            line += " " + " ".join(f"{med[k] / med['reference']:>18.2f}" for k in kinds[1:])
             print(line, flush=True)
         print(f"\nstart-up of one `jobman sql` process (empty table): {startup(server, args.reps):.2f} s "
               "(excluded from the rates above)", flush=True)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import provenance
-from .channel import Channel, StopSignals, write_conf
+from .channel import Channel, StopSignals, format_conf, write_conf
 from .errors import DatabaseError
 from .resolve import resolve_experiment
 from .state import expand, flatten
@@ -65,7 +65,8 @@ LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
 MAX_ATTEMPTS = 3
 IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
-HEARTBEAT_RETRY_S = 5.0  # after a failed heartbeat, try again this soon (if sooner than the interval)
+HEARTBEAT_RETRY_S = 5.0
+KEEPER_TICK_S = 0.25  # the keeper thread looks at its job this often (at most)  # after a failed heartbeat, try again this soon (if sooner than the interval)
 FINISH_RETRY_MAX_SLEEP_S = 5.0
 RESULT_FILE = "result.json"
 
@@ -200,31 +201,27 @@ class _Keeper:
         self._heartbeat_s = heartbeat_s
         self._lease_s = lease_s
         self._log = log
+        self._tick_s = min(KEEPER_TICK_S, heartbeat_s / 4)
         self._hb_store: Store | None = None
-        self._cond = threading.Condition()
         self._action = threading.Lock()
+        self._closed = threading.Event()
         self._job: _Watched | None = None
-        self._closed = False
         self._thread = threading.Thread(target=self._run, name="jobman-keeper", daemon=True)
         self._thread.start()
 
+    # watch/unwatch do not wake the thread: it polls every tick. Waking it for every job made
+    # the two threads fight for the GIL and cost milliseconds per no-op job.
     def watch(self, watched: _Watched) -> None:
-        with self._cond:
-            self._job = watched
-            self._cond.notify()
+        self._job = watched
 
     def unwatch(self) -> None:
-        with self._cond:
-            self._job = None
-            self._cond.notify()
+        self._job = None
         with self._action:  # wait for a heartbeat or idle save in flight
             pass
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._job = None
-            self._cond.notify()
+        self._job = None
+        self._closed.set()
         self._thread.join(timeout=5.0)
         if self._hb_store is not None:
             try:
@@ -233,27 +230,20 @@ class _Keeper:
                 pass
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed and self._job is None:
-                    self._cond.wait()
-                if self._closed:
-                    return
-                job = self._job
-                assert job is not None
-                now = time.monotonic()
-                due = job.next_due()
-                if due > now:
-                    self._cond.wait(due - now)
+        while not self._closed.is_set():
+            job = self._job
+            now = time.monotonic()
+            if job is None or job.next_due() > now:
+                wait = self._tick_s if job is None else min(self._tick_s, job.next_due() - now)
+                self._closed.wait(wait)
+                continue
+            with self._action:
+                if self._job is not job:  # unwatched meanwhile
                     continue
-                self._action.acquire()
-            try:
-                if self._job is job:  # not unwatched meanwhile
+                try:
                     self._act(job, time.monotonic())
-            except Exception as e:  # never let the keeper die: the lease would silently lapse
-                self._log(f"job {job.job_id}: keeper error: {e!r}")
-            finally:
-                self._action.release()
+                except Exception as e:  # never let the keeper die: the lease would silently lapse
+                    self._log(f"job {job.job_id}: keeper error: {e!r}")
 
     def _act(self, job: _Watched, now: float) -> None:
         if job.idle_due is not None and now >= job.idle_due:
@@ -261,8 +251,8 @@ class _Keeper:
             with self._store_lock:
                 try:
                     if job.start_save is not None:
-                        snapshot, job.start_save = job.start_save, None
-                        if not self._store.save(job.job_id, job.attempt, snapshot, self._lease_s):
+                        start_save, job.start_save = job.start_save, None
+                        if not start_save():
                             job.channel.lose("the job is no longer ours: its start save was refused")
                         job.next_heartbeat = now + self._heartbeat_s  # the save renewed the lease
                 except DatabaseError as e:
@@ -297,7 +287,7 @@ class _Watched:
     channel: Channel
     next_heartbeat: float
     idle_due: float | None  # when to do the deferred start save + release (None: done)
-    start_save: dict[str, Any] | None  # the deferred start-of-attempt state, if still to save
+    start_save: Callable[[], bool] | None  # the deferred start-of-attempt save, if still to do
 
     def next_due(self) -> float:
         return min(self.next_heartbeat, self.idle_due if self.idle_due is not None else float("inf"))
@@ -395,10 +385,11 @@ class Worker:
             state = expand(flat)
             state["jobman.id"] = job.id  # Jobman's literal top-level key
             experiment = resolve_experiment(job.experiment)
-            orig = os.path.join(job_dir, "orig.conf")
-            if not os.path.exists(orig):
-                write_conf(orig, flat)
-            write_conf(os.path.join(job_dir, "current.conf"), flat)
+            try:  # the first run's parameters; 'x': created once, never rewritten
+                with open(os.path.join(job_dir, "orig.conf"), "x", encoding="utf-8") as f:
+                    f.write(format_conf(flat))
+            except FileExistsError:
+                pass
         except Exception as e:
             tb = traceback.format_exc()
             self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
@@ -415,21 +406,22 @@ class Worker:
             return self._finish(job, job_dir, START, END_INCOMPLETE, flatten(state))
 
         start_snapshot = flatten(state)
+
+        def start_save() -> bool:  # current.conf and the provenance keys into the row
+            return self._write_state(job, job_dir, start_snapshot, "start save")
+
         if self.idle_release_s <= 0:
             with self._store_lock:
                 try:
-                    if not self.store.save(job.id, job.attempt, start_snapshot, self.options.lease_s):
+                    if not start_save():
                         channel.lose("the job is no longer ours: its start save was refused")
-                except DatabaseError as e:
-                    self.log(f"job {job.id}: start save failed ({e}); the provenance keys will come "
-                             "with the next save or the finish")
                 finally:
                     self.store.release()
             watched = _Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
                                None, None)
-        else:
+        else:  # deferred: the keeper does it if the experiment is still running at idle_release_s
             watched = _Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
-                               t0 + self.idle_release_s, start_snapshot)
+                               t0 + self.idle_release_s, start_save)
         self._watched = watched
 
         result: Any = None
@@ -481,22 +473,29 @@ class Worker:
         flat[provenance.PREFIX + "end_time"] = start_time + (time.monotonic() - t0)
         return flat
 
-    def _save(self, job: Job, job_dir: str, channel: Channel) -> bool:
-        """channel.save(): current.conf, then the state to the table (fenced), then release."""
-        flat = flatten(channel.state)
+    def _write_state(self, job: Job, job_dir: str, flat: dict[str, Any], what: str) -> bool:
+        """current.conf, then the state into the row (fenced; the caller holds the store lock).
+        False only when the job is no longer ours; an unreachable database is logged and the
+        state waits for the next save or the finish."""
         write_conf(os.path.join(job_dir, "current.conf"), flat)
+        try:
+            return self.store.save(job.id, job.attempt, flat, self.options.lease_s)
+        except DatabaseError as e:
+            self.log(f"job {job.id}: {what} failed ({e}); current.conf is written, the table will "
+                     "get the state with the next save or the finish")
+            return True
+
+    def _save(self, job: Job, job_dir: str, channel: Channel) -> bool:
+        """channel.save(): current.conf and the state (fenced); no connection kept afterwards
+        once the experiment has run past idle_release_s."""
+        flat = flatten(channel.state)
         with self._store_lock:
-            try:
-                ok = self.store.save(job.id, job.attempt, flat, self.options.lease_s)
-            except DatabaseError as e:
-                self.log(f"job {job.id}: save failed ({e}); current.conf is written, the table "
-                         "will get the state with the next save or the finish")
-                return True
             watched = self._watched
             if watched is not None and watched.job_id == job.id:
-                watched.start_save = None  # a later save supersedes the deferred start save
-                if watched.idle_due is None:  # past idle_release_s: hold no connection
-                    self.store.release()
+                watched.start_save = None  # this save supersedes the deferred start save
+            ok = self._write_state(job, job_dir, flat, "save")
+            if watched is None or watched.idle_due is None:
+                self.store.release()
         return ok
 
     def _finish(self, job: Job, job_dir: str, status: int, end_reason: str,
