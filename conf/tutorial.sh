@@ -5,7 +5,8 @@
 #   then print the results table with the columns of the tutorial's psql query.
 # Safe to run again: already scheduled jobs are skipped and finished ones are not run twice.
 #
-#   conf/tutorial.sh [DB_URL]          env: WORKERS (default: the number of cores), EXPROOT (default tutorial)
+#   conf/tutorial.sh [DB_URL]   env: WORKERS (default: the number of cores), EXPROOT (default tutorial),
+#                               SCHEDULE_ONLY=1 to stop after scheduling and creating the view
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 DB=${1:-"sqlite:///tutorial/jobs.db?table=mlp_dumi"}
@@ -21,6 +22,7 @@ jobman sqlschedules -q "$DB" $EXP "$CONF" 'learning_rate={{0.01,0.05,0.1}}' 'n_h
 jobman sqlschedules -q "$DB" $EXP "$CONF" 'learning_rate={{0.05,0.1}}' n_hidden=150
 jobman sqlschedules -q "$DB" $EXP "$CONF" learning_rate=0.02 n_hidden=50
 jobman sqlview -q "$DB" mlp_dumi_view
+[ -n "${SCHEDULE_ONLY:-}" ] && exit 0
 
 # N identical workers; each claims jobs from the table until none is left.
 jobdispatch --local="$WORKERS" --repeat_jobs="$WORKERS" --exp_dir=tutorial \
