@@ -182,13 +182,10 @@ def encode_state(flat: Mapping[str, Any], skip: tuple[str, ...] = ()) -> Encoded
 
 def decode_state(state: Mapping[str, Any] | str, tags: Mapping[str, Any] | str | None) -> dict[str, Any]:
     """The inverse of :func:`encode_state` (accepts the JSON texts too)."""
-    if isinstance(state, str):
-        state = json.loads(state)
-    if isinstance(tags, str):
-        tags = json.loads(tags)
-    out = dict(state)
-    if tags:
-        for key, tag in tags.items():
+    out: dict[str, Any] = json.loads(state) if isinstance(state, str) else dict(state)
+    tag_map: Mapping[str, Any] | None = json.loads(tags) if isinstance(tags, str) else tags
+    if tag_map:
+        for key, tag in tag_map.items():
             if key in out:
                 out[key] = _decode(out[key], tag)
     return out

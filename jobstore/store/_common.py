@@ -328,13 +328,17 @@ class SqlStore(Store):
     # -- the worker's side ------------------------------------------------------------------------
     def claim(self, *, worker: str, host: str, lease_s: float, max_attempts: int) -> Job | None:
         def op(conn: Any) -> Job | None:
-            with self._transaction(conn):
+            with self._claim_batch(conn):
                 self._exec(conn, "reap", {"max_attempts": int(max_attempts),
                                           "restart_priority": RESTART_PRIORITY})
                 row = self._exec(conn, "claim", {"lease_s": float(lease_s), "host": host,
                                                  "worker": worker}).fetchone()
             return self._job(row) if row else None
         return self._call("claim", op)
+
+    def _claim_batch(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+        """How the reap and the claim statements are sent together (a transaction by default)."""
+        return self._transaction(conn)
 
     def reap(self, max_attempts: int) -> int:
         """Hand back jobs whose lease expired (as :meth:`claim` does first); return how many."""

@@ -40,6 +40,10 @@ class PostgresStore(SqlStore):
     def _transaction(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()
 
+    def _claim_batch(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+        # Reap and claim are each atomic on their own; a pipeline sends both in one round trip.
+        return conn.pipeline()
+
     def _is_driver_error(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.Error)
 
