@@ -38,18 +38,21 @@ from .runner import Runner, SshAuth, SshRunner, SshTarget
 COMMANDS_FILE = "ssh_commands.txt"
 RUNNER_POLL_S = 0.2
 
+# Live and not a zombie, without forking (the runner calls it in a loop): /proc/PID/stat's state
+# field follows the last ") ". Without /proc, kill -0 (which a zombie passes).
 _ALIVE_FN = (
     "alive() {\n"
     "  if [ -r /proc/self/stat ]; then\n"
-    "    [ -r \"/proc/$1/stat\" ] && [ \"$(sed 's/^.*) //' \"/proc/$1/stat\" | cut -c1)\" != Z ]\n"
+    "    { read -r st < \"/proc/$1/stat\"; } 2>/dev/null || return 1\n"
+    "    st=${st##*\\) }; [ \"${st%% *}\" != Z ]\n"
     "  else\n"
     "    kill -0 \"$1\" 2>/dev/null\n"
     "  fi\n"
     "}\n"
 )
 _ALIVE_FN_1LINE = (
-    "alive() { if [ -r /proc/self/stat ]; then [ -r \"/proc/$1/stat\" ] && "
-    "[ \"$(sed 's/^.*) //' \"/proc/$1/stat\" | cut -c1)\" != Z ]; else kill -0 \"$1\" 2>/dev/null; fi; }; "
+    "alive() { if [ -r /proc/self/stat ]; then { read -r st < \"/proc/$1/stat\"; } 2>/dev/null || return 1; "
+    "st=${st##*\\) }; [ \"${st%% *}\" != Z ]; else kill -0 \"$1\" 2>/dev/null; fi; }; "
 )
 
 
@@ -139,28 +142,31 @@ class SshBackend(Backend):
             f"on host {k} ({target}), at most {nslots} at once.",
             f"dir={shlex.quote(str(self.launch_dir))}",
             _ALIVE_FN.rstrip("\n"),
-            f"slots='{' '.join(str(s) for s in range(nslots))}'",
+            f"free='{' '.join(str(s) for s in range(nslots))}'",
+            "busy=''",
         ]
         if resources.gpus:
             g = resources.gpus
             lines += [f"gpus_{s}={shlex.quote(','.join(str(s * g + i) for i in range(g)))}" for s in range(nslots)]
         lines += [
             f"for i in {' '.join(str(t.index) for t in tasks)}; do",
-            "  while :; do",
-            "    free=''",
-            "    for s in $slots; do",
-            '      eval "p=\\${pid_$s:-}"',
-            '      if [ -z "$p" ] || ! alive "$p"; then free=$s; break; fi',
+            '  while [ -z "$free" ]; do',
+            "    still=''",
+            "    for s in $busy; do",
+            '      eval "p=\\$pid_$s"',
+            '      if alive "$p"; then still="$still $s"; else free="$free $s"; fi',
             "    done",
-            '    [ -n "$free" ] && break',
-            f"    sleep {RUNNER_POLL_S} 2>/dev/null || sleep 1",
+            "    busy=$still",
+            f'    [ -n "$free" ] || sleep {RUNNER_POLL_S} 2>/dev/null || sleep 1',
             "  done",
+            "  set -- $free; s=$1; shift; free=$*",
         ]
         if resources.gpus:
-            lines.append('  eval "CUDA_VISIBLE_DEVICES=\\$gpus_$free"; export CUDA_VISIBLE_DEVICES')
+            lines.append('  eval "CUDA_VISIBLE_DEVICES=\\$gpus_$s"; export CUDA_VISIBLE_DEVICES')
         lines += [
             f'  /bin/sh "$dir/{LAUNCHER_NAME}" "$i" </dev/null >/dev/null 2>&1 &',
-            '  eval "pid_$free=$!"',
+            '  eval "pid_$s=$!"',
+            '  busy="$busy $s"',
             "done",
             "wait",
         ]

@@ -3,26 +3,30 @@
 dir=/golden/LOGS/train.py_lr_2026-01-01_00-00-00.000000
 alive() {
   if [ -r /proc/self/stat ]; then
-    [ -r "/proc/$1/stat" ] && [ "$(sed 's/^.*) //' "/proc/$1/stat" | cut -c1)" != Z ]
+    { read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
+    st=${st##*\) }; [ "${st%% *}" != Z ]
   else
     kill -0 "$1" 2>/dev/null
   fi
 }
-slots='0 1'
+free='0 1'
+busy=''
 gpus_0=0
 gpus_1=1
 for i in 1 3; do
-  while :; do
-    free=''
-    for s in $slots; do
-      eval "p=\${pid_$s:-}"
-      if [ -z "$p" ] || ! alive "$p"; then free=$s; break; fi
+  while [ -z "$free" ]; do
+    still=''
+    for s in $busy; do
+      eval "p=\$pid_$s"
+      if alive "$p"; then still="$still $s"; else free="$free $s"; fi
     done
-    [ -n "$free" ] && break
-    sleep 0.2 2>/dev/null || sleep 1
+    busy=$still
+    [ -n "$free" ] || sleep 0.2 2>/dev/null || sleep 1
   done
-  eval "CUDA_VISIBLE_DEVICES=\$gpus_$free"; export CUDA_VISIBLE_DEVICES
+  set -- $free; s=$1; shift; free=$*
+  eval "CUDA_VISIBLE_DEVICES=\$gpus_$s"; export CUDA_VISIBLE_DEVICES
   /bin/sh "$dir/launcher.sh" "$i" </dev/null >/dev/null 2>&1 &
-  eval "pid_$free=$!"
+  eval "pid_$s=$!"
+  busy="$busy $s"
 done
 wait
