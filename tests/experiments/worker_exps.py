@@ -144,3 +144,13 @@ def switches(state, channel):
         time.sleep(0.01)
     state.answers = seen
     return channel.COMPLETE
+
+
+def stubborn(state, channel):
+    """Never polls switch(): only a second SIGINT (KeyboardInterrupt) gets it out early."""
+    with open("started", "a") as f:
+        f.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + float(state.seconds)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return channel.COMPLETE

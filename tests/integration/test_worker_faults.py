@@ -8,6 +8,7 @@ import collections
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -170,3 +171,43 @@ def test_job_canceled_while_running_stops_and_its_end_is_refused(db_url, tmp_pat
     assert job.status == st.CANCELED and "stopped" not in job.state
     kept = json.loads(read(os.path.join(job_dir(root, db_url, i), "result.json")))
     assert kept["status"] == st.START and kept["state"]["stopped"] is True
+
+
+@pytest.mark.slow
+def test_heartbeat_keeps_a_job_longer_than_its_lease(pg_url, tmp_path, cli_env):
+    [i] = insert(pg_url, "sleepy", [{"seconds": 3.0}])
+    root = str(tmp_path / "root")
+    opts = ("--lease", "1", "--heartbeat", "0.25")
+    a = start_worker(cli_env, pg_url, root, "-n", "1", *opts)
+    started = os.path.join(job_dir(root, pg_url, i), "started")
+    wait_for(lambda: os.path.exists(started), what="the job to start")
+    thieves = []
+    while a.poll() is None:  # other workers keep trying to claim while it runs past its lease
+        thieves.append(run_worker(cli_env, pg_url, root, "-n", "0", *opts))
+    a.communicate()
+    assert a.returncode == 0
+    assert len(thieves) >= 1
+    assert all("No more jobs to run (ran 0 jobs)" in t.stdout for t in thieves)
+    with open_db(pg_url) as store:
+        job = store.get(i)
+    assert job.status == st.DONE and job.attempt == 1 and job.state["slept"] is True
+
+
+@pytest.mark.slow
+def test_second_sigint_interrupts_an_experiment_that_never_polls(db_url, tmp_path, cli_env):
+    [i, other] = insert(db_url, "stubborn", [{"seconds": 60}, {"seconds": 0}])
+    root = str(tmp_path / "root")
+    a = start_worker(cli_env, db_url, root, "-n", "0")
+    started = os.path.join(job_dir(root, db_url, i), "started")
+    wait_for(lambda: os.path.exists(started), what="the job to start")
+    a.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # the first SIGINT is only recorded; the experiment does not look
+    assert a.poll() is None
+    a.send_signal(signal.SIGINT)
+    out, err = a.communicate(timeout=60)
+    assert a.returncode == 130
+    with open_db(db_url) as store:
+        job = store.get(i)
+        assert job.status == st.START and job.end_reason == "preempted"  # never left RUNNING
+        assert store.get(other).status == st.START
+    assert "KeyboardInterrupt" in read(os.path.join(job_dir(root, db_url, i), "stderr"))
