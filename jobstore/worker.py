@@ -428,26 +428,31 @@ class Worker:
         error: str | None = None
         interrupted = False
         cwd = os.getcwd()
+        redirect = _Redirect(job_dir)
+        try:
+            redirect.__enter__()
+            os.chdir(job_dir)
+        except OSError as e:  # the job directory became unusable (disk full, removed...)
+            redirect.__exit__()
+            self.log(f"job {job.id}: cannot use its directory {job_dir}: {e}: ERR_START")
+            return self._finish(job, job_dir, ERR_START, END_START_ERROR, None, error=traceback.format_exc())
         keeper.watch(watched)
         try:
-            with _Redirect(job_dir):
-                os.chdir(job_dir)
-                try:
-                    result = experiment(state, channel)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    error = traceback.format_exc()
-                    traceback.print_exc()
-                except SystemExit as e:
-                    error = f"the experiment called sys.exit({e.code!r})\n" + traceback.format_exc()
-                    print(f"jobman: {error}", file=sys.stderr, end="")
-                except BaseException:
-                    error = traceback.format_exc()
-                    traceback.print_exc()
-                finally:
-                    os.chdir(cwd)
+            result = experiment(state, channel)
+        except KeyboardInterrupt:
+            interrupted = True
+            error = traceback.format_exc()
+            traceback.print_exc()
+        except SystemExit as e:
+            error = f"the experiment called sys.exit({e.code!r})\n" + traceback.format_exc()
+            print(f"jobman: {error}", file=sys.stderr, end="")
+        except BaseException:
+            error = traceback.format_exc()
+            traceback.print_exc()
         finally:
             keeper.unwatch()
+            os.chdir(cwd)
+            redirect.__exit__()
 
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         if interrupted:
