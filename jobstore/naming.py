@@ -2,7 +2,8 @@
 
 ``name.replace('_', '').replace('.', '_')``: underscores are removed first, then dots become
 underscores, so ``best_validation_loss`` → ``bestvalidationloss`` and ``jobman.status`` →
-``jobman_status``. Two keys that give the same name (``a_b`` and ``ab``) are told apart with a
+``jobman_status``. Names are also lower-cased (``L1_reg`` → ``l1reg``), so that psql queries need no
+double quotes: PostgreSQL folds unquoted identifiers to lower case. Two keys that give the same name (``a_b`` and ``ab``) are told apart with a
 suffix for the later key's type (``ab``, ``ab_i``), as Jobman did, and with a number if that is
 still taken. Columns are assigned in the order the keys are given, so adding a key never renames
 an existing column.
@@ -28,7 +29,7 @@ TYPE_SUFFIX = {
 
 def column_name(key: str) -> str:
     """Jobman's view column name for ``key`` (no collision handling)."""
-    return _fit(key.replace("_", "").replace(".", "_")) or "key"
+    return _fit(key.replace("_", "").replace(".", "_").lower()) or "key"
 
 
 def _fit(name: str) -> str:

@@ -200,7 +200,7 @@ def test_sqlview_create_query_and_drop(db_url, work, three_jobs):
     [line] = ok(work("sqlview", db_url, "jobs_view"))
     assert line.startswith("Created view jobs_view on table jobs with ")
     cols = line.split(": ", 1)[1].split(", ")
-    assert {"learningrate", "L1reg", "nhidden", "batchsize", "jobman_status"} <= set(cols)
+    assert {"learningrate", "l1reg", "nhidden", "batchsize", "jobman_status"} <= set(cols)
     u = parse_url(db_url)
     query = "select nhidden, learningrate, jobman_status from jobs_view order by nhidden"
     if u.dialect == "sqlite":

@@ -318,7 +318,7 @@ def test_view_follows_new_keys_and_answers_the_tutorial_query(db_url):
         cols = db.createView("mlp_view")
         assert cols[:6] == ["id", "jobman_id", "jobman_experiment", "jobman_status", "jobman_sql_priority",
                             "jobman_hash"]
-        assert cols[6:] == ["batchsize", "learningrate", "niter", "L1reg", "L2reg", "nhidden"]
+        assert cols[6:] == ["batchsize", "learningrate", "niter", "l1reg", "l2reg", "nhidden"]
         assert raw_query(db_url, TUTORIAL_QUERY.replace("bestvalidationloss,", "").replace(
             ",minutestrained", "").replace(",testscore", "").replace(
             "order by bestvalidationloss", "order by nhidden").format(view="mlp_view")) == []

@@ -17,7 +17,7 @@ from jobstore.store._codec import decode_state, encode_state, json_candidates, s
     ("jobman.sql.host_workdir", "jobman_sql_hostworkdir"),
     ("jobman.sql.priority", "jobman_sql_priority"),
     ("n_hidden", "nhidden"),
-    ("L1_reg", "L1reg"),
+    ("L1_reg", "l1reg"),
     ("a.b_c.d", "a_bc_d"),
 ])
 def test_jobman_rule(key, column):
@@ -31,7 +31,7 @@ def test_collisions_get_a_type_suffix_then_a_number():
 
 def test_reserved_names_and_case_are_respected():
     cols = column_names([("id", "bigint"), ("ID", "text"), ("x", "text")], taken=["id", "jobman_status"])
-    assert [c for c, _, _ in cols] == ["id_i", "ID_s", "x"]
+    assert [c for c, _, _ in cols] == ["id_i", "id_s", "x"]
 
 
 def test_long_keys_fit_postgres_identifiers():
