@@ -10,13 +10,14 @@ second one (a job that already existed is not repeated).
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from typing import Any
 
 from ..errors import UsageError
-from ..expansion import count_combinations, expand_braces
+from ..expansion import count_combinations, expand_arg, expand_braces
 from ..params import ParamParser
-from ..sql import job_state
+from ..sql import complete_state
 from ._db import OneLineParser, Progress, check_experiment, check_url, open_store
 from .schedule import PARAMS_HELP, line
 
@@ -38,18 +39,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def build_jobs(params: list[str], experiment: str, repeat: int,
-               progress: Progress | None = None) -> tuple[list[tuple[list[str], list[str]]], list[list[dict[str, Any]]]]:
-    """Expand and parse: the combinations, and for each its ``repeat`` states (own draws each)."""
-    combos = expand_braces(params)
+               progress: Progress | None = None) -> list[list[dict[str, Any]]]:
+    """Expand and parse: for each combination (in :func:`expand_braces` order) its ``repeat``
+    states, each with its own ``:=`` draws. Every distinct argument is parsed once."""
     parser = ParamParser()
-    jobs: list[list[dict[str, Any]]] = []
+    plans = [[parser.plan([alt]) for alt in expand_arg(arg)[0]] for arg in params]
     show = progress if progress is not None and progress.enabled else None
-    for n, (args, _) in enumerate(combos, 1):
-        compiled = parser.compile(args)
-        jobs.append([job_state(parser.evaluate(compiled), experiment) for _ in range(repeat)])
+    jobs: list[list[dict[str, Any]]] = []
+    for n, combo in enumerate(itertools.product(*plans), 1):
+        jobs.append([complete_state(parser.evaluate_plans(combo), experiment) for _ in range(repeat)])
         if show:
             show.update(n * repeat)
-    return combos, jobs
+    return jobs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     # Parse everything before connecting: bad input fails with the table untouched.
     total = count_combinations(args.params) * args.repeat
     progress = Progress("parsing", total)
-    combos, jobs = build_jobs(args.params, experiment, args.repeat, progress)
+    jobs = build_jobs(args.params, experiment, args.repeat, progress)
     out: list[str] = []
     if not args.quiet:
+        combos = expand_braces(args.params)
         out.append(f"{[a for a, _ in combos]} {[v for _, v in combos]}")
     progress.note(f"inserting {total} jobs...")
     inserted = 0

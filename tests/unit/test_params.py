@@ -212,3 +212,15 @@ def test_experiment_name():
     assert experiment_name("jobstore.state.flatten") == "jobstore.state.flatten"
     with pytest.raises(ExperimentError):
         experiment_name(lambda s, c: None)
+
+
+def test_plans_give_the_same_state_as_evaluate(tmp_path):
+    (tmp_path / "f.conf").write_text("a = 1\nb = [1, 2]\nc := 2 * 3\nm::pkg.B\na = 2\n")
+    args = ["f.conf", "c=7", "d:=@math.floor(2.5)", "b=x"]
+    p = ParamParser(str(tmp_path))
+    via_plans = p.evaluate_plans([p.plan([a]) for a in args])
+    assert via_plans == p.parse(args) == {"a": 2, "b": "x", "c": 7, "m.__builder__": "pkg.B", "d": 2}
+    assert list(via_plans) == list(p.parse(args))
+    s1 = p.evaluate_plans([p.plan(["f.conf"])])
+    s1["b"].append(3)  # a list value is copied for every job
+    assert p.evaluate_plans([p.plan(["f.conf"])])["b"] == [1, 2]
