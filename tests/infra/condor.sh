@@ -31,6 +31,18 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${CONDOR_REPO:-$(cd "$HERE/../.." && pwd)}
 CHROOT_PKGS="condor python3 python3-psycopg python3-numpy python3-yaml"
 
+# A clean environment inside the chroot: a caller's CONDOR_CONFIG (the pip bindings set
+# CONDOR_CONFIG=/dev/null in the process that imports them) or _CONDOR_* client settings would
+# otherwise reach the daemons ("Cannot open log file '/var/lib/condor/log/MasterLog'").
+# (Proxy settings, if any, are kept so that apt inside the chroot reaches the same mirror.)
+in_chroot() {
+  local keep=() v
+  for v in http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY; do
+    [ -n "${!v:-}" ] && keep+=("$v=${!v}")
+  done
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root "${keep[@]}" chroot "$R" "$@"
+}
+
 alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 
 client_env() {
@@ -81,7 +93,7 @@ down() {
 
 pool_ready() {  # a schedd and a startd are in the collector
   local n
-  n=$(chroot "$R" condor_status -any -af MyType 2>/dev/null | grep -cE '^(Scheduler|Machine)$' || true)
+  n=$(in_chroot condor_status -any -af MyType 2>/dev/null | grep -cE '^(Scheduler|Machine)$' || true)
   [ "${n:-0}" -ge 2 ]
 }
 
@@ -103,9 +115,9 @@ build() {
   printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"; chmod +x "$R/usr/sbin/policy-rc.d"
   cp /etc/resolv.conf "$R/etc/resolv.conf"
   mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
-  chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  in_chroot env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
   # condor's postinst complains about systemctl/systemd-tmpfiles: harmless without systemd.
-  chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+  in_chroot env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
     --no-install-recommends $CHROOT_PKGS >/dev/null 2>&1
   umount "$R/proc"
   mkdir -p "$R/run-ci"; touch "$R/run-ci/built"
@@ -114,7 +126,7 @@ build() {
 configure() {
   cp /etc/hosts "$R/etc/hosts"            # the daemons must resolve $(hostname)
   id "$CU" >/dev/null 2>&1 || useradd -m -u "$CUID" -s /bin/bash "$CU"
-  chroot "$R" id "$CU" >/dev/null 2>&1 || chroot "$R" useradd -m -u "$(id -u "$CU")" -s /bin/bash "$CU"
+  in_chroot id "$CU" >/dev/null 2>&1 || in_chroot useradd -m -u "$(id -u "$CU")" -s /bin/bash "$CU"
   mkdir -p "$R$REPO"
   # The worker command inside the chroot (see the header).
   cat > "$R/usr/local/bin/jobman" <<EOF
@@ -188,12 +200,12 @@ up() {
   rm -f "$R/var/log/condor/.master_address"
   # -f: stay in the foreground so $! is the master (it drops to the condor user and cannot
   # write a -pidfile into a root-owned dir). setsid: its own session, detached from ours.
-  setsid chroot "$R" /usr/sbin/condor_master -f >/dev/null 2>&1 </dev/null 9>&- &
+  setsid env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 chroot "$R" /usr/sbin/condor_master -f >"$R/run-ci/master.stderr" 2>&1 </dev/null 9>&- &
   echo $! > "$R/run-ci/master.pid"
   for _ in $(seq 300); do pool_ready && break; sleep 0.2; done
   if ! alive "$(cat "$R/run-ci/master.pid")"; then
     echo "condor.sh: condor_master died; see $R/var/log/condor/MasterLog" >&2
-    tail -5 "$R/var/log/condor/MasterLog" >&2 || true
+    tail -n 5 "$R/var/log/condor/MasterLog" "$R/run-ci/master.stderr" >&2 || true
     exit 1
   fi
   pool_ready || { echo "condor.sh: no schedd+startd in the collector after 60 s" >&2; exit 1; }
