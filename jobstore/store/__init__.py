@@ -17,7 +17,15 @@ def open_db(url: str | DbUrl, *, create: bool = True) -> Store:
     parsed = url if isinstance(url, DbUrl) else parse_url(url)
     store: Store
     if parsed.dialect == "sqlite":
+        import os
+
+        from ..errors import DatabaseError
         from .sqlite import SqliteStore
+
+        if not create and not os.path.exists(parsed.path or ""):
+            # sqlite3.connect would create an empty file: a status query must leave nothing behind.
+            raise DatabaseError(f"no job table in {parsed.display()}: the file {parsed.path!r} does not exist "
+                                f"(schedule jobs first with jobman sqlschedule(s))")
 
         store = SqliteStore(parsed)
     else:

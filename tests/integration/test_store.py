@@ -55,6 +55,13 @@ def test_missing_table_without_create_is_an_error(db_url):
         open_db(db_url.replace("table=jobs", "table=other"), create=False)
 
 
+def test_missing_sqlite_file_without_create_is_an_error_and_leaves_no_file(tmp_path):
+    path = tmp_path / "absent.db"
+    with pytest.raises(DatabaseError, match="does not exist"):
+        open_db(f"sqlite:///{path}?table=jobs", create=False)
+    assert not path.exists()
+
+
 def test_foreign_table_of_the_same_name_is_refused(db_url):
     with open_db(db_url.replace("table=jobs", "table=placeholder")):
         pass  # creates the database file
