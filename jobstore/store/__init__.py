@@ -24,7 +24,7 @@ def open_db(url: str | DbUrl, *, create: bool = True) -> Store:
 
         if not create and not os.path.exists(parsed.path or ""):
             # sqlite3.connect would create an empty file: a status query must leave nothing behind.
-            raise DatabaseError(f"no job table in {parsed.display()}: the file {parsed.path!r} does not exist "
+            raise DatabaseError(f"no job table {parsed.table!r} in {parsed.display()}: the file {parsed.path!r} does not exist "
                                 f"(schedule jobs first with jobman sqlschedule(s))")
 
         store = SqliteStore(parsed)
