@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy
 
-from models.backend import DTYPE, Gemm
+from models.backend import DTYPE, Gemm, reducers
 from models.errors import ParamError
 
 N_IN = 28 * 28
@@ -111,6 +111,7 @@ class SGD:
         n_in, n_hidden = params.W1.shape
         n_out = params.W2.shape[1]
         self.gemm = Gemm(xp, dtype) if gemm is None else gemm
+        self.sum, self.max = reducers(xp)
         self.batch_size = batch_size
         self.neg_lr_per_example = scalar(-learning_rate / batch_size)
         self.decay = float(scalar(1.0 - 2.0 * learning_rate * L2_reg))  # the L2 term as a scaling
@@ -137,10 +138,10 @@ class SGD:
         gemm(h, W2, z)
         z += b2
         # [fusable] softmax, then the output error scaled by -lr/B: -lr * dNLL/dlogits
-        xp.max(z, axis=1, keepdims=True, out=row)
+        self.max(z, axis=1, keepdims=True, out=row)
         z -= row
         xp.exp(z, out=z)
-        xp.sum(z, axis=1, keepdims=True, out=row)
+        self.sum(z, axis=1, keepdims=True, out=row)
         z /= row
         z -= t
         z *= self.neg_lr_per_example
@@ -150,8 +151,8 @@ class SGD:
         xp.multiply(h, h, out=tmp)
         xp.subtract(1, tmp, out=tmp)
         dh *= tmp
-        xp.sum(z, axis=0, out=self.gb2)
-        xp.sum(dh, axis=0, out=self.gb1)
+        self.sum(z, axis=0, out=self.gb2)
+        self.sum(dh, axis=0, out=self.gb1)
         if self.l1_step != 0:  # sign of the old weights, before they change
             xp.sign(W2, out=self.sW2)
             xp.sign(W1, out=self.sW1)

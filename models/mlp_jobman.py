@@ -34,7 +34,7 @@ from typing import Any
 import numpy
 
 from models import data as mnist_data
-from models.backend import BACKEND_STATE_KEY, DTYPE, ArrayBackend, select_backend
+from models.backend import BACKEND_STATE_KEY, DTYPE, ArrayBackend, scipy_blas, select_backend
 from models.checkpoint import CHECKPOINT_NAME, load_checkpoint, params_to_host, save_checkpoint
 from models.errors import ModelsError, ParamError
 from models.mlp import SEED, LoopState, Params, epoch_of, init_params, train
@@ -92,6 +92,7 @@ def _blas_limits(threads: Any) -> contextlib.AbstractContextManager[Any]:
     if threads is None or str(threads).strip() == "":
         threads = os.environ.get(BLAS_THREADS_ENV) or DEFAULT_BLAS_THREADS
     count = _number("blas_threads", threads, int, 1)
+    scipy_blas()  # loaded first, so that the limit reaches its BLAS library too
     try:
         from threadpoolctl import threadpool_limits  # noqa: PLC0415 - optional
     except ImportError:
