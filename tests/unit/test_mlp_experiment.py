@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import pickle
+import pty
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from models.errors import CheckpointError, ParamError
 from models.mlp_jobman import TrainingInterrupted, experiment, sgd_optimization_mnist, train_mnist
 
 N_TRAIN, N_VALID, N_TEST = 2000, 1000, 1000
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class RecordingChannel:
@@ -201,3 +206,34 @@ def test_state_may_be_a_plain_dict(small_mnist, tmp_path, monkeypatch):
     state = dict(job_state(small_mnist, n_iter=1))
     experiment(state, RecordingChannel())
     assert math.isfinite(state["best_validation_loss"]) and state["epoch"] == 1
+
+
+def _run_with_stderr(small_mnist, tmp_path, stderr_fd):
+    code = ("from models.mlp_jobman import sgd_optimization_mnist\n"
+            f"sgd_optimization_mnist(0.1, 20, 0.0, 0.0001, 20, 2, dataset={small_mnist!r}, array_backend='numpy')\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr_fd,
+                          env={**os.environ, "PYTHONPATH": ROOT}, timeout=300)
+
+
+def test_progress_line_on_a_terminal_only(small_mnist, tmp_path):
+    primary, secondary = pty.openpty()  # a real terminal for stderr
+    try:
+        proc = _run_with_stderr(small_mnist, tmp_path, secondary)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child's side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0
+    on_terminal = b"".join(chunks).decode()
+    assert "\repoch 1/2  iter 100  valid " in on_terminal and "\repoch 2/2  iter 200" in on_terminal
+    piped = _run_with_stderr(small_mnist, tmp_path, subprocess.PIPE)
+    assert piped.returncode == 0 and piped.stderr == b""  # quiet in logs
+    assert b"Optimization complete" in piped.stdout
