@@ -3,7 +3,11 @@ tutorial's own call: each within 0.02 of the published validation and test error
 
 Why one epoch gives errors as high as 12-15%: the output layer starts at zero, so the hidden layer
 receives no gradient until W2 has grown, and at lr 0.01 one epoch is little training. Validation
-happens once, at the end of the epoch (every min(2500 minibatches, patience / 2 = 5000)).
+happens once, at the end of the epoch (every min(2500 minibatches, patience / 2 = 5000)). Measured
+over 5 seeds: with W2 = 0 (or the January 2010 code's constant W2, which is equivalent: softmax
+ignores a shift common to all classes, and the hidden layer's gradient sums to zero) the 1-epoch
+validation errors span 0.145-0.161 (n_hidden 10), 0.117-0.126 (20), 0.112-0.114 (30), around the
+published 0.149, 0.127, 0.117; a uniformly drawn W2 would give 0.11-0.12, 0.098-0.100, 0.092-0.097.
 """
 from __future__ import annotations
 
