@@ -405,7 +405,8 @@ class Worker:
         if signals.received is not None:  # stopped between claim and start: hand it back untouched
             return self._finish(job, job_dir, START, END_INCOMPLETE, flatten(state))
 
-        start_snapshot = flatten(state)
+        start_snapshot = flat  # what flatten(state) gives: the state was just expanded from it
+        start_snapshot["jobman.id"] = job.id
 
         def start_save() -> bool:  # current.conf and the provenance keys into the row
             return self._write_state(job, job_dir, start_snapshot, "start save")
