@@ -113,6 +113,31 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
         server.dropdb(url.split("/")[-1].split("?")[0])
 
 
+def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
+    """Milliseconds per job in one process, where the difference between the loops comes from:
+    the two plain statements, store.claim + store.finish (reap, lease, returned row, state JSON),
+    and the whole worker (plus job directory, conf files, redirection, experiment import)."""
+    out: dict[str, float] = {}
+    url = _fill(server, n_jobs)
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        t = time.perf_counter()
+        while (row := conn.execute(REF_CLAIM).fetchone()) is not None:
+            conn.execute(REF_DONE, (row[0],))
+        out["reference (2 statements)"] = (time.perf_counter() - t) / n_jobs * 1e3
+    url = _fill(server, n_jobs)
+    with open_db(url) as store:
+        t = time.perf_counter()
+        while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
+            store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
+        out["store.claim + store.finish"] = (time.perf_counter() - t) / n_jobs * 1e3
+    url = _fill(server, n_jobs)
+    with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
+        t = time.perf_counter()
+        run_worker(store, root, WorkerOptions(n=0), out=dn)
+        out["worker loop (job dirs in RAM)"] = (time.perf_counter() - t) / n_jobs * 1e3
+    return out
+
+
 def startup(server: PgServer, reps: int) -> float:
     """Seconds for `python -m jobstore.cli sql DB ROOT` on an empty table: the fixed cost per worker."""
     url = _fill(server, 0)
@@ -195,6 +220,10 @@ def main() -> None:
             line = f"{w:>7} " + " ".join(f"{med[k]:>22.0f}" for k in kinds)
             line += " " + " ".join(f"{med[k] / med['reference']:>18.2f}" for k in kinds[1:])
             print(line, flush=True)
+        print("\nper-job cost in one process (ms, median of reps):")
+        costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
+        for key in costs[0]:
+            print(f"  {key:<32} {statistics.median(c[key] for c in costs):7.3f}")
         print(f"\nstart-up of one `jobman sql` process (empty table): {startup(server, args.reps):.2f} s "
               "(excluded from the rates above)", flush=True)
         print(f"\n{'rows':>9} {'store.claim ms p50/p99':>24} {'reference ms p50/p99':>22}", flush=True)

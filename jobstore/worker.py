@@ -191,8 +191,9 @@ class _Keeper:
     store (a clone, connected only for each short heartbeat), and after ``idle_release_s`` writes
     the deferred start-of-attempt save and releases the main store's connection.
 
-    ``watch`` starts keeping a job, ``unwatch`` stops and waits for an action in flight, so no
-    heartbeat or save of a job happens after the worker started to finish it."""
+    ``watch`` starts keeping a job; ``unwatch`` stops and waits for a start save in flight, so
+    none happens after the worker started to finish the job (a heartbeat still in flight then is
+    refused by the fencing and ignored)."""
 
     def __init__(self, store: Store, store_lock: threading.Lock, heartbeat_s: float, lease_s: float,
                  log: Callable[[str], None]) -> None:
@@ -216,7 +217,7 @@ class _Keeper:
 
     def unwatch(self) -> None:
         self._job = None
-        with self._action:  # wait for a heartbeat or idle save in flight
+        with self._action:  # wait for a start save in flight
             pass
 
     def close(self) -> None:
@@ -237,47 +238,54 @@ class _Keeper:
                 wait = self._tick_s if job is None else min(self._tick_s, job.next_due() - now)
                 self._closed.wait(wait)
                 continue
-            with self._action:
-                if self._job is not job:  # unwatched meanwhile
-                    continue
-                try:
-                    self._act(job, time.monotonic())
-                except Exception as e:  # never let the keeper die: the lease would silently lapse
-                    self._log(f"job {job.job_id}: keeper error: {e!r}")
-
-    def _act(self, job: _Watched, now: float) -> None:
-        if job.idle_due is not None and now >= job.idle_due:
-            job.idle_due = None
-            with self._store_lock:
-                try:
-                    if job.start_save is not None:
-                        start_save, job.start_save = job.start_save, None
-                        if not start_save():
-                            job.channel.lose("the job is no longer ours: its start save was refused")
-                        job.next_heartbeat = now + self._heartbeat_s  # the save renewed the lease
-                except DatabaseError as e:
-                    self._log(f"job {job.job_id}: start save failed ({e}); the provenance keys will "
-                              "come with the next save or the finish")
-                finally:
-                    self._store.release()
-        if now >= job.next_heartbeat:
-            if self._hb_store is None:
-                self._hb_store = self._store.clone()  # created in this thread (SQLite needs that)
             try:
-                ok = self._hb_store.heartbeat(job.job_id, job.attempt, self._lease_s)
+                if job.idle_due is not None and now >= job.idle_due:
+                    with self._action:  # unwatch() waits for this one: it writes current.conf
+                        if self._job is job:
+                            self._idle(job, now)
+                if now >= job.next_heartbeat:
+                    # Not under the action lock: a heartbeat that outlives its job (a database
+                    # that hangs) must not delay the finish; once the job has ended it is
+                    # refused and ignored.
+                    self._heartbeat(job, now)
+            except Exception as e:  # never let the keeper die: the lease would silently lapse
+                self._log(f"job {job.job_id}: keeper error: {e!r}")
+
+    def _idle(self, job: _Watched, now: float) -> None:
+        """The deferred start-of-attempt save, then release the main store's connection."""
+        job.idle_due = None
+        with self._store_lock:
+            try:
+                if job.start_save is not None:
+                    start_save, job.start_save = job.start_save, None
+                    if not start_save():
+                        job.channel.lose("the job is no longer ours: its start save was refused")
+                    job.next_heartbeat = now + self._heartbeat_s  # the save renewed the lease
             except DatabaseError as e:
-                retry_s = min(HEARTBEAT_RETRY_S, self._heartbeat_s)
-                self._log(f"job {job.job_id}: heartbeat failed ({e}); retrying in {retry_s:g} s")
-                job.next_heartbeat = now + retry_s
-                return
+                self._log(f"job {job.job_id}: start save failed ({e}); the provenance keys will "
+                          "come with the next save or the finish")
             finally:
-                self._hb_store.release()
-            job.next_heartbeat = now + self._heartbeat_s
-            if not ok:
-                job.channel.lose("the job is no longer ours: its lease was lost or its status changed")
-                self._log(f"job {job.job_id}: attempt {job.attempt} no longer holds the job (lease "
-                          "expired or status changed by another client); asking the experiment to stop")
-                job.next_heartbeat = float("inf")
+                self._store.release()
+
+    def _heartbeat(self, job: _Watched, now: float) -> None:
+        if self._hb_store is None:
+            self._hb_store = self._store.clone()  # created in this thread (SQLite needs that)
+        try:
+            ok = self._hb_store.heartbeat(job.job_id, job.attempt, self._lease_s)
+        except DatabaseError as e:
+            retry_s = min(HEARTBEAT_RETRY_S, self._heartbeat_s)
+            if self._job is job:
+                self._log(f"job {job.job_id}: heartbeat failed ({e}); retrying in {retry_s:g} s")
+            job.next_heartbeat = time.monotonic() + retry_s
+            return
+        finally:
+            self._hb_store.release()
+        job.next_heartbeat = now + self._heartbeat_s
+        if not ok and self._job is job:
+            job.channel.lose("the job is no longer ours: its lease was lost or its status changed")
+            self._log(f"job {job.job_id}: attempt {job.attempt} no longer holds the job (lease "
+                      "expired or status changed by another client); asking the experiment to stop")
+            job.next_heartbeat = float("inf")
 
 
 @dataclass

@@ -211,3 +211,31 @@ def test_second_sigint_interrupts_an_experiment_that_never_polls(db_url, tmp_pat
         assert job.status == st.START and job.end_reason == "preempted"  # never left RUNNING
         assert store.get(other).status == st.START
     assert "KeyboardInterrupt" in read(os.path.join(job_dir(root, db_url, i), "stderr"))
+
+
+@pytest.mark.slow
+def test_result_kept_when_the_database_stays_down(pg_server, pg_url, tmp_path, cli_env):
+    """The database goes away for longer than the retries: the worker keeps the result in the
+    job's result.json, says so, and exits 1; the job is not lost (its lease expires and it is
+    claimable again once the database is back)."""
+    [i] = insert(pg_url, "sleepy", [{"seconds": 1.0}])
+    root = str(tmp_path / "root")
+    a = start_worker(cli_env, pg_url, root, "-n", "0", "--lease", "2", "--heartbeat", "0.5")
+    started = os.path.join(job_dir(root, pg_url, i), "started")
+    wait_for(lambda: os.path.exists(started), what="the job to start")
+    pg_server.stop()
+    try:
+        out, err = a.communicate(timeout=400)
+    finally:
+        pg_server.start()
+    assert a.returncode == 1
+    kept_path = os.path.join(job_dir(root, pg_url, i), "result.json")
+    assert f"job {i}: cannot record its end (DONE)" in err and f"result kept in {kept_path}" in err
+    assert f"1 of 1 jobs failed: ids {i} (DONE, not recorded)" in err
+    kept = json.loads(read(kept_path))
+    assert kept["status"] == st.DONE and kept["state"]["slept"] is True and kept["attempt"] == 1
+    b = run_worker(cli_env, pg_url, root, "-n", "0", "--lease", "2")
+    assert b.returncode == 0, b.stderr
+    with open_db(pg_url) as store:
+        job = store.get(i)
+    assert job.status == st.DONE and job.attempt == 2
