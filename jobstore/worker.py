@@ -321,6 +321,7 @@ class Worker:
         self._own_err = err is None
         self._store_lock = threading.Lock()
         self._watched: _Watched | None = None
+        self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self.report = WorkerReport(self.worker_id)
 
     def log(self, message: str) -> None:
@@ -392,7 +393,8 @@ class Worker:
                 job_dir=job_dir, worker=self.worker_id, attempt=job.attempt, start_time=start_time))
             state = expand(flat)
             state["jobman.id"] = job.id  # Jobman's literal top-level key
-            experiment = resolve_experiment(job.experiment)
+            experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
+            self._experiments[job.experiment] = experiment
             try:  # the first run's parameters; 'x': created once, never rewritten
                 with open(os.path.join(job_dir, "orig.conf"), "x", encoding="utf-8") as f:
                     f.write(format_conf(flat))
