@@ -333,9 +333,8 @@ class Backend:
         return sub
 
     def cancel(self, sub: Submission) -> Submission:
-        """Cancel what was submitted; unfinished tasks become CANCELED."""
-        if sub.job_ids:
-            self.runner.run(self.cancel_argv(sub))
+        """Cancel what was submitted (:meth:`stop`); unfinished tasks become CANCELED."""
+        self.stop(sub)
         for rec in sub.tasks:
             if not rec.final:
                 rec.status = CANCELED
@@ -380,6 +379,11 @@ class Backend:
 
     def scheduler_states(self, sub: Submission) -> dict[int, str]:
         return {}
+
+    def stop(self, sub: Submission) -> None:
+        """Ask the scheduler to stop what ``sub`` submitted (default: run :meth:`cancel_argv`)."""
+        if sub.job_ids:
+            self.runner.run(self.cancel_argv(sub))
 
     def cancel_argv(self, sub: Submission) -> list[str]:
         return [*self.cancel_command, *sub.job_ids]

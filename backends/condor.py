@@ -189,20 +189,14 @@ class CondorBackend(Backend):
                 states[rec.index] = _JOB_STATES.get(status, RUNNING)
         return states
 
-    def cancel(self, sub: Submission) -> Submission:
-        """Remove the cluster; unfinished tasks become CANCELED."""
+    def stop(self, sub: Submission) -> None:
+        """Remove the cluster through the bindings."""
         if sub.job_ids:
             htcondor2 = _bindings()
             cluster = sub.job_ids[0]
             schedd = self._located()
             self._call(f"htcondor2 Schedd.act(Remove, ClusterId == {cluster})",
                        lambda: schedd.act(htcondor2.JobAction.Remove, f"ClusterId == {cluster}"))
-        for rec in sub.tasks:
-            if not rec.final:
-                rec.status = CANCELED
-        sub.commands = self.command_log()
-        self.notify(sub)
-        return sub
 
     # ------------------------------------------------------------------------------ helpers --
 

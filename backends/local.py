@@ -19,7 +19,6 @@ import subprocess
 from collections.abc import Sequence
 
 from .base import (
-    CANCELED,
     DONE,
     FAILED,
     LAUNCHER_NAME,
@@ -110,7 +109,8 @@ class LocalBackend(Backend):
         self._fill(sub)
         return sub
 
-    def cancel(self, sub: Submission) -> Submission:
+    def stop(self, sub: Submission) -> None:
+        """Kill every running task's process group and forget the queued ones."""
         self._queue.clear()
         for proc in self._procs.values():
             try:
@@ -125,12 +125,6 @@ class LocalBackend(Backend):
                 proc.wait()
             sub.tasks[pos].exit_code = proc.returncode
             del self._procs[pos]
-        for rec in sub.tasks:
-            if not rec.final:
-                rec.status = CANCELED
-        sub.commands = self.command_log()
-        self.notify(sub)
-        return sub
 
     def _fill(self, sub: Submission) -> None:
         """Start queued tasks while fewer than the limit run."""

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import (
-    CANCELED,
     DONE,
     FAILED,
     LAUNCHER_NAME,
@@ -260,18 +259,12 @@ class SshBackend(Backend):
                     rec.status = PENDING
         return sub
 
-    def cancel(self, sub: Submission) -> Submission:
+    def stop(self, sub: Submission) -> None:
         """Kill each runner's process group (the runner, its launchers and their commands)."""
         for host in sub.extra.get("hosts", []):
             pid = int(host["runner_pid"])
             self.connection(SshTarget.parse(host["host"])).run(
                 f"kill -TERM -- -{pid} 2>/dev/null; kill -TERM {pid} 2>/dev/null; true")
-        for rec in sub.tasks:
-            if not rec.final:
-                rec.status = CANCELED
-        sub.commands = self.command_log()
-        self.notify(sub)
-        return sub
 
     def runners(self) -> list[Runner]:
         return [self.runner, *self._ssh.values()]

@@ -157,12 +157,7 @@ class Channel:
     def save(self) -> bool:
         """Flush the output, write ``current.conf`` and the state to the table. Returns False (and
         makes switch() say 'stop') if the job is no longer ours; the write is then refused."""
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                if stream is not None:
-                    stream.flush()
-            except (OSError, ValueError):
-                pass
+        flush_std()
         if self._save is None:
             return True
         ok = self._save()
@@ -174,3 +169,13 @@ class Channel:
         """``save()`` then ``switch()``, returning switch()'s answer."""
         self.save()
         return self.switch()
+
+
+def flush_std() -> None:
+    """Flush Python's stdout and stderr (before a save, or before the descriptors move)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass

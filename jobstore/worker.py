@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import provenance
-from .channel import Channel, StopSignals, format_conf, write_conf
+from .channel import Channel, StopSignals, flush_std, format_conf, write_conf
 from .errors import DatabaseError
 from .resolve import resolve_experiment
 from .state import expand, flatten
@@ -155,7 +155,7 @@ class _Redirect:
         self._saved: dict[int, int] = {}
 
     def __enter__(self) -> _Redirect:
-        _flush_std()
+        flush_std()
         try:
             for fd, path in self.paths.items():
                 target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -170,20 +170,11 @@ class _Redirect:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _flush_std()
+        flush_std()
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)
             os.close(saved)
         self._saved.clear()
-
-
-def _flush_std() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 class _Keeper:
