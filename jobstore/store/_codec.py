@@ -140,9 +140,14 @@ class Encoded:
         self.tags_json = dumps(tags) if tags else None
 
 
+# One encoder for every call: json.dumps with these options builds a new one each time, which
+# costs about as much as the encoding of a job's state.
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=True)
+
+
 def dumps(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, no NaN (those are encoded before)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=True)
+    return _CANONICAL.encode(obj)
 
 
 def encode_state(flat: Mapping[str, Any], skip: tuple[str, ...] = ()) -> Encoded:
