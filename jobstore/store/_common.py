@@ -22,7 +22,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import DatabaseError, UsageError
@@ -249,80 +249,71 @@ class SqlStore(Store):
     # -- scheduling -------------------------------------------------------------------------------
     def insert_jobs(self, states: Iterable[Mapping[str, Any]], *, force: bool = False,
                     priority: float | None = None) -> list[InsertResult]:
-        prepared: list[tuple[str, float, Encoded, str]] = []
-        results: list[dict[str, Any]] = []
-        types: dict[str, str] = {}
-        last_types: dict[str, str] | None = None
-        for i, st in enumerate(states):
-            experiment = st.get("jobman.experiment")
-            if not isinstance(experiment, str) or not experiment:
-                raise UsageError(f"job {i} has no 'jobman.experiment' (got {experiment!r}): expected the "
-                                 "dotted name of experiment(state, channel)")
-            prio = priority if priority is not None else st.get("jobman.sql.priority", DEFAULT_PRIORITY)
-            try:
-                prio = float(prio)
-            except (TypeError, ValueError):
-                raise UsageError(f"priority {prio!r} of job {i} is not a number") from None
-            enc = encode_state(st, MIRRORED_KEYS)
-            if enc.types != last_types:  # the jobs of one expansion nearly always share their types
-                last_types = enc.types
-                for k, t in enc.types.items():
-                    types[k] = widen(types.get(k), t)
-            prepared.append((experiment, prio, enc, state_hash(experiment, enc)))
-            shown = dict(st)
-            shown.pop("jobman.id", None)
-            shown.pop("jobman.hash", None)
-            shown["jobman.experiment"] = experiment
-            shown["jobman.status"] = START
-            shown["jobman.sql.priority"] = prio
-            results.append(shown)
-        if not prepared:
+        batch = _Batch(list(states), priority)
+        if not batch.states:
             return []
 
         def op(conn: Any) -> list[InsertResult]:
-            self._register_keys(conn, types)
-            copies = [0] * len(prepared)
-            ids: list[int | None] = [None] * len(prepared)
-            todo = list(range(len(prepared)))
-            with self._transaction(conn):
-                # Inserts are serialized per table (workers never insert): forced copies are
-                # numbered consistently and ids can be reserved in blocks.
-                self._exec(conn, "lock_insert", {"lock": f"jobstore.insert.{self.url.table}"})
-                if not force:  # the usual case: new jobs, no duplicate in the table nor in the batch
-                    first: dict[str, int] = {}
-                    todo = [i for i, p in enumerate(prepared) if first.setdefault(p[3], i) == i]
-                    direct = self._insert_direct(conn, [(prepared[i][0], prepared[i][1], prepared[i][2].state_json,
-                                                         prepared[i][2].tags_json, prepared[i][3]) for i in todo])
-                    if direct is not None:
-                        for i, jid in zip(todo, direct):
-                            ids[i] = jid
-                        todo = []
-                for _ in range(5 if force else 1 if todo else 0):
-                    if force:
-                        hashes = sorted({prepared[i][3] for i in todo})
-                        top = dict(self._exec(conn, "max_copies", {"hashes": self._list_param(hashes)}).fetchall())
-                        for i in todo:
-                            h = prepared[i][3]
-                            top[h] = copies[i] = (top[h] + 1) if h in top else 0
-                    rows = [(i, prepared[i][0], prepared[i][1], prepared[i][2].state_json, prepared[i][2].tags_json,
-                             prepared[i][3], copies[i]) for i in todo]
-                    self._bulk_load(conn, rows)
-                    got = {(h, c): jid for jid, h, c in self._exec(conn, "insert_from_tmp").fetchall()}
-                    self._exec(conn, "insert_tmp_clear")
-                    for i in todo:
-                        jid = got.pop((prepared[i][3], copies[i]), None)
-                        ids[i] = jid
-                    todo = [i for i in todo if ids[i] is None]
-                    if not todo:
-                        break
-            return [InsertResult(jid is not None, jid, st) for jid, st in zip(ids, results)]
+            stream = not force and self._streams_direct
+            if not stream:  # encode first: bad input is refused before the database is touched
+                batch.encode_all()
+            try:
+                with self._transaction(conn):
+                    # Inserts are serialized per table (workers never insert): forced copies are
+                    # numbered consistently and ids can be reserved in blocks.
+                    self._exec(conn, "lock_insert", {"lock": f"jobstore.insert.{self.url.table}"})
+                    ids = self._insert_direct(conn, batch) if stream else None
+                    if ids is None:
+                        ids = self._insert_general(conn, batch, force)
+                    # The keys are known once every job is encoded; registering them in the same
+                    # transaction keeps the registry and the rows consistent if either fails.
+                    self._register_keys(conn, batch.types)
+            except BaseException:
+                self._keys_cache = None  # it may hold keys whose registration was rolled back
+                raise
+            return [InsertResult(jid is not None, jid, st) for jid, st in zip(ids, batch.results)]
 
         return self._call("insert", op)
 
-    def _insert_direct(self, conn: Any, rows: list[tuple[Any, ...]]) -> list[int] | None:
-        """Insert (experiment, priority, state, types, hash) rows straight into the table with
-        copy 0 and return their ids in order, or None (and nothing written) if one of them is
-        already there; then the general path sorts out which. A dialect may leave it to that."""
+    def _insert_general(self, conn: Any, batch: _Batch, force: bool) -> list[int | None]:
+        """Stage the rows and INSERT ... ON CONFLICT DO NOTHING (copy 0), or with forced copies
+        numbered after the highest existing copy of each hash; retried a few times for forced
+        copies that lost a race."""
+        prepared = batch.encode_all()
+        copies = [0] * len(prepared)
+        ids: list[int | None] = [None] * len(prepared)
+        if force:
+            todo = list(range(len(prepared)))
+        else:  # a duplicate within the batch is the same job: only its first occurrence counts
+            first: dict[str, int] = {}
+            todo = [i for i, p in enumerate(prepared) if first.setdefault(p[3], i) == i]
+        for _ in range(5 if force else 1):
+            if force:
+                hashes = sorted({prepared[i][3] for i in todo})
+                top = dict(self._exec(conn, "max_copies", {"hashes": self._list_param(hashes)}).fetchall())
+                for i in todo:
+                    h = prepared[i][3]
+                    top[h] = copies[i] = (top[h] + 1) if h in top else 0
+            rows = [(i, prepared[i][0], prepared[i][1], prepared[i][2].state_json, prepared[i][2].tags_json,
+                     prepared[i][3], copies[i]) for i in todo]
+            self._bulk_load(conn, rows)
+            got = {(h, c): jid for jid, h, c in self._exec(conn, "insert_from_tmp").fetchall()}
+            self._exec(conn, "insert_tmp_clear")
+            for i in todo:
+                ids[i] = got.pop((prepared[i][3], copies[i]), None)
+            todo = [i for i in todo if ids[i] is None]
+            if not todo:
+                break
+        return ids
+
+    # A dialect whose _insert_direct consumes the batch as it is encoded sets this.
+    _streams_direct = False
+
+    def _insert_direct(self, conn: Any, batch: _Batch) -> list[int | None] | None:
+        """Insert the jobs of ``batch`` straight into the table with copy 0, encoding them as they
+        are sent, and return their ids in input order (None for a repeat within the batch), or
+        None (and nothing written) if one of them is already in the table; then the general path
+        sorts out which. A dialect may leave it to that."""
         return None
 
     # -- the worker's side ------------------------------------------------------------------------
@@ -545,3 +536,60 @@ class SqlStore(Store):
         """The views kept up to date by this table."""
         return [r[0] for r in self._call("views", lambda c: self._exec(c, "registered_views").fetchall())]
 
+
+
+class _Batch:
+    """The jobs of one :meth:`SqlStore.insert_jobs` call, encoded lazily and once: the
+    PostgreSQL COPY ingests the first rows while later ones are encoded (the server is another
+    process: on two cores this overlaps about half of the work), and a retried insert reuses
+    what was encoded. ``prepared[i]`` is (experiment, priority, Encoded, hash); ``results[i]``
+    the state as scheduled; ``types`` the SQL type of every key seen so far."""
+
+    __slots__ = ("states", "priority", "prepared", "results", "types", "_last_types")
+
+    def __init__(self, states: list[Mapping[str, Any]], priority: float | None) -> None:
+        self.states = states
+        self.priority = priority
+        self.prepared: list[tuple[str, float, Encoded, str]] = []
+        self.results: list[dict[str, Any]] = []
+        self.types: dict[str, str] = {}
+        self._last_types: dict[str, str] | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, float, Encoded, str]]:
+        """Every job in order, encoding those not encoded yet."""
+        yield from self.prepared[:]
+        for i in range(len(self.prepared), len(self.states)):
+            yield self._encode(i)
+
+    def encode_all(self) -> list[tuple[str, float, Encoded, str]]:
+        for _ in self:
+            pass
+        return self.prepared
+
+    def _encode(self, i: int) -> tuple[str, float, Encoded, str]:
+        st = self.states[i]
+        experiment = st.get("jobman.experiment")
+        if not isinstance(experiment, str) or not experiment:
+            raise UsageError(f"job {i} has no 'jobman.experiment' (got {experiment!r}): expected the "
+                             "dotted name of experiment(state, channel)")
+        prio = self.priority if self.priority is not None else st.get("jobman.sql.priority", DEFAULT_PRIORITY)
+        try:
+            prio = float(prio)
+        except (TypeError, ValueError):
+            raise UsageError(f"priority {prio!r} of job {i} is not a number") from None
+        enc = encode_state(st, MIRRORED_KEYS)
+        if enc.types != self._last_types:  # the jobs of one expansion nearly always share their types
+            self._last_types = enc.types
+            types = self.types
+            for k, t in enc.types.items():
+                types[k] = widen(types.get(k), t)
+        item = (experiment, prio, enc, state_hash(experiment, enc))
+        shown = dict(st)
+        shown.pop("jobman.id", None)
+        shown.pop("jobman.hash", None)
+        shown["jobman.experiment"] = experiment
+        shown["jobman.status"] = START
+        shown["jobman.sql.priority"] = prio
+        self.prepared.append(item)
+        self.results.append(shown)
+        return item

@@ -105,6 +105,40 @@ def test_the_database_itself_refuses_a_duplicate(db_url):
         raw_query(db_url, f"INSERT INTO jobs (experiment, hash, copy) VALUES ('x', '{h}', 0)")
 
 
+def test_a_bad_job_late_in_a_batch_leaves_the_table_and_its_keys_as_they_were(db_url):
+    # PostgreSQL encodes the jobs while it sends them: the bad one arrives after thousands of rows.
+    with open_db(db_url) as db:
+        first = db.insert_jobs([job(a=0)])[0].job_id
+        keys = db.keys()
+        good = [job(a=i, fresh=i) for i in range(1, 3001)]
+        with pytest.raises(UsageError, match="job 3000 has no 'jobman.experiment'"):
+            db.insert_jobs(good + [{"a": -1}])
+        with pytest.raises(UsageError, match="value of key 'bad' is a object"):
+            db.insert_jobs(good + [job(bad=object())])
+        assert db.count() == 1 and db.keys() == keys
+        # the same store goes on: the new key is registered now, ids follow the input order
+        res = db.insert_jobs(good[:3] + [job(a=0), good[0]])
+        assert [r.inserted for r in res] == [True, True, True, False, False]
+        assert db.keys()["fresh"] == "bigint"
+        ids = [r.job_id for r in res[:3]]
+        assert ids == sorted(ids) and ids[0] > first and ids == list(range(ids[0], ids[0] + 3))
+        later = db.insert_jobs([job(a=-2)])[0].job_id
+        assert later > ids[-1]
+
+
+def test_text_that_needs_escaping_in_a_bulk_load(db_url):
+    exp = "tests.exp.run\\\t\n\r"
+    state = {"jobman.experiment": exp, "s": "back\\slash\ttab\nline\rcr \\N", "k\\\t": "\\.",
+             "jobman.sql.priority": math.inf}
+    with open_db(db_url) as db:
+        res = db.insert_jobs([state, dict(state, n=1)])
+        assert all(r.inserted for r in res)
+        for r in res:
+            got = db.get(r.job_id)
+            assert got.experiment == exp and got.priority == math.inf
+            assert {k: got.state[k] for k in r.state} == r.state
+
+
 def _insert_same(url: str, n: int, barrier) -> None:
     with open_db(url) as db:
         barrier.wait()

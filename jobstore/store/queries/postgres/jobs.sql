@@ -71,11 +71,14 @@ UPDATE {table} SET priority = %(priority)s, updated = now() WHERE id = ANY(%(ids
 -- name: insert_tmp_clear
 DELETE FROM jobstore_insert
 
--- name: reserve_ids
--- n consecutive ids, the last one returned; run under lock_insert (all inserts take it) so that
--- no other insert draws from the sequence between nextval and setval.
-SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
-              nextval(pg_get_serial_sequence(%(table)s, 'id')) + %(n)s - 1)
+-- name: next_id
+-- The first id of a direct insert; run under lock_insert (all inserts take it) so that no other
+-- insert draws from the sequence until rewind_ids.
+SELECT nextval(pg_get_serial_sequence(%(table)s, 'id'))
+
+-- name: rewind_ids
+-- After a direct insert: the next id drawn is %(next)s (the one after the last used).
+SELECT setval(pg_get_serial_sequence(%(table)s, 'id'), %(next)s, false)
 
 -- name: insert_direct
 COPY {table} (id, experiment, priority, state, types, hash, copy) FROM STDIN

@@ -71,8 +71,11 @@ WHERE id IN (SELECT value FROM json_each(:ids))
 UPDATE {table} SET priority = :priority, updated = (julianday('now') - 2440587.5) * 86400.0
 WHERE id IN (SELECT value FROM json_each(:ids))
 
--- name: reserve_ids
-SELECT NULL WHERE :n < 0 AND :table IS NULL
+-- name: next_id
+SELECT NULL WHERE :table IS NULL
+
+-- name: rewind_ids
+SELECT NULL WHERE :next < 0 AND :table IS NULL
 
 -- name: insert_direct
 SELECT NULL
