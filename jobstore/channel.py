@@ -82,11 +82,18 @@ class StopSignals:
 
 def format_conf(flat: Mapping[str, Any]) -> str:
     """A flat state in Jobman's ``.conf`` syntax: one ``key = repr(value)`` line per key, sorted."""
-    return "".join(f"{key} = {flat[key]!r}\n" for key in sorted(flat))
+    return "".join([f"{key} = {value!r}\n" for key, value in sorted(flat.items())])
 
 
 def write_conf(path: str, flat: Mapping[str, Any]) -> None:
-    """Write a ``.conf`` file atomically (a killed worker never leaves a truncated one)."""
+    """Write a ``.conf`` file atomically: a killed worker never leaves a truncated one.
+
+    No fsync, on purpose: the table is the source of truth for the state (every save and the
+    finish write it there, fenced), and the ``.conf`` files are its human-readable copy beside
+    the job's own files. A killed process leaves the old or the new file; a crash of the whole
+    machine may leave an older one (or, on a file system that does not order a replace-by-rename
+    after its data, an empty one), while the table still has the state. An fsync per write would
+    cost a disk flush per job, most of a no-op job's time when job directories are on disk."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(format_conf(flat))

@@ -105,19 +105,17 @@ def host_name() -> str:
     return socket.gethostname()
 
 
-def attempt_info(*, job_dir: str, worker: str, attempt: int, start_time: float | None,
-                 env: Mapping[str, str] | None = None, with_gpu: bool = True) -> dict[str, Any]:
-    """Every ``jobman.sql.*`` key describing the attempt starting now in this process."""
+def process_info(*, worker: str, env: Mapping[str, str] | None = None,
+                 with_gpu: bool = True) -> dict[str, Any]:
+    """The ``jobman.sql.*`` keys that stay the same for every attempt a process runs: host, pid,
+    worker id, batch-scheduler ids and GPU. A worker computes them once (they come from its
+    environment, which does not change while it runs) and adds :func:`attempt_keys` per job."""
     env = os.environ if env is None else env
     info: dict[str, Any] = {
         PREFIX + "host_name": host_name(),
         PREFIX + "pid": os.getpid(),
-        PREFIX + "host_workdir": job_dir,
         PREFIX + "worker": worker,
-        PREFIX + "attempt": attempt,
     }
-    if start_time is not None:
-        info[PREFIX + "start_time"] = start_time
     info.update(scheduler_info(env))
     if with_gpu:
         name = gpu_name(env.get("CUDA_VISIBLE_DEVICES"))
@@ -126,8 +124,30 @@ def attempt_info(*, job_dir: str, worker: str, attempt: int, start_time: float |
     return info
 
 
-def replace_attempt_info(flat: MutableMapping[str, Any], info: Mapping[str, Any]) -> None:
-    """Drop the per-attempt keys of an earlier attempt from a flat state, then add ``info``."""
-    for key in PER_ATTEMPT_KEYS:
-        flat.pop(PREFIX + key, None)
-    flat.update(info)
+def attempt_keys(*, job_dir: str, attempt: int, start_time: float | None) -> dict[str, Any]:
+    """The ``jobman.sql.*`` keys that differ from one attempt to the next in the same process."""
+    info: dict[str, Any] = {PREFIX + "host_workdir": job_dir, PREFIX + "attempt": attempt}
+    if start_time is not None:
+        info[PREFIX + "start_time"] = start_time
+    return info
+
+
+def attempt_info(*, job_dir: str, worker: str, attempt: int, start_time: float | None,
+                 env: Mapping[str, str] | None = None, with_gpu: bool = True) -> dict[str, Any]:
+    """Every ``jobman.sql.*`` key describing the attempt starting now in this process."""
+    info = process_info(worker=worker, env=env, with_gpu=with_gpu)
+    info.update(attempt_keys(job_dir=job_dir, attempt=attempt, start_time=start_time))
+    return info
+
+
+_PER_ATTEMPT_FULL_KEYS: frozenset[str] = frozenset(PREFIX + key for key in PER_ATTEMPT_KEYS)
+
+
+def replace_attempt_info(flat: MutableMapping[str, Any], *infos: Mapping[str, Any]) -> None:
+    """Drop the per-attempt keys of an earlier attempt from a flat state, then add ``infos``
+    (e.g. :func:`process_info` and :func:`attempt_keys`). Only the keys present are looked at:
+    a first attempt has none, and this runs for every job."""
+    for key in _PER_ATTEMPT_FULL_KEYS.intersection(flat.keys()):
+        del flat[key]
+    for info in infos:
+        flat.update(info)

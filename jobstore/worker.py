@@ -143,36 +143,58 @@ class WorkerReport:
         return 1 if self.failures or self.db_error else 0
 
 
+def _make_dir(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` with one ``mkdir`` in the usual case (the parent,
+    ``EXPROOT/<dbname>/<table>``, exists after the first job)."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
+
+
 def default_worker_id() -> str:
     return f"{provenance.host_name()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class _Redirect:
-    """Append file descriptors 1 and 2 to the job's ``stdout``/``stderr`` files, and restore them."""
+class _StdFiles:
+    """Append file descriptors 1 and 2 to a job's ``stdout``/``stderr`` files, and restore them.
 
-    def __init__(self, job_dir: str) -> None:
-        self.paths = {1: os.path.join(job_dir, "stdout"), 2: os.path.join(job_dir, "stderr")}
-        self._saved: dict[int, int] = {}
+    The original descriptors are duplicated once per worker (not per job), so a job costs one
+    ``open`` + ``dup2`` + ``close`` per stream going in and one ``dup2`` coming out."""
 
-    def __enter__(self) -> _Redirect:
+    NAMES = ((1, "stdout"), (2, "stderr"))
+
+    def __init__(self) -> None:
+        self._saved = {fd: os.dup(fd) for fd, _ in self.NAMES}
+        self._active = False
+
+    def enter(self, job_dir: str) -> None:
         flush_std()
+        self._active = True
         try:
-            for fd, path in self.paths.items():
-                target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            for fd, name in self.NAMES:
+                target = os.open(f"{job_dir}/{name}", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                 try:
-                    self._saved[fd] = os.dup(fd)
                     os.dup2(target, fd)
                 finally:
                     os.close(target)
         except BaseException:
-            self.__exit__()
+            self.exit()
             raise
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def exit(self) -> None:
+        if not self._active:
+            return
+        self._active = False
         flush_std()
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)
+
+    def close(self) -> None:
+        self.exit()
+        for saved in self._saved.values():
             os.close(saved)
         self._saved.clear()
 
@@ -313,6 +335,10 @@ class Worker:
         self._store_lock = threading.Lock()
         self._watched: _Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
+        # The provenance keys that are the same for every job of this process (host, pid, batch
+        # scheduler, GPU): computed once per run(), not per job.
+        self._process_info: dict[str, Any] = {}
+        self._std: _StdFiles | None = None  # fds 1 and 2 saved once per run()
         self.report = WorkerReport(self.worker_id)
 
     def log(self, message: str) -> None:
@@ -324,6 +350,8 @@ class Worker:
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> WorkerReport:
         opts = self.options
+        self._process_info = provenance.process_info(worker=self.worker_id)
+        self._std = _StdFiles()
         keeper = _Keeper(self.store, self._store_lock, opts.heartbeat_interval_s, opts.lease_s, self.log)
         try:
             with StopSignals() as signals:
@@ -335,6 +363,8 @@ class Worker:
                     self.report.stop_signal = signals.name
         finally:
             keeper.close()
+            self._std.close()
+            self._std = None
             try:
                 self.store.release()
             except Exception:
@@ -378,16 +408,16 @@ class Worker:
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
         try:
-            os.makedirs(job_dir, exist_ok=True)
+            _make_dir(job_dir)
             flat = dict(job.state)
-            provenance.replace_attempt_info(flat, provenance.attempt_info(
-                job_dir=job_dir, worker=self.worker_id, attempt=job.attempt, start_time=start_time))
+            provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
+                job_dir=job_dir, attempt=job.attempt, start_time=start_time))
             state = expand(flat)
             state["jobman.id"] = job.id  # Jobman's literal top-level key
             experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
             self._experiments[job.experiment] = experiment
             try:  # the first run's parameters; 'x': created once, never rewritten
-                with open(os.path.join(job_dir, "orig.conf"), "x", encoding="utf-8") as f:
+                with open(f"{job_dir}/orig.conf", "x", encoding="utf-8") as f:
                     f.write(format_conf(flat))
             except FileExistsError:
                 pass
@@ -430,12 +460,13 @@ class Worker:
         error: str | None = None
         interrupted = False
         cwd = os.getcwd()
-        redirect = _Redirect(job_dir)
+        std = self._std
+        assert std is not None  # set by run()
         try:
-            redirect.__enter__()
+            std.enter(job_dir)
             os.chdir(job_dir)
         except OSError as e:  # the job directory became unusable (disk full, removed...)
-            redirect.__exit__()
+            std.exit()
             self.log(f"job {job.id}: cannot use its directory {job_dir}: {e}: ERR_START")
             return self._finish(job, job_dir, ERR_START, END_START_ERROR, None, error=traceback.format_exc())
         keeper.watch(watched)
@@ -454,7 +485,7 @@ class Worker:
         finally:
             keeper.unwatch()
             os.chdir(cwd)
-            redirect.__exit__()
+            std.exit()
 
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         if interrupted:
