@@ -252,6 +252,28 @@ def test_expired_lease_is_claimed_again_and_the_old_attempt_is_fenced(db_url):
         assert "late" not in final.state
 
 
+def test_an_expired_job_waits_for_the_next_reap_only_while_other_jobs_are_claimable(db_url):
+    with open_db(db_url) as db:
+        db.reap_interval_s = 3600.0  # this store's first claim reaps; the next ones do not need to
+        lost = db.insert_jobs([job(a=1)])[0].job_id
+        assert claim(db, worker="dead", lease_s=0.3).id == lost
+        time.sleep(0.6)
+        other = db.insert_jobs([job(a=2)])[0].job_id
+        assert claim(db).id == other  # a job is claimable: no reap yet
+        assert db.get(lost).status == RUNNING
+        # none is: the claim reaps at once although its store reaped recently
+        again = claim(db, worker="alive")
+        assert (again.id, again.attempt, again.worker, again.extra["losses"]) == (lost, 2, "alive", 1)
+        # and a store whose interval has passed reaps before claiming what is START
+        db.insert_jobs([job(a=3)])
+        assert claim(db, worker="dead2", lease_s=0.3) is not None
+        time.sleep(0.6)
+        fresh = db.insert_jobs([job(a=4)])[0].job_id
+        with open_db(db_url) as db2:  # a new store reaps on its first claim
+            got = claim(db2, worker="alive2")
+            assert got.id != fresh and got.attempt == 2 and got.extra["losses"] == 1
+
+
 def test_a_heartbeat_keeps_the_lease(db_url):
     with open_db(db_url) as db:
         db.insert_jobs([job(a=1)])
