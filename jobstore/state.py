@@ -75,7 +75,7 @@ def expand(flat: Mapping[str, Any]) -> DD:
     root = DD()
     for key in flat:
         parts = key.split(".")
-        node = root
+        node: dict = root
         for i, part in enumerate(parts[:-1]):
             child = node.get(part)
             if child is None:

@@ -59,7 +59,7 @@ class PgServer:
 
     def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
         proc = subprocess.run(self.prefix + [os.path.join(self.bindir, tool), *args], cwd="/tmp",
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             raise PgServerError(f"{tool} {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}\n"
                                 f"{self._log_tail()}")
