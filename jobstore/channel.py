@@ -94,10 +94,32 @@ def write_conf(path: str, flat: Mapping[str, Any]) -> None:
     machine may leave an older one (or, on a file system that does not order a replace-by-rename
     after its data, an empty one), while the table still has the state. An fsync per write would
     cost a disk flush per job, most of a no-op job's time when job directories are on disk."""
+    data = format_conf(flat).encode("utf-8")
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(format_conf(flat))
+    _write_all(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), data)
     os.replace(tmp, path)
+
+
+def write_conf_once(path: str, flat: Mapping[str, Any]) -> bool:
+    """Create a ``.conf`` file that is never rewritten (``orig.conf``); False if it exists already
+    (then nothing is formatted). Written in place: there is no older content to protect."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    _write_all(fd, format_conf(flat).encode("utf-8"))
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` and close it. Plain descriptors: for a file this small a
+    Python file object costs more than the write, and the worker writes two per job."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 class Channel:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import provenance
-from .channel import Channel, StopSignals, flush_std, format_conf, write_conf
+from .channel import Channel, StopSignals, flush_std, write_conf, write_conf_once
 from .errors import DatabaseError
 from .resolve import resolve_experiment
 from .state import expand, flatten
@@ -416,11 +416,7 @@ class Worker:
             state["jobman.id"] = job.id  # Jobman's literal top-level key
             experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
             self._experiments[job.experiment] = experiment
-            try:  # the first run's parameters; 'x': created once, never rewritten
-                with open(f"{job_dir}/orig.conf", "x", encoding="utf-8") as f:
-                    f.write(format_conf(flat))
-            except FileExistsError:
-                pass
+            write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
         except Exception as e:
             tb = traceback.format_exc()
             self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
@@ -515,7 +511,7 @@ class Worker:
         """current.conf, then the state into the row (fenced; the caller holds the store lock).
         False only when the job is no longer ours; an unreachable database is logged and the
         state waits for the next save or the finish."""
-        write_conf(os.path.join(job_dir, "current.conf"), flat)
+        write_conf(f"{job_dir}/current.conf", flat)
         try:
             return self.store.save(job.id, job.attempt, flat, self.options.lease_s)
         except DatabaseError as e:
@@ -549,7 +545,7 @@ class Worker:
                 flat["jobman.end_time"] = start_time + run_time
                 flat["jobman.run_time"] = run_time
             try:
-                write_conf(os.path.join(job_dir, "current.conf"), flat)
+                write_conf(f"{job_dir}/current.conf", flat)
             except OSError as e:
                 self.log(f"job {job.id}: cannot write current.conf: {e}")
         outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
