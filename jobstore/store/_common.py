@@ -348,7 +348,8 @@ class SqlStore(Store):
         return self._transaction(conn)
 
     def reap(self, max_attempts: int) -> int:
-        """Hand back jobs whose lease expired (as :meth:`claim` does first); return how many."""
+        """Hand back jobs whose lease expired now (:meth:`claim` does it every reap_interval_s and
+        whenever no job is claimable); return how many."""
         return self._call("reap", lambda c: self._exec(c, "reap", {
             "max_attempts": int(max_attempts), "restart_priority": RESTART_PRIORITY}).rowcount)
 
