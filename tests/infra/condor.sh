@@ -128,6 +128,10 @@ configure() {
   id "$CU" >/dev/null 2>&1 || useradd -m -u "$CUID" -s /bin/bash "$CU"
   in_chroot id "$CU" >/dev/null 2>&1 || in_chroot useradd -m -u "$(id -u "$CU")" -s /bin/bash "$CU"
   mkdir -p "$R$REPO"
+  # The job owner must reach the repository inside the chroot even where a parent directory is
+  # private there (a clone under /root: the chroot's /root is 0700).
+  local d="$REPO"
+  while [ "$d" != / ]; do d=$(dirname "$d"); chmod o+x "$R$d"; done
   # The worker command inside the chroot (see the header).
   cat > "$R/usr/local/bin/jobman" <<EOF
 #!/bin/sh
