@@ -131,7 +131,8 @@ class Store(abc.ABC):
         """Atomically take the best claimable job, or return None when there is none.
 
         Claimable: status START, or RUNNING with an expired lease (its holder is presumed dead).
-        Before claiming, expired jobs are handed back (:meth:`reap`): to START with end_reason
+        Expired jobs are handed back (:meth:`reap`) by the claim itself, at most every
+        ``REAP_INTERVAL_S`` per store and always before it reports that no job is left: to START with end_reason
         'lost' and priority raised to at least 2.0, or, once their lease has expired
         ``max_attempts`` times (``losses``), to ERR_RUN with end_reason 'lost' and an error text
         saying so. Order: priority DESC, id ASC. The claim sets RUNNING, attempt+1, the lease,
@@ -139,7 +140,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def reap(self, max_attempts: int) -> int:
-        """Hand back the jobs whose lease expired, as :meth:`claim` does first; return how many."""
+        """Hand back the jobs whose lease expired, as :meth:`claim` does; return how many."""
 
     @abc.abstractmethod
     def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:
