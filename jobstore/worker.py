@@ -43,8 +43,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import provenance
-from .channel import Channel, StopSignals, flush_std, write_conf, write_conf_once
+from .channel import Channel, StopSignals, write_conf, write_conf_once
 from .errors import DatabaseError
+from .keeper import Keeper, Watched
 from .resolve import resolve_experiment
 from .state import expand, flatten
 from .status import (
@@ -59,14 +60,13 @@ from .status import (
     START,
     status_name,
 )
+from .stdfiles import StdFiles
 from .store.base import Job, Store
 
 LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
 MAX_ATTEMPTS = 3
 IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
-HEARTBEAT_RETRY_S = 5.0
-KEEPER_TICK_S = 0.25  # the keeper thread looks at its job this often (at most)  # after a failed heartbeat, try again this soon (if sooner than the interval)
 FINISH_RETRY_MAX_SLEEP_S = 5.0
 RESULT_FILE = "result.json"
 
@@ -158,162 +158,6 @@ def default_worker_id() -> str:
     return f"{provenance.host_name()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class _StdFiles:
-    """Append file descriptors 1 and 2 to a job's ``stdout``/``stderr`` files, and restore them.
-
-    The original descriptors are duplicated once per worker (not per job), so a job costs one
-    ``open`` + ``dup2`` + ``close`` per stream going in and one ``dup2`` coming out."""
-
-    NAMES = ((1, "stdout"), (2, "stderr"))
-
-    def __init__(self) -> None:
-        self._saved = {fd: os.dup(fd) for fd, _ in self.NAMES}
-        self._active = False
-
-    def enter(self, job_dir: str) -> None:
-        flush_std()
-        self._active = True
-        try:
-            for fd, name in self.NAMES:
-                target = os.open(f"{job_dir}/{name}", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                try:
-                    os.dup2(target, fd)
-                finally:
-                    os.close(target)
-        except BaseException:
-            self.exit()
-            raise
-
-    def exit(self) -> None:
-        if not self._active:
-            return
-        self._active = False
-        flush_std()
-        for fd, saved in self._saved.items():
-            os.dup2(saved, fd)
-
-    def close(self) -> None:
-        self.exit()
-        for saved in self._saved.values():
-            os.close(saved)
-        self._saved.clear()
-
-
-class _Keeper:
-    """The thread beside the experiment: renews the lease every ``heartbeat_s`` through its own
-    store (a clone, connected only for each short heartbeat), and after ``idle_release_s`` writes
-    the deferred start-of-attempt save and releases the main store's connection.
-
-    ``watch`` starts keeping a job; ``unwatch`` stops and waits for a start save in flight, so
-    none happens after the worker started to finish the job (a heartbeat still in flight then is
-    refused by the fencing and ignored)."""
-
-    def __init__(self, store: Store, store_lock: threading.Lock, heartbeat_s: float, lease_s: float,
-                 log: Callable[[str], None]) -> None:
-        self._store = store
-        self._store_lock = store_lock
-        self._heartbeat_s = heartbeat_s
-        self._lease_s = lease_s
-        self._log = log
-        self._tick_s = min(KEEPER_TICK_S, heartbeat_s / 4)
-        self._hb_store: Store | None = None
-        self._action = threading.Lock()
-        self._closed = threading.Event()
-        self._job: _Watched | None = None
-        self._thread = threading.Thread(target=self._run, name="jobman-keeper", daemon=True)
-        self._thread.start()
-
-    # watch/unwatch do not wake the thread: it polls every tick. Waking it for every job made
-    # the two threads fight for the GIL and cost milliseconds per no-op job.
-    def watch(self, watched: _Watched) -> None:
-        self._job = watched
-
-    def unwatch(self) -> None:
-        self._job = None
-        with self._action:  # wait for a start save in flight
-            pass
-
-    def close(self) -> None:
-        self._job = None
-        self._closed.set()
-        self._thread.join(timeout=5.0)
-        if self._hb_store is not None:
-            try:
-                self._hb_store.close()
-            except Exception:
-                pass
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            job = self._job
-            now = time.monotonic()
-            if job is None or job.next_due() > now:
-                wait = self._tick_s if job is None else min(self._tick_s, job.next_due() - now)
-                self._closed.wait(wait)
-                continue
-            try:
-                if job.idle_due is not None and now >= job.idle_due:
-                    with self._action:  # unwatch() waits for this one: it writes current.conf
-                        if self._job is job:
-                            self._idle(job, now)
-                if now >= job.next_heartbeat:
-                    # Not under the action lock: a heartbeat that outlives its job (a database
-                    # that hangs) must not delay the finish; once the job has ended it is
-                    # refused and ignored.
-                    self._heartbeat(job, now)
-            except Exception as e:  # never let the keeper die: the lease would silently lapse
-                self._log(f"job {job.job_id}: keeper error: {e!r}")
-
-    def _idle(self, job: _Watched, now: float) -> None:
-        """The deferred start-of-attempt save, then release the main store's connection."""
-        job.idle_due = None
-        with self._store_lock:
-            try:
-                if job.start_save is not None:
-                    start_save, job.start_save = job.start_save, None
-                    if not start_save():
-                        job.channel.lose("the job is no longer ours: its start save was refused")
-                    job.next_heartbeat = now + self._heartbeat_s  # the save renewed the lease
-            except DatabaseError as e:
-                self._log(f"job {job.job_id}: start save failed ({e}); the provenance keys will "
-                          "come with the next save or the finish")
-            finally:
-                self._store.release()
-
-    def _heartbeat(self, job: _Watched, now: float) -> None:
-        if self._hb_store is None:
-            self._hb_store = self._store.clone()  # created in this thread (SQLite needs that)
-        try:
-            ok = self._hb_store.heartbeat(job.job_id, job.attempt, self._lease_s)
-        except DatabaseError as e:
-            retry_s = min(HEARTBEAT_RETRY_S, self._heartbeat_s)
-            if self._job is job:
-                self._log(f"job {job.job_id}: heartbeat failed ({e}); retrying in {retry_s:g} s")
-            job.next_heartbeat = time.monotonic() + retry_s
-            return
-        finally:
-            self._hb_store.release()
-        job.next_heartbeat = now + self._heartbeat_s
-        if not ok and self._job is job:
-            job.channel.lose("the job is no longer ours: its lease was lost or its status changed")
-            self._log(f"job {job.job_id}: attempt {job.attempt} no longer holds the job (lease "
-                      "expired or status changed by another client); asking the experiment to stop")
-            job.next_heartbeat = float("inf")
-
-
-@dataclass
-class _Watched:
-    job_id: int
-    attempt: int
-    channel: Channel
-    next_heartbeat: float
-    idle_due: float | None  # when to do the deferred start save + release (None: done)
-    start_save: Callable[[], bool] | None  # the deferred start-of-attempt save, if still to do
-
-    def next_due(self) -> float:
-        return min(self.next_heartbeat, self.idle_due if self.idle_due is not None else float("inf"))
-
-
 class Worker:
     """Runs jobs from one store; see the module docstring. ``run()`` returns a :class:`WorkerReport`."""
 
@@ -333,12 +177,12 @@ class Worker:
             self.idle_release_s = IDLE_RELEASE_S if store.url.dialect == "postgresql" else 0.0
         self._own_err = err is None
         self._store_lock = threading.Lock()
-        self._watched: _Watched | None = None
+        self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
-        self._std: _StdFiles | None = None  # fds 1 and 2 saved once per run()
+        self._std: StdFiles | None = None  # fds 1 and 2 saved once per run()
         self.report = WorkerReport(self.worker_id)
 
     def log(self, message: str) -> None:
@@ -351,8 +195,8 @@ class Worker:
     def run(self) -> WorkerReport:
         opts = self.options
         self._process_info = provenance.process_info(worker=self.worker_id)
-        self._std = _StdFiles()
-        keeper = _Keeper(self.store, self._store_lock, opts.heartbeat_interval_s, opts.lease_s, self.log)
+        self._std = StdFiles()
+        keeper = Keeper(self.store, self._store_lock, opts.heartbeat_interval_s, opts.lease_s, self.log)
         try:
             with StopSignals() as signals:
                 try:
@@ -373,7 +217,7 @@ class Worker:
                 self.err.close()
         return self.report
 
-    def _loop(self, signals: StopSignals, keeper: _Keeper) -> None:
+    def _loop(self, signals: StopSignals, keeper: Keeper) -> None:
         opts = self.options
         ran = 0
         while opts.n <= 0 or ran < opts.n:
@@ -403,7 +247,7 @@ class Worker:
                 return
 
     # -- one job -------------------------------------------------------------------------------------
-    def _run_job(self, job: Job, signals: StopSignals, keeper: _Keeper) -> JobOutcome:
+    def _run_job(self, job: Job, signals: StopSignals, keeper: Keeper) -> JobOutcome:
         t0 = time.monotonic()
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
@@ -445,10 +289,10 @@ class Worker:
                         channel.lose("the job is no longer ours: its start save was refused")
                 finally:
                     self.store.release()
-            watched = _Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
+            watched = Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
                                None, None)
         else:  # deferred: the keeper does it if the experiment is still running at idle_release_s
-            watched = _Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
+            watched = Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
                                t0 + self.idle_release_s, start_save)
         self._watched = watched
 

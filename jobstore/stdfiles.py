@@ -1,0 +1,48 @@
+"""A job's ``stdout``/``stderr`` files at the file-descriptor level, so that the output of C
+extensions and subprocesses lands there too."""
+from __future__ import annotations
+
+import os
+
+from .channel import flush_std
+
+
+class StdFiles:
+    """Append file descriptors 1 and 2 to a job's ``stdout``/``stderr`` files, and restore them.
+
+    The original descriptors are duplicated once per worker (not per job), so a job costs one
+    ``open`` + ``dup2`` + ``close`` per stream going in and one ``dup2`` coming out."""
+
+    NAMES = ((1, "stdout"), (2, "stderr"))
+
+    def __init__(self) -> None:
+        self._saved = {fd: os.dup(fd) for fd, _ in self.NAMES}
+        self._active = False
+
+    def enter(self, job_dir: str) -> None:
+        flush_std()
+        self._active = True
+        try:
+            for fd, name in self.NAMES:
+                target = os.open(f"{job_dir}/{name}", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                try:
+                    os.dup2(target, fd)
+                finally:
+                    os.close(target)
+        except BaseException:
+            self.exit()
+            raise
+
+    def exit(self) -> None:
+        if not self._active:
+            return
+        self._active = False
+        flush_std()
+        for fd, saved in self._saved.items():
+            os.dup2(saved, fd)
+
+    def close(self) -> None:
+        self.exit()
+        for saved in self._saved.values():
+            os.close(saved)
+        self._saved.clear()
