@@ -219,7 +219,10 @@ is_up() {  # fast path for the test fixtures: master alive, mounts present, pool
   # A master that is alive is given up to 30 s to answer (it may have just been started, or the
   # machine may be busy): restarting it would kill the jobs of a concurrent test session.
   [ -s "$R/run-ci/master.pid" ] && alive "$(cat "$R/run-ci/master.pid")" \
-    && mountpoint -q "$R/tmp" && mountpoint -q "$R$REPO" || return 1
+    && mountpoint -q "$R/tmp" && mountpoint -q "$R$REPO" \
+    && [ "$(stat -c %d:%i "$REPO")" = "$(stat -c %d:%i "$R$REPO")" ] || return 1
+  # (the last test: the mount still shows this very directory, not one deleted and re-created
+  # at the same path, e.g. a repository cloned again)
   for _ in $(seq 150); do pool_ready && return 0; sleep 0.2; done
   return 1
 }
