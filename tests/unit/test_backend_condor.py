@@ -7,7 +7,6 @@ Regenerate the golden files after an intended change with ``UPDATE_GOLDEN=1 pyte
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import htcondor2
 import pytest
@@ -15,8 +14,8 @@ import pytest
 from backends.base import LAUNCHER_NAME, Resources, Task
 from backends.condor import SUBMIT_NAME, CondorBackend, _environment
 from backends.errors import UsageError
+from tests.golden_files import check_golden
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 LAUNCH_DIR = "/tmp/LOGS/sweep"
 CWD = "/tmp/exp"
 
@@ -34,13 +33,6 @@ RESOURCES = Resources(cpu=2, mem_mb=4096, gpus=1, time_s=5400, account="def-lab"
 def backend(**options) -> CondorBackend:
     return CondorBackend(LAUNCH_DIR, cwd=CWD, options=options)
 
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 and review the diff"
 
 
 def test_golden_submit_description_and_launcher():

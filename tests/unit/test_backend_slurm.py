@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from backends.base import LAUNCHER_NAME, Resources, Task
 from backends.errors import UsageError
 from backends.slurm import SlurmBackend, _expand, _ranges
+from tests.golden_files import check_golden
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 LAUNCH_DIR = "/jobs/LOGS/sweep"
 CWD = "/home/alice/exp"
 
@@ -33,13 +32,6 @@ RESOURCES = Resources(cpu=2, mem_mb=4096, gpus=1, time_s=5400, queue="gpu partit
 def backend(**options) -> SlurmBackend:
     return SlurmBackend(LAUNCH_DIR, cwd=CWD, options={"max_array_size": 1001, **options})
 
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 and review the diff"
 
 
 def test_golden_script_and_launcher():

@@ -6,16 +6,14 @@ Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest tests/unit/tes
 and review the diff."""
 from __future__ import annotations
 
-import os
 import subprocess
-from pathlib import Path
 
 from backends import Resources, Task
 from backends.base import LAUNCHER_NAME
 from backends.local import LocalBackend
 from backends.ssh import COMMANDS_FILE, SshBackend
+from tests.golden_files import check_golden
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 LAUNCH_DIR = "/golden/LOGS/train.py_lr_2026-01-01_00-00-00.000000"
 CWD = "/golden/work dir"
 
@@ -27,14 +25,6 @@ TASKS = [
 RESOURCES = Resources(cpu=2, env={"OMP_NUM_THREADS": "2", "Z_LAST": "a'b", "A_FIRST": "$x"}, nb_proc=2,
                       job_name="train")
 
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 and review the diff"
 
 
 def test_local_launcher_golden():

@@ -1,0 +1,18 @@
+"""Golden-file comparison shared by the backend tests: rendered scripts must equal the files in
+tests/golden/. ``UPDATE_GOLDEN=1 pytest ...`` rewrites them after an intended change (then review
+the diff)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 and review the diff"
