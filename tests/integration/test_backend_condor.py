@@ -8,6 +8,7 @@ Jobs run as the pool's job owner (ciuser, uid 2001, the same on both sides), so 
 job writes is under /tmp (bind-mounted into the chroot) and world-writable."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import pytest
 from backends.base import CANCELED, DONE, FAILED, PENDING, RUNNING, Resources, Task
 from backends.condor import CondorBackend
 from backends.errors import CommandError
+from tests.integration.worker_helpers import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
@@ -65,14 +67,8 @@ def launch_dir(base: Path, name: str = "launch") -> Path:
     return d
 
 
-def wait_for(predicate, timeout_s: float = WAIT_S, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+# the scheduler may take a while to start a task on a busy machine
+wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
 
 
 def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):

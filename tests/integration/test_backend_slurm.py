@@ -4,11 +4,11 @@ chunks, GPUs, USR1 forwarding, status, cancel, rejected submissions, and `jobdis
 end to end against PostgreSQL. If the cluster cannot start, these tests fail; they never skip."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from backends.base import CANCELED, DONE, FAILED, RUNNING, Resources, Task
 from backends.errors import CommandError
 from backends.slurm import SlurmBackend
+from tests.integration.worker_helpers import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
@@ -34,14 +35,8 @@ def slurm_cluster() -> str:
     return "localhost"
 
 
-def wait_for(predicate, timeout_s: float = WAIT_S, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+# the scheduler may take a while to start a task on a busy machine
+wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
 
 
 def scontrol_states(job_id: str) -> dict[str, str]:
