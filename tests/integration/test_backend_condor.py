@@ -110,12 +110,16 @@ def test_status_failure_and_cancel(condor_pool, shared_dir):
     wait_for(lambda: b.refresh(sub).tasks[0].final, what="the failing task to end")
     assert (sub.tasks[0].status, sub.tasks[0].exit_code) == (FAILED, 3)
     assert [t.status for t in sub.tasks[1:]] in ([RUNNING, RUNNING], [PENDING, RUNNING], [RUNNING, PENDING])
-    b.cancel(sub)
-    assert [t.status for t in sub.tasks] == [FAILED, CANCELED, CANCELED]
-    assert sub.commands[-1]["command"] == f"htcondor2 Schedd.act(Remove, ClusterId == {sub.job_ids[0]})"
     import htcondor2
 
     schedd = htcondor2.Schedd()
+    # The task's exit status (its .rc file) can be known before the schedd has recorded the job's
+    # completion; removing the cluster in between would remove job 0 too. Wait for the schedd.
+    wait_for(lambda: not schedd.query(constraint=f"ClusterId == {sub.job_ids[0]} && ProcId == 0",
+                                      projection=["ProcId"]), what="the schedd to record job 0's exit")
+    b.cancel(sub)
+    assert [t.status for t in sub.tasks] == [FAILED, CANCELED, CANCELED]
+    assert sub.commands[-1]["command"] == f"htcondor2 Schedd.act(Remove, ClusterId == {sub.job_ids[0]})"
     wait_for(lambda: not schedd.query(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId"]),
              what="the cluster to leave the queue")
     hist = schedd.history(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId", "JobStatus"])
