@@ -29,6 +29,9 @@ PORT=9618
 DOMAIN=ci.local
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${CONDOR_REPO:-$(cd "$HERE/../.." && pwd)}
+# A repository under /tmp is already visible in the chroot through the /tmp bind; binding it again
+# would mount it onto itself (and keep the host from deleting it).
+case "$REPO/" in /tmp/*) REPO_BIND=0;; *) REPO_BIND=1;; esac
 CHROOT_PKGS="condor python3 python3-psycopg python3-numpy python3-yaml"
 
 # A clean environment inside the chroot: a caller's CONDOR_CONFIG (the pip bindings set
@@ -72,7 +75,9 @@ debian_mirror() {  # the first non-security Debian URI the machine's apt already
 
 umount_all() {
   local m
-  for m in "${REPO#/}" tmp dev/pts dev proc; do
+  local repo_m=""
+  if [ "$REPO_BIND" = 1 ]; then repo_m=${REPO#/}; fi
+  for m in $repo_m tmp dev/pts dev proc; do
     if mountpoint -q "$R/$m"; then umount "$R/$m" || umount -l "$R/$m"; fi
   done
 }
@@ -127,7 +132,7 @@ configure() {
   cp /etc/hosts "$R/etc/hosts"            # the daemons must resolve $(hostname)
   id "$CU" >/dev/null 2>&1 || useradd -m -u "$CUID" -s /bin/bash "$CU"
   in_chroot id "$CU" >/dev/null 2>&1 || in_chroot useradd -m -u "$(id -u "$CU")" -s /bin/bash "$CU"
-  mkdir -p "$R$REPO"
+  if [ "$REPO_BIND" = 1 ]; then mkdir -p "$R$REPO"; fi
   # The job owner must reach the repository inside the chroot even where a parent directory is
   # private there (a clone under /root: the chroot's /root is 0700).
   local d="$REPO"
@@ -199,7 +204,7 @@ up() {
   mount --bind /dev "$R/dev"
   mount --bind /dev/pts "$R/dev/pts"
   mount --bind /tmp "$R/tmp"                # same job paths inside and out
-  mount --bind "$REPO" "$R$REPO"            # the worker's code, at the same path
+  if [ "$REPO_BIND" = 1 ]; then mount --bind "$REPO" "$R$REPO"; fi  # the worker's code, at the same path
   mkdir -p "$R/run-ci"
   rm -f "$R/var/log/condor/.master_address"
   # -f: stay in the foreground so $! is the master (it drops to the condor user and cannot
@@ -219,7 +224,7 @@ is_up() {  # fast path for the test fixtures: master alive, mounts present, pool
   # A master that is alive is given up to 30 s to answer (it may have just been started, or the
   # machine may be busy): restarting it would kill the jobs of a concurrent test session.
   [ -s "$R/run-ci/master.pid" ] && alive "$(cat "$R/run-ci/master.pid")" \
-    && mountpoint -q "$R/tmp" && mountpoint -q "$R$REPO" \
+    && mountpoint -q "$R/tmp" && { [ "$REPO_BIND" = 0 ] || mountpoint -q "$R$REPO"; } \
     && [ "$(stat -c %d:%i "$REPO")" = "$(stat -c %d:%i "$R$REPO")" ] || return 1
   # (the last test: the mount still shows this very directory, not one deleted and re-created
   # at the same path, e.g. a repository cloned again)
