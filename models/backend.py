@@ -66,7 +66,8 @@ def scipy_blas() -> ModuleType | None:
 
 
 class Gemm:
-    """``gemm(a, b, out, beta=0.0)``: out <- a @ b + beta * out, in place, for 2-D arrays of one dtype.
+    """``gemm(a, b, out, beta=0.0, alpha=1.0)``: out <- alpha * a @ b + beta * out, in place, for 2-D
+    arrays of one dtype.
 
     With NumPy and SciPy present this is one call of SciPy's BLAS ``?gemm`` (beta included, so a
     weight update is a single pass over the weights; SciPy's OpenBLAS also tends to know newer CPUs
@@ -89,7 +90,7 @@ class Gemm:
         """True when beta is applied inside the BLAS call (no scratch pass)."""
         return self._blas is not None
 
-    def __call__(self, a: Any, b: Any, out: Any, beta: float = 0.0) -> Any:
+    def __call__(self, a: Any, b: Any, out: Any, beta: float = 0.0, alpha: float = 1.0) -> Any:
         blas = self._blas
         if blas is not None:
             # Fortran BLAS on C-ordered arrays: compute out.T = b.T @ a.T, whose operands are
@@ -103,16 +104,21 @@ class Gemm:
             else:
                 fb, trans_b = a, 1
             out_t = out.T
-            result = blas(1.0, fa, fb, beta, out_t, trans_a, trans_b, 1)
+            result = blas(alpha, fa, fb, beta, out_t, trans_a, trans_b, 1)
             if result is not out_t:  # the wrapper had to copy (unexpected layout): still correct
                 out[...] = result.T
             return out
         if beta == 0.0:
-            return self.xp.dot(a, b, out=out)
+            self.xp.dot(a, b, out=out)
+            if alpha != 1.0:
+                out *= alpha
+            return out
         scratch = self._scratch.get(out.shape)
         if scratch is None:
             scratch = self._scratch[out.shape] = self.xp.empty_like(out)
         self.xp.dot(a, b, out=scratch)
+        if alpha != 1.0:
+            scratch *= alpha
         if beta != 1.0:
             out *= beta
         out += scratch

@@ -17,6 +17,7 @@ the elementwise groups are marked where a fused kernel could later replace them.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, Callable
 import numpy
 
 from models.backend import DTYPE, Gemm, reducers
+from models.deferred import DeferredSGD
 from models.errors import ParamError
 
 N_IN = 28 * 28
@@ -219,15 +221,23 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
           learning_rate: float, L1_reg: float, L2_reg: float, batch_size: int, n_epochs: int,
           xp: Any = numpy, loop: LoopState | None = None,
           on_validation: Callable[[LoopState, int], None] | None = None,
-          poll: Callable[[LoopState], bool] | None = None, poll_every: int = POLL_EVERY_STEPS) -> LoopState:
+          poll: Callable[[LoopState], bool] | None = None, poll_every: int = POLL_EVERY_STEPS,
+          deferred: bool | None = None) -> LoopState:
     """Run (or resume, given ``loop``) the tutorial's SGD with early stopping; returns the loop state.
 
     The loop ends, with ``done`` set, after ``n_epochs`` epochs or once ``patience <= iter``, as the
     tutorial's ``while (epoch < n_epochs) and (not done_looping)``. The validation error is measured
     every ``min(n_train_batches, patience / 2)`` minibatches, and the test error at each new best.
-    ``on_validation(loop, epoch)`` is called after each validation; ``poll(loop)`` every
+    ``on_validation(loop, epoch)`` is called after each validation; ``poll(loop)`` about every
     ``poll_every`` minibatches and after each validation, and returning True stops the loop at once
-    (``done`` stays False; the caller has saved what it needs to resume)."""
+    (``done`` stays False; the caller has saved what it needs to resume).
+
+    ``deferred`` picks the step: :class:`models.deferred.DeferredSGD` (the first layer's update
+    deferred over blocks of a few steps; same iterates up to rounding, faster on a CPU) or the per-step
+    :class:`SGD`. The default takes the deferred one where it applies: NumPy with SciPy's BLAS and
+    ``L1_reg == 0``. The steps run in segments cut at the deferred blocks' boundaries, the validation
+    points and the patience limit, which depend only on the iteration: a resumed run repeats exactly
+    the computation of an uninterrupted one."""
     n_train_batches = int(train_x.shape[0]) // batch_size
     if batch_size < 1 or n_train_batches < 1:
         raise ParamError(f"batch_size={batch_size!r} does not fit the {int(train_x.shape[0])} training examples: "
@@ -236,40 +246,69 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
     validation_frequency = min(n_train_batches, PATIENCE_ITERS // 2)
     total_iters = n_epochs * n_train_batches
     gemm = Gemm(xp, params.W1.dtype)
-    sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
-    targets = one_hot(train_y, xp, params.W1.dtype)
+    if deferred is None:
+        deferred = xp is numpy and gemm.fused and L1_reg == 0.0
+    if deferred:
+        stepper: Any = DeferredSGD(params, train_x, train_y, batch_size, learning_rate, L2_reg, gemm)
+        block = stepper.K
+        run_steps, sync = stepper.run, stepper.store
+    else:
+        sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
+        targets = one_hot(train_y, xp, params.W1.dtype)
+        block = poll_every
+
+        def run_steps(first: int, stop: int) -> None:
+            for k in range(first, stop):
+                lo = k * batch_size
+                sgd.step(train_x[lo:lo + batch_size], targets[lo:lo + batch_size])
+
+        def sync() -> None:
+            pass
     n_valid, n_test = int(valid_y.shape[0]), int(test_y.shape[0])
 
     started = time.perf_counter()
     elapsed_before = loop.elapsed_s
     epoch_started = started
     it = loop.next_iter
-    while it < total_iters and not loop.done:
-        lo = (it % n_train_batches) * batch_size
-        sgd.step(train_x[lo:lo + batch_size], targets[lo:lo + batch_size])
-        validated = (it + 1) % validation_frequency == 0
-        if validated:
-            loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
-            if loop.validation_error < loop.best_validation_loss:
-                if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
-                    loop.patience = max(loop.patience, it * PATIENCE_INCREASE)
-                loop.best_validation_loss = loop.validation_error
-                loop.best_iter = it
-                loop.test_score = count_errors(params, test_x, test_y, xp, gemm=gemm) / n_test
-        if loop.patience <= it:
-            loop.done = True
-        it += 1
-        loop.next_iter = it
-        if it % n_train_batches == 0:
-            now = time.perf_counter()
-            loop.timings.append(now - epoch_started)
-            epoch_started = now
-        if validated or (poll is not None and it % poll_every == 0):
-            loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
-            if validated and on_validation is not None:
-                on_validation(loop, epoch_of(it, n_train_batches))
-            if poll is not None and not loop.done and it < total_iters and poll(loop):
-                return loop
+    # the deferred step's softmax may overflow exp (then it redoes the block): no warnings for that
+    with numpy.errstate(over="ignore", divide="ignore", invalid="ignore") if deferred else contextlib.nullcontext():
+        while it < total_iters and not loop.done:
+            # the segment: up to the end of the block (within the epoch), the next validation point, the
+            # step at which patience runs out, or the end of training
+            pos = it % n_train_batches
+            stop = it - pos + min((pos // block + 1) * block, n_train_batches)
+            stop = min(stop, (it // validation_frequency + 1) * validation_frequency, total_iters)
+            if loop.patience >= it:
+                stop = min(stop, loop.patience + 1)
+            run_steps(pos, pos + stop - it)
+            last, previous, it = stop - 1, it, stop
+            validated = it % validation_frequency == 0
+            if validated:
+                sync()
+                loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
+                if loop.validation_error < loop.best_validation_loss:
+                    if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
+                        loop.patience = max(loop.patience, last * PATIENCE_INCREASE)
+                    loop.best_validation_loss = loop.validation_error
+                    loop.best_iter = last
+                    loop.test_score = count_errors(params, test_x, test_y, xp, gemm=gemm) / n_test
+            if loop.patience <= last:
+                loop.done = True
+            loop.next_iter = it
+            if it % n_train_batches == 0:
+                now = time.perf_counter()
+                loop.timings.append(now - epoch_started)
+                epoch_started = now
+            polled = poll is not None and it // poll_every != previous // poll_every
+            if validated or polled:
+                loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
+                if validated and on_validation is not None:
+                    on_validation(loop, epoch_of(it, n_train_batches))
+                if poll is not None and not loop.done and it < total_iters:
+                    sync()
+                    if poll(loop):
+                        return loop
+    sync()
     loop.done = True
     loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
     return loop

@@ -99,9 +99,10 @@ def test_progress_is_saved_at_every_validation(small_mnist, tmp_path, monkeypatc
     assert channel.switches >= 4 * 100 // 50 - 1
 
 
+@pytest.mark.parametrize("L1_reg", [0.0, 0.0001], ids=["deferred-step", "per-step"])
 @pytest.mark.parametrize("stops", [[3], [2, 5], [4]], ids=["once", "twice", "at-a-validation"])
-def test_resume_is_bit_identical(small_mnist, tmp_path, monkeypatch, stops):
-    settings = dict(learning_rate=0.05, n_hidden=20, L1_reg=0.0001, L2_reg=0.0001, batch_size=20, n_iter=4)
+def test_resume_is_bit_identical(small_mnist, tmp_path, monkeypatch, stops, L1_reg):
+    settings = dict(learning_rate=0.05, n_hidden=20, L1_reg=L1_reg, L2_reg=0.0001, batch_size=20, n_iter=4)
     options = dict(dataset=small_mnist, array_backend="numpy")
     (tmp_path / "straight").mkdir()
     monkeypatch.chdir(tmp_path / "straight")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from models import mlp
-from models.backend import Gemm
+from models.backend import Gemm, scipy_blas
+from models.deferred import DeferredSGD
 
 N_IN, N_HIDDEN, N_OUT, BATCH = 6, 4, 5, 7
 
@@ -69,6 +70,108 @@ def test_step_keeps_float32_and_matches_float64_within_rounding():
     for name in mlp.PARAM_NAMES:
         assert getattr(params32, name).dtype == np.float32
         np.testing.assert_allclose(getattr(params32, name), getattr(params64, name), rtol=1e-4, atol=1e-5)
+
+
+needs_blas = pytest.mark.skipif(scipy_blas() is None, reason="the deferred step needs SciPy's BLAS "
+                                "(installed with the dev extra; without it train() uses the per-step SGD)")
+
+
+def sparse_batches(n_batches, batch, n_in, seed):
+    rng = np.random.RandomState(seed)
+    x = rng.uniform(0, 1, (n_batches * batch, n_in)) * (rng.uniform(0, 1, (n_batches * batch, n_in)) < 0.3)
+    return x, rng.randint(0, N_OUT, n_batches * batch)
+
+
+@needs_blas
+@pytest.mark.parametrize("L2_reg", [0.0, 0.05])
+@pytest.mark.parametrize("ranges", [[(0, 5), (5, 10), (10, 13)], [(0, 2), (2, 5), (5, 9), (9, 10), (10, 13)]],
+                         ids=["aligned-blocks", "ranges-inside-blocks"])
+def test_deferred_sgd_follows_the_per_step_sgd(L2_reg, ranges):
+    """Equal iterates in exact arithmetic: in float64 they agree to rounding, over three epochs of 13
+    minibatches (blocks of 5, a partial last block, ranges that start inside a block)."""
+    n_batches, lr = 13, 0.3
+    x, y = sparse_batches(n_batches, BATCH, N_IN * 5, seed=4)
+    reference = mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN * 5, n_out=N_OUT)
+    reference.W2[...] = np.random.RandomState(2).uniform(-1, 1, reference.W2.shape)
+    params = mlp.Params(**{k: v.copy() for k, v in reference.as_dict().items()})
+    sgd = mlp.SGD(reference, BATCH, lr, 0.0, L2_reg, np, Gemm(np, np.float64))
+    targets = mlp.one_hot(y, np, np.float64, n_out=N_OUT)
+    deferred = DeferredSGD(params, x, y, BATCH, lr, L2_reg, Gemm(np, np.float64), block_steps=5)
+    for _ in range(3):
+        for k in range(n_batches):
+            sgd.step(x[k * BATCH:(k + 1) * BATCH], targets[k * BATCH:(k + 1) * BATCH])
+        for start, stop in ranges:
+            deferred.run(start, stop)
+    before = params.W1.copy()
+    deferred.store()
+    assert not np.array_equal(before, params.W1)  # store() wrote the trained values
+    for name in mlp.PARAM_NAMES:
+        np.testing.assert_allclose(getattr(params, name), getattr(reference, name), rtol=0, atol=1e-12)
+    assert np.abs(reference.W1 - mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64,
+                                                 n_in=N_IN * 5).W1).max() > 1e-3  # it did train
+
+
+@needs_blas
+@pytest.mark.parametrize("case", ["overflow", "underflow"])
+def test_deferred_sgd_redoes_a_block_whose_softmax_left_exps_range(case):
+    """Logits of +-1000 (exp overflows, or every class underflows, in float64): the block is computed
+    again with the max shift, and the result still follows the per-step SGD."""
+    x, y = sparse_batches(10, BATCH, N_IN, seed=3)
+    reference = mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN, n_out=N_OUT)
+    if case == "overflow":
+        reference.W2[...] = np.random.RandomState(2).uniform(-1000, 1000, reference.W2.shape)
+    else:
+        reference.b2[...] = -1000.0
+    params = mlp.Params(**{k: v.copy() for k, v in reference.as_dict().items()})
+    sgd = mlp.SGD(reference, BATCH, 0.1, 0.0, 0.01, np, Gemm(np, np.float64))
+    targets = mlp.one_hot(y, np, np.float64, n_out=N_OUT)
+    deferred = DeferredSGD(params, x, y, BATCH, 0.1, 0.01, Gemm(np, np.float64), block_steps=5)
+    redone = []
+    original = deferred._steps
+    deferred._steps = lambda *args, shift: redone.append(shift) or original(*args, shift=shift)
+    for k in range(10):
+        sgd.step(x[k * BATCH:(k + 1) * BATCH], targets[k * BATCH:(k + 1) * BATCH])
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        deferred.run(0, 5)
+        deferred.run(5, 10)
+    deferred.store()
+    assert redone[:2] == [False, True]  # the first block needed the shift
+    for name in mlp.PARAM_NAMES:
+        np.testing.assert_allclose(getattr(params, name), getattr(reference, name), rtol=1e-12, atol=1e-12)
+
+
+@needs_blas
+def test_deferred_sgd_refuses_a_range_across_blocks():
+    x, y = sparse_batches(10, BATCH, N_IN, seed=0)
+    params = mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN, n_out=N_OUT)
+    deferred = DeferredSGD(params, x, y, BATCH, 0.1, 0.0, Gemm(np, np.float64), block_steps=5)
+    with pytest.raises(ValueError, match="one block"):
+        deferred.run(3, 7)
+
+
+@needs_blas
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_train_with_the_deferred_step_matches_the_per_step_one(batch_size):
+    """Through train(): validations, patience and the test scores agree; only rounding differs."""
+    rng = np.random.RandomState(0)
+    tx, ty = _separable_data(61, rng)
+    tx[:, 1:] *= rng.uniform(0, 1, tx[:, 1:].shape) < 0.2
+    vx, vy = _separable_data(40, rng)
+    runs = []
+    for deferred in (False, True):
+        params = mlp.init_params(5, np.random.RandomState(1234), dtype=np.float64)
+        history = []
+        loop = mlp.train(params, tx.astype(np.float64), ty, vx.astype(np.float64), vy, vx.astype(np.float64), vy,
+                         learning_rate=0.05, L1_reg=0.0, L2_reg=0.001, batch_size=batch_size, n_epochs=30,
+                         deferred=deferred,
+                         on_validation=lambda s, e, h=history: h.append((s.next_iter, s.validation_error)))
+        runs.append((params, loop, history))
+    (p_step, l_step, h_step), (p_def, l_def, h_def) = runs
+    assert h_def == h_step and len(h_step) == 30
+    assert (l_def.next_iter, l_def.best_iter, l_def.patience) == (l_step.next_iter, l_step.best_iter, l_step.patience)
+    assert l_def.best_validation_loss == l_step.best_validation_loss and l_def.test_score == l_step.test_score
+    for name in mlp.PARAM_NAMES:
+        np.testing.assert_allclose(getattr(p_def, name), getattr(p_step, name), rtol=0, atol=1e-10)
 
 
 def test_initialisation_is_the_tutorials():
