@@ -2,7 +2,7 @@
 
 Debian's server binaries refuse to run as root, so as root they run through ``runuser -u postgres``.
 Used by ``tests/conftest.py`` (one server per test session, one database per test) and by the
-scripts in ``bench/``. ``python -m tests.infra.pgserver`` starts one and prints its URL until ^C.
+scripts in ``bench/``. ``python -m tests.infra.pgserver`` starts one and prints its URL until ^C or SIGTERM.
 """
 from __future__ import annotations
 
@@ -115,7 +115,14 @@ class PgServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _stop_on_term(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (and SIGINT, which a shell's background job ignores) end the server
+
+
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_on_term)
     server = PgServer()
     db = server.createdb("jobman")
     print(server.url(db, "jobs"), flush=True)
