@@ -77,8 +77,14 @@ needs_blas = pytest.mark.skipif(scipy_blas() is None, reason="the deferred step 
 
 
 def sparse_batches(n_batches, batch, n_in, seed):
+    """Inputs with zeros as MNIST has them: some columns zero everywhere, some zero in whole blocks
+    of 5 minibatches (the deferred step then skips them), one whole block of zero images."""
     rng = np.random.RandomState(seed)
-    x = rng.uniform(0, 1, (n_batches * batch, n_in)) * (rng.uniform(0, 1, (n_batches * batch, n_in)) < 0.3)
+    x = rng.uniform(0, 1, (n_batches * batch, n_in)) * (rng.uniform(0, 1, (n_batches * batch, n_in)) < 0.5)
+    x[:, ::4] = 0
+    for start in range(0, n_batches * batch, 5 * batch):
+        x[start:start + 5 * batch, rng.choice(n_in, n_in // 3, replace=False)] = 0
+    x[5 * batch:10 * batch] = 0
     return x, rng.randint(0, N_OUT, n_batches * batch)
 
 
