@@ -217,6 +217,17 @@ def epoch_of(next_iter: int, n_train_batches: int) -> int:
     return max(1, -(-next_iter // n_train_batches)) if next_iter else 0
 
 
+def deferred_unavailable(xp: Any, gemm: Gemm, L1_reg: float) -> str | None:
+    """Why the deferred step cannot run (None when it can)."""
+    if xp is not numpy:
+        return "it runs on NumPy only"
+    if not gemm.fused:
+        return "it needs SciPy's BLAS (pip install scipy, or the [mnist] extra)"
+    if L1_reg != 0.0:
+        return f"L1_reg={L1_reg} needs the sign of W1 at every step"
+    return None
+
+
 def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any, test_x: Any, test_y: Any, *,
           learning_rate: float, L1_reg: float, L2_reg: float, batch_size: int, n_epochs: int,
           xp: Any = numpy, loop: LoopState | None = None,
@@ -246,8 +257,11 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
     validation_frequency = min(n_train_batches, PATIENCE_ITERS // 2)
     total_iters = n_epochs * n_train_batches
     gemm = Gemm(xp, params.W1.dtype)
+    why_not = deferred_unavailable(xp, gemm, L1_reg)
     if deferred is None:
-        deferred = xp is numpy and gemm.fused and L1_reg == 0.0
+        deferred = why_not is None
+    elif deferred and why_not is not None:
+        raise ParamError(f"sgd_step='deferred' cannot run here: {why_not}; use 'per-step' or 'auto'")
     if deferred:
         stepper: Any = DeferredSGD(params, train_x, train_y, batch_size, learning_rate, L2_reg, gemm)
         block = stepper.K

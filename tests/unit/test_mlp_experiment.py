@@ -180,7 +180,7 @@ def test_checkpoint_of_another_run_is_refused(small_mnist, tmp_path, monkeypatch
 @pytest.mark.parametrize("key,value", [("learning_rate", -0.1), ("learning_rate", "fast"), ("n_hidden", 0),
                                        ("n_hidden", 2.5), ("batch_size", 0), ("batch_size", 10 ** 6),
                                        ("L2_reg", -1.0), ("n_iter", 0), ("L1_reg", float("nan")),
-                                       ("array_backend", "tpu")])
+                                       ("array_backend", "tpu"), ("sgd_step", "fast")])
 def test_bad_parameters_are_one_line_errors(small_mnist, tmp_path, monkeypatch, key, value):
     monkeypatch.chdir(tmp_path)
     state = job_state(small_mnist, **{key: value})
@@ -188,6 +188,26 @@ def test_bad_parameters_are_one_line_errors(small_mnist, tmp_path, monkeypatch, 
         experiment(state, RecordingChannel())
     message = str(info.value)
     assert "\n" not in message and repr(value) in message or str(value) in message
+
+
+def test_sgd_step_choice(small_mnist, tmp_path, monkeypatch):
+    """sgd_step / $JOBMAN_SGD_STEP: both steps give the same result up to rounding; 'deferred' where it
+    cannot run (L1_reg > 0) is a one-line error naming the value and the alternatives."""
+    monkeypatch.chdir(tmp_path)
+    settings = dict(learning_rate=0.1, n_hidden=20, L1_reg=0.0, L2_reg=0.0001, batch_size=20, n_iter=2,
+                    dataset=small_mnist, array_backend="numpy")
+    per_step = train_mnist(**settings, sgd_step="per-step")
+    monkeypatch.setenv("JOBMAN_SGD_STEP", "deferred")
+    deferred = train_mnist(**settings)
+    assert abs(deferred.best_validation_loss - per_step.best_validation_loss) <= 0.002
+    for name, array in per_step.params.items():
+        np.testing.assert_allclose(deferred.params[name], array, rtol=0, atol=1e-4)
+        assert not np.array_equal(deferred.params[name], array) or not array.any()  # not the same code
+    with pytest.raises(ParamError, match="sgd_step='deferred' cannot run here: L1_reg=0.001 .*'per-step' or 'auto'"):
+        train_mnist(**{**settings, "L1_reg": 0.001})
+    monkeypatch.setenv("JOBMAN_SGD_STEP", "sometimes")
+    with pytest.raises(ParamError, match="JOBMAN_SGD_STEP='sometimes' is not accepted: accepted values are auto"):
+        train_mnist(**settings)
 
 
 def test_sgd_optimization_mnist_is_the_tutorials_call(small_mnist, tmp_path, monkeypatch, capsys):
