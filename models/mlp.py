@@ -13,7 +13,9 @@ per step rather than arithmetic. :class:`SGD` therefore preallocates every buffe
 with ``out=`` or in place, folds ``-learning_rate / batch_size`` into the output error once, takes
 the softmax + NLL gradient directly (p - onehot, with the one-hot targets built once per run), and
 applies the L2 term as one in-place decay. The same calls run on CuPy (all of them accept ``out=``);
-the elementwise groups are marked where a fused kernel could later replace them.
+the elementwise groups are marked where a fused kernel could later replace them. On a CPU,
+:func:`train` takes :class:`models.deferred.DeferredSGD` instead where it applies (the same iterates,
+with the first layer's update deferred over blocks of steps); :class:`SGD` is then the reference.
 """
 from __future__ import annotations
 
