@@ -3,10 +3,8 @@ state, checkpoint and bit-identical resume, bad parameters. The channel here is 
 recording what the experiment asks of it; the real worker's channel is tested with the worker."""
 from __future__ import annotations
 
-import gzip
 import math
 import os
-import pickle
 import pty
 import subprocess
 import sys
@@ -14,12 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-from models import data, mlp_jobman
+from models import mlp_jobman
 from models.checkpoint import CHECKPOINT_NAME
 from models.errors import CheckpointError, ParamError
 from models.mlp_jobman import TrainingInterrupted, experiment, sgd_optimization_mnist, train_mnist
+from tests.unit.conftest import N_TRAIN
 
-N_TRAIN, N_VALID, N_TEST = 2000, 1000, 1000
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -51,17 +49,6 @@ class DD(dict):
 
     def __setattr__(self, key, value):
         self[key] = value
-
-
-@pytest.fixture(scope="module")
-def small_mnist(tmp_path_factory):
-    """The first rows of the real MNIST in a file of their own (exercises the loader too)."""
-    full = data.load_mnist()
-    part = data.subset(full, N_TRAIN, N_VALID, N_TEST)
-    path = tmp_path_factory.mktemp("mnist") / "small.pkl.gz"
-    with gzip.open(path, "wb", compresslevel=1) as f:
-        pickle.dump(tuple((s.x.copy(), s.y.copy()) for s in (part.train, part.valid, part.test)), f)
-    return str(path)
 
 
 def job_state(small_mnist, **overrides):
