@@ -7,7 +7,11 @@ N GPUs in ``CUDA_VISIBLE_DEVICES``, taken from the GPUs visible here (``CUDA_VIS
 set, else ``nvidia-smi -L``); no visible GPU is an error, not a silent CPU run.
 
 The local backend has no scheduler to hold the queue, so ``jobdispatch --local`` always waits:
-:meth:`refresh` both reports and starts the next tasks when slots free up.
+:meth:`refresh` both reports and starts the next tasks when slots free up. Another process (``jobdispatch
+--status/--cancel DIR``) follows such a launch through the files and the processes: a task with a
+live launcher process is running, one not started yet is pending while the dispatcher (its pid and
+start time are in the manifest) lives, lost otherwise; cancelling sends the dispatcher SIGTERM (on
+which it cancels what it started, as on ^C) and then ends any task process left.
 """
 from __future__ import annotations
 
@@ -16,23 +20,57 @@ import re
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from .base import (
     DONE,
     FAILED,
     LAUNCHER_NAME,
+    LOST,
     PENDING,
     RUNNING,
     Backend,
     Resources,
     Submission,
     Task,
+    read_pid,
 )
 from .errors import UsageError
 from .runner import LocalRunner
 
 _NVIDIA_SMI_GPU_RE = re.compile(r"^GPU (\d+):", re.MULTILINE)
+DISPATCHER_EXIT_WAIT_S = 20.0
+"""How long --cancel waits for an interrupted dispatcher to cancel its tasks and exit."""
+TASK_EXIT_WAIT_S = 10.0
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (field 22 of /proc/PID/stat), None if there is no such
+    process; with the pid it names one process even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _alive(pid: int | None, start: str | None = None) -> bool:
+    if pid is None:
+        return False
+    now = process_start(pid)
+    return now is not None and (start is None or now == start)
+
+
+def _wait_gone(pids: Sequence[int], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(p) for p in pids):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def visible_gpus(runner: LocalRunner | None = None, environ: dict[str, str] | None = None) -> tuple[list[str], str]:
@@ -72,6 +110,7 @@ class LocalBackend(Backend):
         self._limit = 1
         self._use_gpus = False
         self._host = socket.gethostname()
+        self._launched = False  # False: following a launch of another process
 
     def check(self, tasks: Sequence[Task], resources: Resources) -> None:
         nb_proc = resources.nb_proc or len(tasks)
@@ -93,9 +132,13 @@ class LocalBackend(Backend):
             rec.host = self._host
             rec.id = f"{self.launch_dir.name}.{rec.index}"
         self._queue = list(range(len(sub.tasks)))
+        self._launched = True
+        sub.extra["dispatcher"] = {"pid": os.getpid(), "start": process_start(os.getpid()), "host": self._host}
         self._fill(sub)
 
     def refresh(self, sub: Submission) -> Submission:
+        if not self._launched:
+            return super().refresh(sub)  # .rc files, then scheduler_states from the processes
         for pos, proc in list(self._procs.items()):
             code = proc.poll()
             if code is None:
@@ -109,8 +152,33 @@ class LocalBackend(Backend):
         self._fill(sub)
         return sub
 
+    def scheduler_states(self, sub: Submission) -> dict[int, str]:
+        """For a launch of another process: running while the task's launcher lives; not started:
+        pending while the dispatcher lives; else lost (it ended without writing its exit status)."""
+        dispatcher = self._dispatcher(sub)
+        states: dict[int, str] = {}
+        for rec in sub.tasks:
+            pid = rec.pid if rec.pid is not None else read_pid(self.launch_dir / f"{rec.name}.pid")
+            if _alive(pid):
+                states[rec.index] = RUNNING
+            elif pid is None and rec.status == PENDING and _alive(*dispatcher):
+                states[rec.index] = PENDING
+            else:
+                states[rec.index] = LOST
+        return states
+
+    def _dispatcher(self, sub: Submission) -> tuple[int | None, str | None]:
+        info: dict[str, Any] = sub.extra.get("dispatcher") or {}
+        if info.get("host") not in (None, self._host):
+            raise UsageError(f"this local launch ran on {info['host']}: follow it from there")
+        pid = info.get("pid")
+        return (int(pid) if pid is not None else None), info.get("start")
+
     def stop(self, sub: Submission) -> None:
         """Kill every running task's process group and forget the queued ones."""
+        if not self._launched:
+            self._stop_elsewhere(sub)
+            return
         self._queue.clear()
         for proc in self._procs.values():
             try:
@@ -125,6 +193,25 @@ class LocalBackend(Backend):
                 proc.wait()
             sub.tasks[pos].exit_code = proc.returncode
             del self._procs[pos]
+
+    def _stop_elsewhere(self, sub: Submission) -> None:
+        """Cancel a launch of another process: SIGTERM to its dispatcher (which then cancels the tasks
+        it started, as on ^C, and starts no more), then end any task process still there."""
+        pid, start = self._dispatcher(sub)
+        if pid is not None and _alive(pid, start):
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone([pid], DISPATCHER_EXIT_WAIT_S)
+        pids = [p for rec in sub.tasks if not rec.final
+                for p in [rec.pid if rec.pid is not None else read_pid(self.launch_dir / f"{rec.name}.pid")]
+                if p is not None and _alive(p)]
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in pids:
+                try:
+                    os.killpg(p, sig)  # each task leads its own session: launcher and command
+                except (ProcessLookupError, PermissionError):
+                    pass
+            if _wait_gone(pids, TASK_EXIT_WAIT_S):
+                break
 
     def _fill(self, sub: Submission) -> None:
         """Start queued tasks while fewer than the limit run."""

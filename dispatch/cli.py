@@ -2,21 +2,25 @@
 
 Bad input and backend failures print one line ``jobdispatch: ...`` on stderr and exit non-zero
 (2 for bad input), never a traceback. Once files are written, ``manifest.json`` records exactly
-what was submitted, also when a submission fails half-way.
+what was submitted, also when a submission fails half-way. ``--status DIR`` and ``--cancel DIR``
+follow an earlier launch through its manifest (:mod:`dispatch.follow`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from backends import DONE, Backend, BackendError, Submission, get_backend
+from backends import Backend, BackendError, Submission, get_backend
 from jobstore.errors import JobstoreError
 
 from .config import detect_backend, resolve
 from .errors import DispatchError
+from .follow import follow, summary
 from .launch import (
     Manifest,
     backend_options,
@@ -29,7 +33,6 @@ from .launch import (
 )
 
 PROGRESS_EVERY_S = 0.5
-MAX_FAILURES_LISTED = 5
 
 
 class Progress:
@@ -58,23 +61,27 @@ class Progress:
             self.out.flush()
 
 
-def summary(sub: Submission) -> tuple[str, bool]:
-    """One line about how the tasks ended, and whether all of them succeeded."""
-    c = sub.counts()
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(c.items(), key=lambda kv: (kv[0] != DONE, kv[0])))
-    bad = [t for t in sub.tasks if t.status != DONE]
-    line = f"{len(sub.tasks)} tasks: {parts}"
-    if bad:
-        shown = "; ".join(
-            f"task {t.index} {t.status}" + (f" (exit {t.exit_code})" if t.exit_code is not None else "") + f": {t.stderr}"
-            for t in bad[:MAX_FAILURES_LISTED])
-        more = f"; and {len(bad) - MAX_FAILURES_LISTED} more" if len(bad) > MAX_FAILURES_LISTED else ""
-        line += f" -- {shown}{more}"
-    return line, not bad
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``jobdispatch --cancel``) ends the wait as ^C does: the tasks are canceled
+    rather than left running without their dispatcher."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     settings, words = resolve(argv)
+    if settings.get("status_of") or settings.get("cancel_of"):
+        return follow(settings, words, out, err, progress=Progress(err))
     name = settings["backend"] or detect_backend()
     cls: type[Backend] = get_backend(name)
     commands = select(build_commands(words, settings.get("file") or []), settings.get("only_n_first"),
@@ -102,7 +109,8 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
         if name == "local" or wait:
             progress = Progress(err)
             try:
-                backend.wait(sub, progress=progress)
+                with _terminate_as_interrupt():
+                    backend.wait(sub, progress=progress)
             except KeyboardInterrupt:
                 progress.end()
                 backend.cancel(sub)

@@ -174,6 +174,15 @@ class Manifest:
             "profile": settings.get("profile"),
         }
 
+    @classmethod
+    def reopen(cls, path: Path, data: Mapping[str, Any]) -> Manifest:
+        """The manifest of an earlier launch, to be rewritten with what was found since."""
+        manifest = cls.__new__(cls)
+        manifest.path = path
+        manifest.head = {k: data[k] for k in ("version", "argv", "created", "cwd", "submit_host", "user", "profile")
+                         if k in data}
+        return manifest
+
     def write(self, sub: Submission) -> None:
         data = {**self.head, "updated": _now_iso(), **sub.to_dict()}
         data["counts"] = sub.counts()

@@ -44,8 +44,10 @@ the backend's script or submit file, <task>.out/.err/.rc per task, and manifest.
 
 Examples:
   jobdispatch --local=4 --repeat_jobs=8 jobman sql -n 0 'postgres://u@h/db?table=t' .
-  jobdispatch --slurm --gpu --mem=8G --time=12:00:00 --repeat_jobs=3 jobman sql -n 5 DB .
+  jobdispatch --slurm --gpu --mem=8G --time=12:00:00 --repeat_jobs=3 --exp_dir=sweep jobman sql -n 5 DB .
   jobdispatch --ssh=2 --machine=alice@node1,node2:2222 python train.py lr={{0.1,0.01}}
+  jobdispatch --status LOGS/sweep             # later: each task's status, exit code, scheduler id
+  jobdispatch --cancel LOGS/sweep
 """
 
 
@@ -212,7 +214,8 @@ LIST_CONVERTERS: dict[str, Callable[[Any], list[Any]]] = {
 
 
 def build_parser(prog: str = "jobdispatch") -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, usage=f"{prog} [options] COMMAND [ARGS...] | {prog} [options] --file=FILE",
+    p = _Parser(prog=prog, usage=f"{prog} [options] COMMAND [ARGS...] | {prog} [options] --file=FILE | "
+                                 f"{prog} --status|--cancel DIR",
                 description="Launch a command N times (or one task per {{a,b}} combination) on the local "
                             "machine, ssh hosts, SLURM or HTCondor, and keep its logs and a manifest.",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -253,6 +256,13 @@ def build_parser(prog: str = "jobdispatch") -> argparse.ArgumentParser:
                    help="wait for the tasks and report their exit statuses (local always waits)")
     g.add_argument("--no_wait", "--no-wait", dest="wait", action="store_const", const=False,
                    help="return once submitted (not for local)")
+
+    g = p.add_argument_group("an earlier launch (no command)")
+    g.add_argument("--status", dest="status_of", metavar="DIR",
+                   help="the tasks of the launch logged in DIR (its LOGS/<exp_dir>/) as they are now; "
+                        "with --wait, until they end. Exit 1 if a task failed, was lost or canceled")
+    g.add_argument("--cancel", dest="cancel_of", metavar="DIR",
+                   help="cancel the unfinished tasks of the launch logged in DIR")
 
     g = p.add_argument_group("resources (per task)")
     g.add_argument("--cpu", type=CONVERTERS["cpu"], metavar="N", help="cores per task (-1: do not ask)")

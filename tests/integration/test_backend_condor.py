@@ -191,3 +191,32 @@ def test_jobdispatch_condor_end_to_end(condor_pool, pg_url, shared_dir, cli_env)
             assert job.state["jobman.sql.condor_cluster_id"] == cluster
             assert job.state["jobman.sql.condor_global_job_id"].split("#")[1].startswith(f"{cluster}.")
             assert job.state["jobman.sql.condor_slot"].startswith("slot")
+
+
+def test_jobdispatch_status_and_cancel_follow_the_cluster(condor_pool, shared_dir, cli_env):
+    """``jobdispatch --status DIR`` / ``--cancel DIR`` through the bindings, from the manifest."""
+    logs = shared_dir / "LOGS"
+    logs.mkdir(mode=0o777)
+    logs.chmod(0o777)
+    launch = launch_dir(logs, "follow")
+    env = {**cli_env, **condor_pool, "JOBDISPATCH_LOGDIR": str(logs), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+    def jobdispatch(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([JOBDISPATCH, *args], env=env, cwd=shared_dir, capture_output=True, text=True,
+                              timeout=120)
+
+    proc = jobdispatch("--condor", "--exp_dir=follow", "--mem=64M", "sh", "-c", "touch started; sleep 300")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cluster = json.loads((launch / "manifest.json").read_text())["job_ids"][0]
+    wait_for(lambda: (shared_dir / "started").exists(), what="the task to start")
+    status = jobdispatch("--status", str(launch))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[2].split()[:3] == ["0", "running", f"{cluster}.0"]
+    cancel = jobdispatch("--cancel", str(launch))
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.splitlines()[-1] == "jobdispatch: 1 task: 1 canceled"
+    import htcondor2
+
+    wait_for(lambda: not htcondor2.Schedd().query(constraint=f"ClusterId == {cluster}", projection=["ProcId"]),
+             what="the cluster to leave the queue")
+    assert jobdispatch("--status", str(launch)).returncode == 1

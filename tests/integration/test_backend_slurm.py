@@ -193,3 +193,32 @@ def test_jobdispatch_slurm_rejected_submission_is_one_line(slurm_cluster, tmp_pa
     manifest = json.loads((tmp_path / "LOGS" / "bad" / "manifest.json").read_text())
     assert manifest["job_ids"] == [] and manifest["error"]
     assert os.path.exists(tmp_path / "LOGS" / "bad" / "submit.sh")
+
+
+def test_jobdispatch_status_and_cancel_follow_the_array(slurm_cluster, tmp_path, cli_env):
+    """``jobdispatch --status DIR`` / ``--cancel DIR``: the backend rebuilt from the manifest asks
+    scontrol, and scancels the array."""
+    env = dispatch_env(cli_env, tmp_path / "LOGS")
+    proc = subprocess.run([JOBDISPATCH, "--slurm", "--nb_proc=1", "--repeat_jobs=2", "--exp_dir=follow", "--mem=64M",
+                           "sh", "-c", "touch started.$JOBDISPATCH_TASK_INDEX; sleep 300"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    launch = tmp_path / "LOGS" / "follow"
+    array_id = json.loads((launch / "manifest.json").read_text())["job_ids"][0]
+    wait_for(lambda: (tmp_path / "started.0").exists(), what="the first task to start")
+
+    def follow(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([JOBDISPATCH, *args, str(launch)], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+
+    status = follow("--status")
+    assert status.returncode == 0, status.stderr
+    assert "slurm launch of" in status.stdout and f"({array_id})" in status.stdout
+    rows = [line.split()[:3] for line in status.stdout.splitlines()[2:4]]
+    assert rows == [["0", "running", f"{array_id}_0"], ["1", "pending", f"{array_id}_1"]]
+    cancel = follow("--cancel")
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.splitlines()[-1] == "jobdispatch: 2 tasks: 2 canceled"
+    assert json.loads((launch / "manifest.json").read_text())["commands"][-1]["command"] == f"scancel {array_id}"
+    wait_for(lambda: set(scontrol_states(array_id).values()) == {"CANCELLED"}, what="CANCELLED in scontrol")
+    assert follow("--status").returncode == 1

@@ -88,6 +88,10 @@ def test_tasks_survive_the_connection_and_cancel_goes_over_ssh(sshd, env, tmp_pa
     launch = tmp_path / "LOGS" / "detached"
     pid = wait_for(lambda: (launch / "0.pid").exists() and int((launch / "0.pid").read_text()), 60, "the task's pid")
     assert alive(pid)  # jobdispatch and its ssh connection are gone; the task runs on
+    # jobdispatch --status reconnects with the launch's own ssh options (from its manifest's argv)
+    status = jobdispatch(env, tmp_path, "--status", str(launch))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[2].split()[:2] == ["0", "running"]
     sub = Submission.from_dict(manifest(launch))
     backend = SshBackend(launch, options={"key_file": sshd["key"], "known_hosts": sshd["known_hosts"]})
     try:
@@ -98,6 +102,21 @@ def test_tasks_survive_the_connection_and_cancel_goes_over_ssh(sshd, env, tmp_pa
         backend.close()
     assert sub.tasks[0].status == "canceled"
     wait_for(lambda: not alive(pid), 30, "the canceled task to end")
+
+
+def test_jobdispatch_cancel_reaches_the_remote_tasks(sshd, env, tmp_path):
+    proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd), "--exp_dir=far", "--repeat_jobs=2", "--nb_proc=2",
+                       "sleep", "300")
+    assert proc.returncode == 0, proc.stderr
+    launch = tmp_path / "LOGS" / "far"
+    pids = [wait_for(lambda i=i: (launch / f"{i}.pid").exists() and int((launch / f"{i}.pid").read_text()), 60,
+                     f"task {i}'s pid") for i in range(2)]
+    cancel = jobdispatch(env, tmp_path, "--cancel", str(launch))
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.splitlines()[-1] == "jobdispatch: 2 tasks: 2 canceled"
+    for pid in pids:
+        wait_for(lambda pid=pid: not alive(pid), 30, "the canceled tasks to end")
+    assert [t["status"] for t in manifest(launch)["tasks"]] == ["canceled", "canceled"]
 
 
 def test_unknown_host_key_is_refused_and_the_manifest_says_nothing_ran(sshd, env, tmp_path):
