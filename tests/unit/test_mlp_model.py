@@ -273,3 +273,17 @@ def test_batch_larger_than_the_data_is_refused():
     with pytest.raises(mlp.ParamError, match="batch_size=20"):
         mlp.train(params, tx, ty, tx, ty, tx, ty, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0,
                   batch_size=20, n_epochs=1)
+
+
+@needs_blas
+def test_the_default_step_is_per_step_for_wide_batches(monkeypatch):
+    """Above DEFERRED_MAX_BATCH the default is the per-step SGD (the deferred one is never built)."""
+    rng = np.random.RandomState(2)
+    tx, ty = _separable_data(2 * (mlp.DEFERRED_MAX_BATCH + 1), rng)
+    built = []
+    monkeypatch.setattr(mlp, "DeferredSGD", lambda *a, **k: built.append(a) or DeferredSGD(*a, **k))
+    for batch_size, expected in ((mlp.DEFERRED_MAX_BATCH, 1), (mlp.DEFERRED_MAX_BATCH + 1, 1)):
+        params = mlp.init_params(3, np.random.RandomState(1))
+        mlp.train(params, tx, ty, tx, ty, tx, ty, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0,
+                  batch_size=batch_size, n_epochs=1)
+        assert len(built) == expected
