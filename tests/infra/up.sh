@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install (idempotently) and start every real component the test suite uses:
 #   PostgreSQL binaries (the suite starts its own throwaway server), SLURM (one node, fake GPUs),
-#   a private sshd on 127.0.0.1, and a personal HTCondor pool in a Debian 13 chroot.
+#   a private sshd on 127.0.0.1, two namespace hosts with their own sshd (127.201.0.11-12), and a
+#   personal HTCondor pool in a Debian 13 chroot.
 # Run as root on Debian 12. Safe to run again: each script restarts what is already there.
 # `tests/infra/up.sh down` stops the daemons.
 set -euo pipefail
@@ -9,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 action=${1:-up}
 
 if [ "$action" = down ]; then
-  for s in condor sshd slurm; do bash "$here/$s.sh" down || true; done
+  for s in condor netns sshd slurm; do bash "$here/$s.sh" down || true; done
   exit 0
 fi
 
@@ -26,7 +27,7 @@ export -f apt_install
 
 t0=$(date +%s)
 apt_install postgresql postgresql-client python3-venv iproute2
-for s in slurm sshd condor; do
+for s in slurm sshd netns condor; do
   s0=$(date +%s)
   bash "$here/$s.sh" up
   echo "[infra] $s up in $(( $(date +%s) - s0 )) s"

@@ -1,4 +1,5 @@
-"""jobdispatch --ssh against a real OpenSSH server on 127.0.0.1 (tests/infra/sshd.sh), reached with
+"""jobdispatch --ssh against a real OpenSSH server on 127.0.0.1 (tests/infra/sshd.sh), and two hosts
+made of network namespaces with their own address, hostname and sshd (tests/infra/netns.sh), reached with
 paramiko and strict host-key checking: tasks, exit statuses, --env, the per-host limit, detached
 tasks surviving the connection and cancelled over ssh, host-key refusal and opt-in, an unreachable
 host, and workers emptying a real PostgreSQL table. If sshd cannot start, these tests fail."""
@@ -21,6 +22,7 @@ from .worker_helpers import insert, wait_for
 
 pytestmark = pytest.mark.ssh
 SSHD_SCRIPT = Path(__file__).resolve().parent.parent / "infra" / "sshd.sh"
+NETNS_SCRIPT = Path(__file__).resolve().parent.parent / "infra" / "netns.sh"
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +33,16 @@ def sshd() -> dict[str, str]:
     facts = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
     facts["target"] = f"root@{facts['addr']}:{facts['port']}"
     return facts
+
+
+@pytest.fixture(scope="session")
+def netns_hosts(sshd) -> dict[str, str]:
+    """Two hosts jm-h1, jm-h2: network namespaces with their own address, hostname and sshd
+    (tests/infra/netns.sh; the same file system, as a cluster's shared one)."""
+    proc = subprocess.run(["bash", str(NETNS_SCRIPT), "up", "2"], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"tests/infra/netns.sh up failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
 
 
 @pytest.fixture
@@ -174,3 +186,41 @@ def test_workers_over_ssh_empty_the_job_table(sshd, env, tmp_path, pg_url):
             assert job.state["jobman.sql.jobdispatch_task_id"] in {f"{launch_name}.{k}" for k in range(3)}
             assert job.state["jobman.sql.host_name"] == socket.gethostname()
     assert os.path.isdir(tmp_path / "exproot")
+
+
+def netns_args(hosts):
+    machines = ",".join(f"root@{h}" for h in hosts["hosts"].split(","))
+    return [f"--machine={machines}", f"--ssh_key={hosts['key']}", f"--ssh_known_hosts={hosts['known_hosts']}"]
+
+
+def test_tasks_spread_over_two_hosts(netns_hosts, env, tmp_path):
+    """Task k runs on host k mod 2, each in its own namespace (its hostname says which), at most
+    one at a time per host; the manifest names each host's runner."""
+    proc = jobdispatch(env, tmp_path, "--ssh", *netns_args(netns_hosts), "--wait", "--repeat_jobs=4",
+                       "--tasks_filename=nb0", "sh", "-c", 'echo "$(hostname) $JOBDISPATCH_TASK_INDEX"')
+    assert proc.returncode == 0, proc.stderr
+    launch = only_launch(tmp_path)
+    outputs = [(launch / f"{i}.out").read_text().split() for i in range(4)]
+    assert outputs == [["jm-h1", "0"], ["jm-h2", "1"], ["jm-h1", "2"], ["jm-h2", "3"]]
+    m = manifest(launch)
+    assert [t["host"] for t in m["tasks"]] == [f"root@{h}" for h in netns_hosts["hosts"].split(",")] * 2
+    assert [h["host"] for h in m["extra"]["hosts"]] == [f"root@{h}" for h in netns_hosts["hosts"].split(",")]
+
+
+def test_status_and_cancel_reach_every_host(netns_hosts, env, tmp_path):
+    proc = jobdispatch(env, tmp_path, "--ssh", *netns_args(netns_hosts), "--exp_dir=two", "--repeat_jobs=4",
+                       "--tasks_filename=nb0", "sleep", "300")
+    assert proc.returncode == 0, proc.stderr
+    launch = tmp_path / "LOGS" / "two"
+    pids = [wait_for(lambda i=i: (launch / f"{i}.pid").exists() and int((launch / f"{i}.pid").read_text()), 60,
+                     f"task {i}'s pid") for i in range(2)]
+    status = jobdispatch(env, tmp_path, "--status", str(launch))
+    assert status.returncode == 0, status.stderr
+    assert [line.split()[:2] for line in status.stdout.splitlines()[2:6]] == [
+        ["0", "running"], ["1", "running"], ["2", "pending"], ["3", "pending"]]
+    cancel = jobdispatch(env, tmp_path, "--cancel", str(launch))
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.splitlines()[-1] == "jobdispatch: 4 tasks: 4 canceled"
+    for pid in pids:
+        wait_for(lambda pid=pid: not alive(pid), 30, "the canceled tasks to end on both hosts")
+    assert not (launch / "2.pid").exists() and not (launch / "3.pid").exists()  # the queued never started
