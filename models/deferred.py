@@ -16,18 +16,21 @@ the data (computed once per run and block), each step adds one small ``(20 x 20j
 product, and the block ends with one wide update of W1. Both wide products use only the input columns
 that are non-zero somewhere in the block (about 510 of MNIST's 784 pixels for 100 images): the rows
 of W1 for the others only decay. A run keeps each block's rows restricted to those columns, with its
-panels (about 100 MB for MNIST's 50,000 images), and frees them when it ends. The first-layer bias, whose value at step j is
-``b1_0 + sum_{i<j} d^(i+1) 1^T g~_i``, is folded into the same small product as a rank-one term of the
-panel. The output bias is a row of the output weights against a constant hidden unit (pre-activation
-40, so tanh gives exactly 1 and its derivative exactly 0). Hidden units are padded to a multiple of 8
-with units that stay zero, which BLAS handles faster than odd sizes. The output layer (n_hidden x 10)
-is small and updated every step as in :class:`~models.mlp.SGD`, the softmax computed on the
-transposed (10 x batch) logits, whose reductions are cheaper in NumPy, and without subtracting the
-max logit first (softmax does not change under that shift, which only guards exp's range): the block
-checks its denominators and is computed again with the shift in the rare case one was out of range.
+panels (about 100 MB for MNIST's 50,000 images), and frees them when it ends.
 
-Used by :func:`models.mlp.train` on NumPy with SciPy's BLAS and ``L1_reg == 0`` (the L1 term needs the
-sign of the current W1 at every step); elsewhere the per-step :class:`~models.mlp.SGD` runs.
+The first-layer bias, whose value at step j is ``b1_0 + sum_{i<j} d^(i+1) 1^T g~_i``, is folded into
+the same small product as a rank-one term of the panel. The output bias is a row of the output weights
+against a constant hidden unit (pre-activation 40, so tanh gives exactly 1 and its derivative exactly
+0). Hidden units are padded to a multiple of 8 with units that stay zero, which BLAS handles faster
+than odd sizes. The output layer (n_hidden x 10) is small and updated every step as in
+:class:`~models.mlp.SGD`, the softmax computed on the transposed (10 x batch) logits, whose reductions
+are cheaper in NumPy, and without subtracting the max logit first (softmax does not change under that
+shift, which only guards exp's range): the block checks its denominators and is computed again with the
+shift in the rare case one was out of range.
+
+Used by :func:`models.mlp.train` on NumPy with SciPy's BLAS, ``L1_reg == 0`` (the L1 term needs the
+sign of the current W1 at every step) and batches up to ``DEFERRED_MAX_BATCH``; elsewhere the per-step
+:class:`~models.mlp.SGD` runs.
 """
 from __future__ import annotations
 

@@ -304,8 +304,10 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
             run_steps(pos, pos + stop - it)
             last, previous, it = stop - 1, it, stop
             validated = it % validation_frequency == 0
+            polled = poll is not None and it // poll_every != previous // poll_every
+            if validated or polled:
+                sync()  # the current parameters into params: for the error counts, the poll's checkpoint
             if validated:
-                sync()
                 loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
                 if loop.validation_error < loop.best_validation_loss:
                     if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
@@ -320,15 +322,12 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
                 now = time.perf_counter()
                 loop.timings.append(now - epoch_started)
                 epoch_started = now
-            polled = poll is not None and it // poll_every != previous // poll_every
             if validated or polled:
                 loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
                 if validated and on_validation is not None:
                     on_validation(loop, epoch_of(it, n_train_batches))
-                if poll is not None and not loop.done and it < total_iters:
-                    sync()
-                    if poll(loop):
-                        return loop
+                if poll is not None and not loop.done and it < total_iters and poll(loop):
+                    return loop
     sync()
     loop.done = True
     loop.elapsed_s = elapsed_before + (time.perf_counter() - started)

@@ -20,11 +20,11 @@ per core (``jobdispatch --repeat_jobs``), where more threads only oversubscribe 
 limit cannot be set by environment variables here: the BLAS library has read them when NumPy was
 first imported, before any job was claimed.
 
-SGD step: ``sgd_step`` (state key, else ``$JOBMAN_SGD_STEP``, else ``auto``) is ``deferred`` (the
-first layer's update deferred over blocks of steps, :mod:`models.deferred`: the same iterates up to
-float rounding, about 1.7x faster per epoch on a CPU: bench/bench_mlp.py), ``per-step`` (:class:`models.mlp.SGD`, the direct
-transcription) or ``auto`` (deferred where it can run: NumPy with SciPy's BLAS and ``L1_reg == 0``,
-and batches of at most 200).
+SGD step: ``sgd_step`` (state key, else ``$JOBMAN_SGD_STEP``, else ``auto``) is ``deferred`` (the first
+layer's update deferred over blocks of steps, :mod:`models.deferred`: the same iterates up to float
+rounding, about 1.7x faster per epoch on a CPU: bench/bench_mlp.py), ``per-step``
+(:class:`models.mlp.SGD`, the direct transcription) or ``auto`` (deferred where it can run: NumPy with
+SciPy's BLAS and ``L1_reg == 0``, and batches of at most 200).
 """
 from __future__ import annotations
 
