@@ -8,6 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from backends.base import read_pid
+from backends.local import process_start
+
+from .worker_helpers import wait_for
+
 VENV_BIN = os.path.dirname(sys.executable)
 
 
@@ -32,3 +37,13 @@ def only_launch(cwd: Path, logdir: str = "LOGS") -> Path:
 
 def manifest(launch: Path) -> dict[str, Any]:
     return json.loads((launch / "manifest.json").read_text())
+
+
+def task_pid(launch: Path, name: str | int, timeout_s: float = 60) -> int:
+    """The pid a task's launcher wrote in ``<name>.pid`` (waiting for it)."""
+    return wait_for(lambda: read_pid(launch / f"{name}.pid"), timeout_s, f"task {name}'s pid")
+
+
+def alive(pid: int) -> bool:
+    """Running and not a zombie (/proc, as the local backend checks)."""
+    return process_start(pid) is not None

@@ -8,9 +8,7 @@ import os
 import signal
 import subprocess
 
-from backends.local import process_start
-
-from .dispatch_helpers import VENV_BIN, dispatch_env, jobdispatch, manifest
+from .dispatch_helpers import VENV_BIN, alive, dispatch_env, jobdispatch, manifest, task_pid
 from .worker_helpers import wait_for
 
 
@@ -20,16 +18,11 @@ def start(env, cwd, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def alive(pid):
-    return process_start(pid) is not None
-
-
 def test_status_then_cancel_of_a_running_local_launch(cli_env, tmp_path):
     env = dispatch_env(cli_env)
     dispatcher = start(env, tmp_path, "--local=1", "--repeat_jobs=3", "--exp_dir=run", "sleep", "300")
     launch = tmp_path / "LOGS" / "run"
-    pid = wait_for(lambda: (launch / "0.pid").exists() and int((launch / "0.pid").read_text() or 0), 60,
-                   "the first task's pid")
+    pid = task_pid(launch, 0)
 
     status = jobdispatch(env, tmp_path, "--status", str(launch))
     assert status.returncode == 0, status.stderr
@@ -59,7 +52,7 @@ def test_status_wait_follows_to_the_end_and_reports_exit_statuses(cli_env, tmp_p
     dispatcher = start(env, tmp_path, "--local=2", "--exp_dir=codes", "--tasks_filename=nb0", "sh", "-c",
                        'while [ ! -e "go/$1" ]; do sleep 0.05; done; exit "$1"', "sh", "{{0,3}}")
     launch = tmp_path / "LOGS" / "codes"
-    wait_for(lambda: (launch / "1.pid").exists(), 60, "both tasks to start")
+    task_pid(launch, 1)  # both tasks started
     waiter = start(env, tmp_path, "--status", str(launch), "--wait")
     (tmp_path / "go" / "0").touch()
     (tmp_path / "go" / "3").touch()
@@ -77,8 +70,7 @@ def test_a_killed_dispatcher_leaves_lost_tasks(cli_env, tmp_path):
     env = dispatch_env(cli_env)
     dispatcher = start(env, tmp_path, "--local=1", "--repeat_jobs=2", "--exp_dir=orphan", "sleep", "300")
     launch = tmp_path / "LOGS" / "orphan"
-    pid = wait_for(lambda: (launch / "0.pid").exists() and int((launch / "0.pid").read_text() or 0), 60,
-                   "the first task's pid")
+    pid = task_pid(launch, 0)
     wait_for(lambda: json.loads((launch / "manifest.json").read_text())["tasks"][0]["pid"], 30, "the manifest")
     dispatcher.kill()
     dispatcher.wait()
