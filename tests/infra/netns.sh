@@ -38,7 +38,15 @@ down() {
   done
   # processes started with `ip netns exec` would keep a namespace alive: the sshds are gone now
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^jm-h[0-9]*$' || true); do
+    # a process left inside (an ssh session, a task) would keep the namespace and its veth alive
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
     ip netns del "$ns"
+  done
+  # the kernel tears a namespace (and its veth pair) down asynchronously: wait until the host side
+  # links are gone, or an immediate `up` fails on a name still taken ("RTNETLINK answers: File exists")
+  for _ in $(seq 200); do
+    ip -o link show 2>/dev/null | grep -q ' jm-h[0-9]*-br@' || break
+    sleep 0.05
   done
   ip link del "$BR" 2>/dev/null || true
   rm -rf "$DIR"/h*
