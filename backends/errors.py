@@ -2,25 +2,23 @@
 a resource) and, where it helps, what would be accepted.
 
 ``jobdispatch`` prints ``str(error)`` on one line and exits with :attr:`BackendError.exit_code`;
-it never shows a traceback for these. The backends know nothing of the job store, so this root is
-separate from ``jobstore.errors.JobstoreError``.
+it never shows a traceback for these. The root is the project's :class:`jobstore.errors.JobmanError`
+(a leaf module that knows no job table); a request a backend cannot honour is the project's one
+:class:`~jobstore.errors.UsageError`.
 """
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
 
+from jobstore.errors import JobmanError, UsageError
 
-class BackendError(Exception):
-    """Root of the errors of this package."""
-
-    exit_code = 1
+__all__ = ["BackendError", "UsageError", "CommandError", "SubmitParseError", "ConnectError", "HostKeyError",
+           "AuthError"]
 
 
-class UsageError(BackendError):
-    """A request the backend cannot honour (no GPU visible, no ssh host given, a bad option)."""
-
-    exit_code = 2
+class BackendError(JobmanError):
+    """Root of the errors of this package: a scheduler, a host or a command failed."""
 
 
 class CommandError(BackendError):

@@ -15,11 +15,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from backends import Backend, BackendError, Submission, get_backend
-from jobstore.errors import JobstoreError
+from backends import Backend, Submission, get_backend
+from jobstore.errors import JobmanError
 
 from .config import detect_backend, resolve
-from .errors import DispatchError
 from .follow import follow, summary
 from .launch import (
     Manifest,
@@ -129,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return run(args)
-    except (DispatchError, BackendError, JobstoreError) as e:
+    except JobmanError as e:
         print(f"jobdispatch: {e}", file=sys.stderr)
         return int(getattr(e, "exit_code", 1))
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .errors import JobstoreError
+from .errors import JobmanError
 
 # command name -> module in jobstore.commands (aliases point at the same module)
 COMMANDS: dict[str, str] = {
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parser.parse_args(rest)  # argparse exits 2 with a one-line message on bad options
     try:
         return int(module.run(opts) or 0)
-    except JobstoreError as e:
+    except JobmanError as e:
         print(f"jobman {name}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
