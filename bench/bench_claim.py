@@ -35,7 +35,7 @@ import psycopg  # noqa: E402
 
 from jobstore.status import DONE  # noqa: E402
 from jobstore.store import open_db  # noqa: E402
-from jobstore.worker import WorkerOptions, run_worker  # noqa: E402
+from jobstore.worker.loop import WorkerOptions, run_worker  # noqa: E402
 from tests.infra.pgserver import PgServer  # noqa: E402
 
 TABLE = "jobs"

@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import psycopg  # noqa: E402
 
 from jobstore.store import open_db  # noqa: E402
-from jobstore.store._codec import encode_state, state_hash  # noqa: E402
 from jobstore.store.base import MIRRORED_KEYS  # noqa: E402
+from jobstore.store.codec import encode_state, state_hash  # noqa: E402
 from tests.infra.pgserver import PgServer  # noqa: E402
 
 TARGET_JOBS_PER_S = 30_000

@@ -1,6 +1,6 @@
 """From settings and command words to a launch: the task list, the log directory, the manifest.
 
-The command's ``{{a,b}}`` segments expand with :func:`jobstore.expansion.expand_braces` (the
+The command's ``{{a,b}}`` segments expand with :func:`jobstore.params.expansion.expand_braces` (the
 same rules as ``jobman sqlschedules``: a cartesian product over arguments, several segments per
 argument allowed). Command-line words are shell-quoted one by one; ``--file`` lines are shell
 command lines kept as written.
@@ -21,7 +21,7 @@ from typing import Any
 
 from backends import Backend, Resources, Submission, Task
 from jobstore.errors import ParamError
-from jobstore.expansion import expand_braces
+from jobstore.params.expansion import expand_braces
 
 from .errors import UsageError
 

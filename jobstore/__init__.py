@@ -8,11 +8,11 @@ The tutorial's Python API: ``open_db(url)``, ``insert_job(experiment, flatten(st
 from __future__ import annotations
 
 from .api0 import open_db
-from .expansion import expand_braces
-from .params import parse_params
-from .resolve import resolve, resolve_experiment
+from .params.expansion import expand_braces
+from .params.parser import parse_params
+from .params.resolve import resolve, resolve_experiment
+from .params.state import DD, defaults_merge, expand, flatten
 from .sql import insert_dict, insert_job
-from .state import DD, defaults_merge, expand, flatten
 from .status import CANCELED, DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START
 
 __all__ = [

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import UsageError
-from .resolve import experiment_name
-from .state import flatten
+from .params.resolve import experiment_name
+from .params.state import flatten
 from .status import CANCELED, DEFAULT_PRIORITY, DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START
 from .store.base import Store
 

@@ -2,7 +2,7 @@
 ``from jobstore.tools import DD, flatten``."""
 from __future__ import annotations
 
-from .resolve import resolve
-from .state import DD, defaults_merge, expand, flatten
+from .params.resolve import resolve
+from .params.state import DD, defaults_merge, expand, flatten
 
 __all__ = ["DD", "flatten", "expand", "defaults_merge", "resolve"]

@@ -1,8 +1,8 @@
 """The job store: :func:`open_db` gives a :class:`Store` for a database URL (PostgreSQL or SQLite)."""
 from __future__ import annotations
 
-from ..urls import DbUrl, parse_url
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
+from .urls import DbUrl, parse_url
 
 __all__ = ["open_db", "Store", "Job", "InsertResult", "MIRRORED_KEYS"]
 

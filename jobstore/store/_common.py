@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import DatabaseError, UsageError
-from ..naming import column_names
 from ..status import DEFAULT_PRIORITY, RESTART_PRIORITY, START, parse_status
-from ..urls import DbUrl, check_identifier
-from . import _queries
-from ._codec import (
+from . import queries as _queries
+from .base import MIRRORED_KEYS, InsertResult, Job, Store
+from .codec import (
     T_FLOAT,
     T_INT,
     T_TEXT,
@@ -41,7 +40,8 @@ from ._codec import (
     state_hash,
     widen,
 )
-from .base import MIRRORED_KEYS, InsertResult, Job, Store
+from .naming import column_names
+from .urls import DbUrl, check_identifier
 
 logger = logging.getLogger("jobstore")
 

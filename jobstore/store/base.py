@@ -12,7 +12,7 @@ The table (one row per job; see ``queries/<dialect>/schema.sql``):
     state       the flat state (JSONB on PostgreSQL, JSON text on SQLite), without the mirrored keys
     types       NULL, or a tag per key whose value JSON cannot hold (tuple, set, bytes, inf, nan:
                 stored as a list / base64 text / "Infinity", "-Infinity", "NaN"), so that reading
-                the state gives back exactly what was written (see ``_codec.py``)
+                the state gives back exactly what was written (see ``codec.py``)
     hash        content hash of the scheduled parameters: sha256 of the canonical JSON of the flat
                 state and the experiment (status, priority, id excluded); UNIQUE together with
                 ``copy`` (0 for the first insertion, 1, 2... for forced duplicates), so a duplicate
@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..urls import DbUrl
+from .urls import DbUrl
 
 MIRRORED_KEYS = ("jobman.id", "jobman.status", "jobman.sql.priority", "jobman.experiment", "jobman.hash")
 

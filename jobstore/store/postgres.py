@@ -11,8 +11,8 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from ..errors import DatabaseError
-from ._codec import T_BOOL, T_FLOAT, T_INT, T_JSON, T_NUMERIC, dumps
 from ._common import SqlStore, _Batch, one_line
+from .codec import T_BOOL, T_FLOAT, T_INT, T_JSON, T_NUMERIC, dumps
 
 CONNECT_TIMEOUT_S = 10
 # Notice a dead server on an idle connection within about a minute.

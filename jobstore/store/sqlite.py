@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import DatabaseError
-from ._codec import T_FLOAT, T_JSON, dumps
 from ._common import SqlStore, one_line
+from .codec import T_FLOAT, T_JSON, dumps
 
 BUSY_TIMEOUT_S = 60.0
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from jobstore.store import open_db
-from jobstore.urls import parse_url
+from jobstore.store.urls import parse_url
 
 BIN = os.path.join(os.path.dirname(sys.executable), "jobman")
 EXP = "tutorial_exp.experiment"

@@ -12,10 +12,10 @@ import re
 import subprocess
 import sys
 
-from jobstore import png
 from jobstore import status as st
+from jobstore.report import png
+from jobstore.report.summary import build_summary, render_summary
 from jobstore.store import open_db
-from jobstore.summary import build_summary, render_summary
 from tests.unit.test_png import blobs_of_color, decode_png
 
 EXP = "mlp_jobman.experiment"  # never imported: these jobs are driven by hand

@@ -15,7 +15,7 @@ from jobstore.errors import DatabaseError, UrlError, UsageError
 from jobstore.status import CANCELED, DONE, ERR_RUN, RUNNING, START
 from jobstore.store import open_db
 from jobstore.store._common import SCHEMA_VERSION
-from jobstore.urls import parse_url
+from jobstore.store.urls import parse_url
 
 LEASE_S = 30.0
 

@@ -12,10 +12,10 @@ import textwrap
 
 import pytest
 
-from jobstore.state import expand, flatten
+from jobstore.params.state import expand, flatten
 from jobstore.status import DONE, END_COMPLETED
 from jobstore.store import open_db
-from jobstore.urls import parse_url
+from jobstore.store.urls import parse_url
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "experiments"))

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from jobstore import provenance
-from jobstore.channel import Channel, StopSignals, format_conf, write_conf
-from jobstore.state import DD
+from jobstore.params.state import DD
+from jobstore.worker import provenance
+from jobstore.worker.channel import Channel, StopSignals, format_conf, write_conf
 
 
 class FakeClock:

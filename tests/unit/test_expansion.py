@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from jobstore.errors import ParamError
-from jobstore.expansion import count_combinations, expand_arg, expand_braces, split_segments
+from jobstore.params.expansion import count_combinations, expand_arg, expand_braces, split_segments
 
 
 def test_tutorial_example():

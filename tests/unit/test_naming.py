@@ -6,9 +6,9 @@ import math
 import pytest
 
 from jobstore.errors import UsageError
-from jobstore.naming import MAX_COLUMN_BYTES, column_name, column_names
-from jobstore.store import _queries
-from jobstore.store._codec import decode_state, encode_state, json_candidates, state_hash, widen
+from jobstore.store import queries as _queries
+from jobstore.store.codec import decode_state, encode_state, json_candidates, state_hash, widen
+from jobstore.store.naming import MAX_COLUMN_BYTES, column_name, column_names
 
 
 @pytest.mark.parametrize("key, column", [

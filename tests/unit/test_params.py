@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from jobstore.errors import ExperimentError, ParamError
-from jobstore.params import ParamParser, convert, parse_params, parse_select, strip_comment
-from jobstore.resolve import experiment_name, resolve, resolve_experiment
+from jobstore.params.parser import ParamParser, convert, parse_params, parse_select, strip_comment
+from jobstore.params.resolve import experiment_name, resolve, resolve_experiment
 
 
 # -- typing -----------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_resolve():
 
     assert resolve("os.path.join") is os.path.join
     assert resolve("os.path") is os.path
-    assert resolve_experiment("jobstore.state.flatten").__name__ == "flatten"
+    assert resolve_experiment("jobstore.params.state.flatten").__name__ == "flatten"
 
 
 @pytest.mark.parametrize("name,part", [
@@ -206,10 +206,10 @@ def test_resolve_reports_errors_inside_the_module(tmp_path, monkeypatch):
 
 
 def test_experiment_name():
-    from jobstore.state import flatten
+    from jobstore.params.state import flatten
 
-    assert experiment_name(flatten) == "jobstore.state.flatten"
-    assert experiment_name("jobstore.state.flatten") == "jobstore.state.flatten"
+    assert experiment_name(flatten) == "jobstore.params.state.flatten"
+    assert experiment_name("jobstore.params.state.flatten") == "jobstore.params.state.flatten"
     with pytest.raises(ExperimentError):
         experiment_name(lambda s, c: None)
 

@@ -10,8 +10,8 @@ import zlib
 import numpy as np
 import pytest
 
-from jobstore import png
-from jobstore.png import Point, scatter_png
+from jobstore.report import png
+from jobstore.report.png import Point, scatter_png
 
 
 def decode_png(data: bytes) -> tuple[np.ndarray, dict[str, str], list[bytes]]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..params import ParamParser
+from ..params.parser import ParamParser
 from ..sql import job_state
-from ._db import OneLineParser, check_experiment, check_url, open_store
+from .base import OneLineParser, check_experiment, check_url, open_store
 
 HELP = "schedule one job: sqlschedule [-f] DB EXPERIMENT PARAMS..."
 

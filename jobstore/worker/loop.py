@@ -42,13 +42,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from . import provenance
-from .channel import Channel, StopSignals, write_conf, write_conf_once
-from .errors import DatabaseError
-from .keeper import Keeper, Watched
-from .resolve import resolve_experiment
-from .state import expand, flatten
-from .status import (
+from ..errors import DatabaseError
+from ..params.resolve import resolve_experiment
+from ..params.state import expand, flatten
+from ..status import (
     DONE,
     END_COMPLETED,
     END_ERROR,
@@ -60,8 +57,11 @@ from .status import (
     START,
     status_name,
 )
+from ..store.base import Job, Store
+from . import provenance
+from .channel import Channel, StopSignals, write_conf, write_conf_once
+from .keeper import Keeper, Watched
 from .stdfiles import StdFiles
-from .store.base import Job, Store
 
 LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this

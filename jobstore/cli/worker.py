@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from ..worker import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
 

@@ -15,11 +15,11 @@ import re
 import sys
 from typing import Any
 
-from .. import png
 from ..errors import UsageError
+from ..report import png
 from ..status import DONE, STATUS_NAMES, parse_status, status_name
 from ..store.base import MIRRORED_KEYS, Job
-from ..urls import parse_url
+from ..store.urls import parse_url
 from .export import check_writable, write_atomic
 
 HELP = "write a PNG of a metric against one or two hyper-parameters: plot DB METRIC PARAM [PARAM2] [-o OUT]"

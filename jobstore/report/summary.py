@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .errors import DatabaseError, UsageError
-from .status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, STATUS_NAMES, status_name
-from .store.base import MIRRORED_KEYS, Job, Store
+from ..errors import DatabaseError, UsageError
+from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, STATUS_NAMES, status_name
+from ..store.base import MIRRORED_KEYS, Job, Store
 
 DEFAULT_BEST_KEY = "best_validation_loss"
 DEFAULT_TOP = 5

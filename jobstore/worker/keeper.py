@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import DatabaseError
+from ..store.base import Store
 from .channel import Channel
-from .errors import DatabaseError
-from .store.base import Store
 
 KEEPER_TICK_S = 0.25  # the keeper thread looks at its job this often (at most)
 HEARTBEAT_RETRY_S = 5.0  # after a failed heartbeat, try again this soon (if sooner than the interval)

@@ -15,11 +15,11 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from ..expansion import count_combinations, expand_arg, expand_braces
-from ..params import ParamParser
+from ..params.expansion import count_combinations, expand_arg, expand_braces
+from ..params.parser import ParamParser
 from ..sql import complete_state
-from ._db import OneLineParser, Progress, check_experiment, check_url, open_store
-from .schedule import PARAMS_HELP, line
+from .base import OneLineParser, Progress, check_experiment, check_url, open_store
+from .sqlschedule import PARAMS_HELP, line
 
 HELP = "schedule a {{a,b}} sweep: sqlschedules [-f] [-r N] [-q] DB EXPERIMENT PARAMS..."
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from .errors import ParamError
+from ..errors import ParamError
 
 OPEN = "{{"
 CLOSE = "}}"

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ExperimentError, ParamError
+from ..errors import ExperimentError, ParamError
 from .resolve import resolve
 
 ACCEPTED = "expected key=value, key:=expression, key::builder, prefix <- file.conf or a conf file path"

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import summary as glance
-from ..params import parse_select
+from ..params.parser import parse_select
+from ..report import summary as glance
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, STATUS_NAMES, parse_status
 from ..store.base import Job, Store
-from ._db import OneLineParser, check_url, open_store
+from .base import OneLineParser, check_url, open_store
 
 HELP = "show, count or change jobs: sqlstatus [--all] [--status=S] [--select=k=v] [--print=KEY] ... DB [ID...]"
 
@@ -140,7 +140,7 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
 
 def summary(db_url: str, args: argparse.Namespace) -> int:
     """The table at a glance, with --summary or --watch or when no job is selected (counts per
-    status, running jobs and their progress, best results, errors): :mod:`jobstore.summary`."""
+    status, running jobs and their progress, best results, errors): :mod:`jobstore.report.summary`."""
     return glance.run(lambda: open_store(db_url, create=False), args)
 
 

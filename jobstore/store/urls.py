@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import UrlError
+from ..errors import UrlError
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Side objects are named <table>__keys, <table>__views...: keep room for the suffix under 63.

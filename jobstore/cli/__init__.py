@@ -1,6 +1,6 @@
 """The ``jobman`` command: ``jobman <command> [options] ...``.
 
-Each command is a module of :mod:`jobstore.commands` with ``HELP`` (one line), ``build_parser(prog)``
+Each command is a module of this package with ``HELP`` (one line), ``build_parser(prog)``
 returning an ``argparse.ArgumentParser`` and ``run(args) -> int``. Errors of the package become one
 line on stderr and their exit status (2 for bad input), never a traceback.
 """
@@ -10,14 +10,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .errors import JobmanError
+from ..errors import JobmanError
 
-# command name -> module in jobstore.commands (aliases point at the same module)
+# command name -> module of this package (aliases point at the same module)
 COMMANDS: dict[str, str] = {
-    "sqlschedule": "schedule",
-    "sqlschedules": "schedules",
-    "sqlstatus": "status",
-    "sqlview": "view",
+    "sqlschedule": "sqlschedule",
+    "sqlschedules": "sqlschedules",
+    "sqlstatus": "sqlstatus",
+    "sqlview": "sqlview",
     "sql": "worker",
     "worker": "worker",
     "plot": "plot",
@@ -29,7 +29,7 @@ def _usage() -> str:
     lines = ["usage: jobman <command> [options] ...", "", "commands:"]
     for name, mod in COMMANDS.items():
         try:
-            help_ = importlib.import_module(f"jobstore.commands.{mod}").HELP
+            help_ = importlib.import_module(f"jobstore.cli.{mod}").HELP
         except ImportError:
             continue
         lines.append(f"  {name:<14} {help_}")
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"jobman: error: unknown command {name!r}: expected one of {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"jobstore.commands.{COMMANDS[name]}")
+    module = importlib.import_module(f"jobstore.cli.{COMMANDS[name]}")
     parser = module.build_parser(f"jobman {name}")
     opts = parser.parse_args(rest)  # argparse exits 2 with a one-line message on bad options
     try:

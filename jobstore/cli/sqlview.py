@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..urls import check_identifier
-from ._db import OneLineParser, check_url, open_store
+from ..store.urls import check_identifier
+from .base import OneLineParser, check_url, open_store
 
 HELP = "create or drop a view of the table with one column per key: sqlview [-d] DB VIEW"
 

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from .errors import ExperimentError
+from ..errors import ExperimentError
 
 _DOTTED_HINT = "a dotted name module.function importable from the current directory or PYTHONPATH"
 

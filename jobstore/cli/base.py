@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..resolve import resolve_experiment
+from ..params.resolve import resolve_experiment
 from ..store.base import Store
-from ..urls import DbUrl, parse_url
+from ..store.urls import DbUrl, parse_url
 
 # Below this many jobs a live progress line is not worth it.
 PROGRESS_MIN_JOBS = 2000

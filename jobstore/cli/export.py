@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UsageError
-from ..naming import column_name
 from ..status import STATUS_NAMES, parse_status, status_name
 from ..store.base import Job, Store
-from ..urls import parse_url
+from ..store.naming import column_name
+from ..store.urls import parse_url
 
 HELP = "write the jobs as CSV, one row per job and one column per key: export DB [-o FILE] [--status=S]"
 

@@ -1,0 +1,15 @@
+"""The worker (``jobman sql``) and what runs beside an experiment.
+
+- :mod:`.loop`: claim a job, run ``experiment(state, channel)`` in its job directory, record the end.
+- :mod:`.channel`: the ``channel`` handed to experiments (save, switch, stop signals, ``.conf`` files).
+- :mod:`.keeper`: the heartbeat thread that renews the lease and releases an idle connection.
+- :mod:`.stdfiles`: the job's ``stdout``/``stderr`` files at the file-descriptor level.
+- :mod:`.provenance`: where and how an attempt ran (host, scheduler ids, GPU, times).
+"""
+from __future__ import annotations
+
+from .channel import Channel
+from .loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, WorkerReport, run_worker
+
+__all__ = ["run_worker", "WorkerOptions", "WorkerReport", "Channel",
+           "LEASE_S", "HEARTBEAT_FRACTION", "MAX_ATTEMPTS"]
