@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 
 import psycopg  # noqa: E402
 
-from jobstore.status import DONE, END_COMPLETED  # noqa: E402
+from jobstore.status import DONE, EndReason  # noqa: E402
 from jobstore.store import open_db  # noqa: E402
 from tests.infra.pgserver import PgServer  # noqa: E402
 
@@ -95,7 +95,7 @@ def fill(url: str, rows: int) -> None:
             job = s.claim(worker="bench", host="localhost", lease_s=600, max_attempts=3)
             st = dict(job.state, best_validation_loss=0.02 + (i % 977) / 1e4, test_score=0.03,
                       minutes_trained=1.5, iter=500)
-            s.finish(job.id, job.attempt, status=DONE, end_reason=END_COMPLETED, state=st)
+            s.finish(job.id, job.attempt, status=DONE, end_reason=EndReason.COMPLETED, state=st)
 
 
 def bench_count(server: PgServer, db: str, work: str, rows: int, repeat: int) -> None:

@@ -32,7 +32,7 @@ def complete_state(state: dict[str, Any], experiment: str) -> dict[str, Any]:
     if type(priority) is not float and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
         raise UsageError(f"invalid jobman.sql.priority {priority!r}: expected a number (higher runs first)")
     state["jobman.experiment"] = experiment
-    state["jobman.status"] = START
+    state["jobman.status"] = int(START)
     state["jobman.sql.priority"] = float(priority)
     return state
 

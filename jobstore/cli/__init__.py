@@ -62,7 +62,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `jobman sqlstatus ... | head`
         return 0
-
-
-if __name__ == "__main__":  # python -m jobstore.cli
-    sys.exit(main())

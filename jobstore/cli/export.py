@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UsageError
-from ..status import STATUS_NAMES, parse_status, status_name
+from ..status import Status
 from ..store.base import Job, Store
 from ..store.naming import column_name
 from ..store.urls import parse_url
@@ -36,7 +36,7 @@ _DUPLICATE_KEYS = {"jobman.id", "jobman.status", "jobman.sql.priority"}
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
-                                epilog="S: " + ", ".join(f"{n} or {c}" for c, n in STATUS_NAMES.items()))
+                                epilog="S: " + Status.accepted())
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("-o", "--output", metavar="FILE", default="-",
                    help="write to FILE, replaced atomically (default: standard output)")
@@ -86,7 +86,7 @@ def to_csv(jobs: Sequence[Job], keys: Sequence[str]) -> str:
     writer = csv.writer(buf)
     writer.writerow([*FIXED_COLUMNS, *keys])
     for job in jobs:
-        writer.writerow([job.id, status_name(job.status), cell(job.priority),
+        writer.writerow([job.id, Status.name_of(job.status), cell(job.priority),
                          *(cell(job.state.get(k)) for k in keys)])
     return buf.getvalue()
 
@@ -94,7 +94,7 @@ def to_csv(jobs: Sequence[Job], keys: Sequence[str]) -> str:
 def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool) -> str:
     """psql's aligned format: a header of view column names, a rule, one line per job, a row count."""
     header = [*(FIXED_COLUMNS if fixed else ()), *(column_name(k) for k in keys)]
-    rows = [[*((str(j.id), status_name(j.status), _short(j.priority)) if fixed else ()),
+    rows = [[*((str(j.id), Status.name_of(j.status), _short(j.priority)) if fixed else ()),
              *(_short(j.state.get(k)) for k in keys)] for j in jobs]
     numeric = [all(_is_number(r[i]) for r in rows if r[i]) for i in range(len(header))]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     from ..store import open_db
 
     parse_url(args.db)
-    statuses = sorted({parse_status(s) for s in args.status}) or None
+    statuses = sorted({Status.parse(s) for s in args.status}) or None
     wanted = None
     if args.keys is not None:
         wanted = [k.strip() for k in args.keys.split(",") if k.strip()]

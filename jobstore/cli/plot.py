@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..report import png
-from ..status import DONE, STATUS_NAMES, parse_status, status_name
+from ..status import DONE, Status
 from ..store.base import MIRRORED_KEYS, Job
 from ..store.urls import parse_url
 from .export import check_writable, write_atomic
@@ -39,7 +39,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
-                                epilog="S: " + ", ".join(f"{n} or {c}" for c, n in STATUS_NAMES.items()))
+                                epilog="S: " + Status.accepted())
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("metric", metavar="METRIC", help="the key on the y axis, e.g. best_validation_loss")
     p.add_argument("param", metavar="PARAM", help="the key on the x axis, e.g. learning_rate")
@@ -99,14 +99,14 @@ def run(args: argparse.Namespace) -> int:
     from ..store import open_db
 
     url = parse_url(args.db)
-    statuses = sorted({parse_status(s) for s in args.status}) or [DONE]
+    statuses = sorted({Status.parse(s) for s in args.status}) or [DONE]
     names = [k for k in (args.metric, args.param, args.param2) if k is not None]
     if len(set(names)) != len(names):
         raise UsageError(f"the same key twice in {' '.join(names)!r}: expected different keys for the axes")
     width, height = _size(args.size)
     output = args.output or default_output(url.table, args.metric, args.param, args.param2)
     check_writable(output)
-    which = "/".join(status_name(s) for s in statuses)
+    which = "/".join(Status.name_of(s) for s in statuses)
     with open_db(args.db, create=False) as db:
         keys = db.keys()
         for k in names:
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"none of the {len(jobs)} {which} jobs has a finite value of every one of "
                          f"{', '.join(map(repr, names))}: nothing to plot")
     title = args.title if args.title is not None else f"{url.table}: {args.metric} vs {args.param}"
-    meta: dict[str, Any] = {"table": url.table, "statuses": [status_name(s) for s in statuses],
+    meta: dict[str, Any] = {"table": url.table, "statuses": [Status.name_of(s) for s in statuses],
                             "skipped": skipped}
     try:
         data, _ = png.scatter_png(points, title=title, xlabel=args.param, ylabel=args.metric, clabel=args.param2,

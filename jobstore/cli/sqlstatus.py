@@ -15,13 +15,13 @@ from typing import Any
 
 from ..params.parser import parse_select
 from ..report import summary as glance
-from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, STATUS_NAMES, parse_status
+from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, Status
 from ..store.base import Job, Store
 from .base import OneLineParser, check_url, open_store
 
 HELP = "show, count or change jobs: sqlstatus [--all] [--status=S] [--select=k=v] [--print=KEY] ... DB [ID...]"
 
-STATUS_HELP = "S: " + ", ".join(f"{n} or {c}" for c, n in STATUS_NAMES.items())
+STATUS_HELP = "S: " + Status.accepted()
 _MISSING = object()
 # --select keys that are columns of the table rather than keys of the stored state
 _COLUMN_KEYS = {"jobman.sql.priority": "priority", "jobman.experiment": "experiment", "jobman.hash": "hash"}
@@ -76,11 +76,11 @@ class Selection:
 def selection_from(args: argparse.Namespace) -> Selection:
     """Check every option value before connecting (bad input fails with nothing done)."""
     sel = Selection(ids=sorted({i for group in args.ids for i in group}), all=args.all,
-                    statuses=sorted({parse_status(s) for s in args.status}))
+                    statuses=sorted({Status.parse(s) for s in args.status}))
     for token in args.select:
         key, value = parse_select(token)
         if key == "jobman.status":
-            value = parse_status(value)
+            value = Status.parse(value)
         sel.select[key] = value
     return sel
 
@@ -147,7 +147,7 @@ def summary(db_url: str, args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     check_url(args.db)
     sel = selection_from(args)
-    new_status = parse_status(args.set_status) if args.set_status is not None else None
+    new_status = Status.parse(args.set_status) if args.set_status is not None else None
     if glance.wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..errors import DatabaseError, UsageError
-from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, STATUS_NAMES, status_name
+from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
 
 DEFAULT_BEST_KEY = "best_validation_loss"
@@ -207,8 +207,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequen
 
 def counts_line(counts: dict[int, int]) -> str:
     """``START 3  RUNNING 1  DONE 10 ... total 14``; unknown codes are listed after CANCELED."""
-    codes = list(STATUS_NAMES) + sorted(c for c in counts if c not in STATUS_NAMES)
-    parts = [f"{status_name(c)} {counts.get(c, 0)}" for c in codes]
+    codes = [m.value for m in Status] + sorted(c for c in counts if c not in Status._value2member_map_)
+    parts = [f"{Status.name_of(c)} {counts.get(c, 0)}" for c in codes]
     return "  " + "   ".join(parts) + f"   total {sum(counts.values())}"
 
 
@@ -243,7 +243,7 @@ def render_summary(s: Summary) -> str:
         if s.errors_total > len(s.errors):
             lines.append(f"  ... {s.errors_total - len(s.errors)} earlier ones not shown "
                          "(jobman sqlstatus --status=ERR_RUN --print=... lists them)")
-        rows = [(e.id, status_name(e.status), e.end_reason, e.excerpt) for e in s.errors]
+        rows = [(e.id, Status.name_of(e.status), e.end_reason, e.excerpt) for e in s.errors]
         lines += _table(("id", "status", "reason", "error"), rows, (True, False, False, False))
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import DatabaseError, UsageError
-from ..status import DEFAULT_PRIORITY, RESTART_PRIORITY, START, parse_status
+from ..status import DEFAULT_PRIORITY, RESTART_PRIORITY, START, Status
 from . import queries as _queries
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
 from .codec import (
@@ -60,7 +60,7 @@ RETRY_MAX_S = 8.0
 MIRROR_COLUMNS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "jobman.id": ("id", T_INT, int),
     "jobman.experiment": ("experiment", T_TEXT, str),
-    "jobman.status": ("status", T_INT, parse_status),
+    "jobman.status": ("status", T_INT, lambda v: int(Status.parse(v))),
     "jobman.sql.priority": ("priority", T_FLOAT, float),
     "jobman.hash": ("hash", T_TEXT, str),
 }
@@ -606,7 +606,7 @@ class _Batch:
         shown.pop("jobman.id", None)
         shown.pop("jobman.hash", None)
         shown["jobman.experiment"] = experiment
-        shown["jobman.status"] = START
+        shown["jobman.status"] = int(START)
         shown["jobman.sql.priority"] = prio
         self.prepared.append(item)
         self.results.append(shown)

@@ -45,18 +45,7 @@ from typing import Any, TextIO
 from ..errors import DatabaseError
 from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
-from ..status import (
-    DONE,
-    END_COMPLETED,
-    END_ERROR,
-    END_INCOMPLETE,
-    END_START_ERROR,
-    ERR_RUN,
-    ERR_START,
-    RESTART_PRIORITY,
-    START,
-    status_name,
-)
+from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
 from ..store.base import Job, Store
 from . import provenance
 from .channel import Channel, StopSignals, write_conf, write_conf_once
@@ -107,8 +96,8 @@ class JobOutcome:
     @property
     def label(self) -> str:
         if not self.handed_back:
-            return f"{status_name(self.status)}, not recorded"
-        return status_name(self.status)
+            return f"{Status.name_of(self.status)}, not recorded"
+        return Status.name_of(self.status)
 
 
 @dataclass
@@ -265,7 +254,7 @@ class Worker:
             tb = traceback.format_exc()
             self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
             self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
-            return self._finish(job, job_dir, ERR_START, END_START_ERROR, None, error=tb)
+            return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=tb)
 
         def save() -> bool:
             return self._save(job, job_dir, channel)
@@ -274,7 +263,7 @@ class Worker:
                           save_every_s=self.options.save_every_s)
 
         if signals.received is not None:  # stopped between claim and start: hand it back untouched
-            return self._finish(job, job_dir, START, END_INCOMPLETE, flatten(state))
+            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flatten(state))
 
         start_snapshot = flat  # what flatten(state) gives: the state was just expanded from it
         start_snapshot["jobman.id"] = job.id
@@ -308,7 +297,7 @@ class Worker:
         except OSError as e:  # the job directory became unusable (disk full, removed...)
             std.exit()
             self.log(f"job {job.id}: cannot use its directory {job_dir}: {e}: ERR_START")
-            return self._finish(job, job_dir, ERR_START, END_START_ERROR, None, error=traceback.format_exc())
+            return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=traceback.format_exc())
         keeper.watch(watched)
         try:
             result = experiment(state, channel)
@@ -330,18 +319,18 @@ class Worker:
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
-            return self._finish(job, job_dir, START, END_INCOMPLETE, flat_end, note="interrupted")
+            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted")
         if error is None and result is Channel.COMPLETE:
-            return self._finish(job, job_dir, DONE, END_COMPLETED, flat_end, done_at=(start_time, t0))
+            return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=(start_time, t0))
         if error is None and result is Channel.INCOMPLETE:
-            return self._finish(job, job_dir, START, END_INCOMPLETE, flat_end,
+            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
                                 priority=max(job.priority, RESTART_PRIORITY))
         if error is None:
             error = (f"the experiment returned {result!r}: expected channel.COMPLETE (None) or "
                      "channel.INCOMPLETE (True)\n")
             self._append(job_dir, "stderr", f"jobman: {error}")
         self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
-        return self._finish(job, job_dir, ERR_RUN, END_ERROR, flat_end, error=error)
+        return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
 
     def _final_flat(self, state: Any, job: Job, start_time: float, t0: float) -> dict[str, Any]:
         try:
@@ -382,7 +371,7 @@ class Worker:
         """Hand the job back, fenced by its attempt; retry while the lease could still be ours;
         keep the result in result.json when it cannot be recorded."""
         if flat is not None:
-            flat["jobman.status"] = status
+            flat["jobman.status"] = int(status)
             if done_at is not None:
                 start_time, t0 = done_at
                 run_time = time.monotonic() - t0
@@ -406,7 +395,7 @@ class Worker:
                     outcome.handed_back = False
                     outcome.note = outcome.note or "database unreachable"
                     path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
-                    self.log(f"job {job.id}: cannot record its end ({status_name(status)}): {e}; "
+                    self.log(f"job {job.id}: cannot record its end ({Status.name_of(status)}): {e}; "
                              f"result kept in {path}")
                     return outcome
                 self.log(f"job {job.id}: finish failed ({e}); retrying")
@@ -417,14 +406,14 @@ class Worker:
             outcome.note = outcome.note or "refused"
             path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
             self.log(f"job {job.id}: attempt {job.attempt} no longer holds the job (its lease expired "
-                     f"or another client changed its status): its end ({status_name(status)}) was "
+                     f"or another client changed its status): its end ({Status.name_of(status)}) was "
                      f"refused; result kept in {path}")
         return outcome
 
     def _keep_result(self, job: Job, job_dir: str, status: int, end_reason: str,
                      flat: dict[str, Any] | None, priority: float | None, error: str | None) -> str:
         path = os.path.join(job_dir, RESULT_FILE)
-        doc = {"job_id": job.id, "attempt": job.attempt, "status": status, "status_name": status_name(status),
+        doc = {"job_id": job.id, "attempt": job.attempt, "status": status, "status_name": Status.name_of(status),
                "end_reason": end_reason, "priority": priority, "error": error, "state": flat}
         try:
             os.makedirs(job_dir, exist_ok=True)

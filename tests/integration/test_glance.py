@@ -47,7 +47,7 @@ def finish_done(db, job, **extra):
     lr, nh = job.state["learning_rate"], job.state["n_hidden"]
     results = {"best_validation_loss": loss_of(lr, nh), "test_score": loss_of(lr, nh) + 0.001,
                "minutes_trained": 1.5, "iter": 1000 + job.id, **extra}
-    assert db.finish(job.id, job.attempt, status=st.DONE, end_reason=st.END_COMPLETED,
+    assert db.finish(job.id, job.attempt, status=st.DONE, end_reason=st.EndReason.COMPLETED,
                      state={**job.state, **results})
 
 
@@ -73,7 +73,7 @@ def populate(url: str, *, done: int = 5, running: int = 2, errors: int = 1, canc
             ids["running"].append(job.id)
         for _ in range(errors):
             job = claim(db)
-            assert db.finish(job.id, job.attempt, status=st.ERR_RUN, end_reason=st.END_ERROR,
+            assert db.finish(job.id, job.attempt, status=st.ERR_RUN, end_reason=st.EndReason.ERROR,
                              error="Traceback (most recent call last):\n  File \"x.py\", line 1\n"
                                    "ValueError: the loss diverged\n")
             ids["error"].append(job.id)
@@ -100,7 +100,7 @@ def test_summary_counts_equal_the_tables(db_url, cli_env):
         table_counts = db.count_by_status()
         done_jobs = db.jobs(statuses=[st.DONE])
     printed = counts_from(proc.stdout)
-    expected = {st.status_name(c): table_counts.get(c, 0) for c in st.STATUS_NAMES}
+    expected = {st.Status.name_of(c): table_counts.get(c, 0) for c in [m.value for m in st.Status]}
     expected["total"] = sum(table_counts.values())
     assert printed == expected
     assert printed["DONE"] == 5 and printed["RUNNING"] == 2 and printed["ERR_RUN"] == 1
@@ -299,7 +299,7 @@ def test_export_round_trips_through_csv(db_url, cli_env, tmp_path):
     assert set(keys) <= set(header[3:]) and len(header) == len(set(header))
     assert [int(r["id"]) for r in rows] == [j.id for j in jobs]
     for row, job in zip(rows, jobs):
-        assert row["status"] == st.status_name(job.status)
+        assert row["status"] == st.Status.name_of(job.status)
         assert float(row["priority"]) == job.priority
         for k in header[3:]:
             assert row[k] == _expected_cell(job.state.get(k)), (job.id, k)

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from jobstore.params.state import expand, flatten
-from jobstore.status import DONE, END_COMPLETED
+from jobstore.status import DONE, EndReason
 from jobstore.store import open_db
 from jobstore.store.urls import parse_url
 
@@ -89,7 +89,7 @@ def run_all_jobs(url: str) -> int:
         while (job := db.claim(worker="test", host="localhost", lease_s=60, max_attempts=3)) is not None:
             state = expand(job.state)
             assert tutorial_exp.experiment(state, Channel()) is Channel.COMPLETE
-            assert db.finish(job.id, job.attempt, status=DONE, end_reason=END_COMPLETED, state=flatten(state))
+            assert db.finish(job.id, job.attempt, status=DONE, end_reason=EndReason.COMPLETED, state=flatten(state))
             n += 1
     return n
 
