@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..params.resolve import resolve_experiment
 from ..store.base import Store
@@ -12,8 +14,24 @@ from ..store.urls import DbUrl, parse_url
 PROGRESS_MIN_JOBS = 2000
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the message and where help is), not usage + error."""
+class CommandParser(argparse.ArgumentParser):
+    """The parser of every ``jobman`` command: a usage error is one line (the message and where help
+    is) with exit status 2, not argparse's usage block; ``rewrite_argv`` registers a function that
+    adjusts the arguments before parsing (e.g. an optional value argparse would take greedily)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rewriters: list[Callable[[list[str]], list[str]]] = []
+
+    def rewrite_argv(self, fn: Callable[[list[str]], list[str]]) -> None:
+        self._rewriters.append(fn)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        argv = list(sys.argv[1:] if args is None else args)
+        for fn in self._rewriters:
+            argv = fn(argv)
+        return super().parse_known_args(argv, namespace)
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -35,28 +53,3 @@ def open_store(url: str, *, create: bool) -> Store:
     from ..store import open_db
 
     return open_db(url, create=create)
-
-
-class Progress:
-    """A live ``label n/total`` line on stderr, only when stderr is a terminal (quiet in logs)."""
-
-    def __init__(self, label: str, total: int, every: int = 1000) -> None:
-        self.label, self.total, self.every = label, total, every
-        self.shown = 0
-        self.enabled = total >= PROGRESS_MIN_JOBS and sys.stderr.isatty()
-
-    def update(self, n: int) -> None:
-        if self.enabled and (n - self.shown >= self.every or n == self.total):
-            self.shown = n
-            sys.stderr.write(f"\r{self.label} {n}/{self.total}")
-            sys.stderr.flush()
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            sys.stderr.write(f"\r\033[K{text}")
-            sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()

@@ -17,15 +17,17 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UsageError
+from ..files import atomic_write
+from ..report.table import align
 from ..status import Status
 from ..store.base import Job, Store
 from ..store.naming import column_name
 from ..store.urls import parse_url
+from .base import CommandParser
 
 HELP = "write the jobs as CSV, one row per job and one column per key: export DB [-o FILE] [--status=S]"
 
@@ -34,8 +36,8 @@ FIXED_COLUMNS = ("id", "status", "priority")
 _DUPLICATE_KEYS = {"jobman.id", "jobman.status", "jobman.sql.priority"}
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
+def build_parser(prog: str) -> CommandParser:
+    p = CommandParser(prog=prog, description=__doc__.split("\n\n")[1],
                                 epilog="S: " + Status.accepted())
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("-o", "--output", metavar="FILE", default="-",
@@ -98,11 +100,8 @@ def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool) -> str:
              *(_short(j.state.get(k)) for k in keys)] for j in jobs]
     numeric = [all(_is_number(r[i]) for r in rows if r[i]) for i in range(len(header))]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
-    lines = [" " + " | ".join(h.center(w) for h, w in zip(header, widths)),
-             "-" + "-+-".join("-" * w for w in widths) + "-"]
-    for r in rows:
-        lines.append(" " + " | ".join(c.rjust(w) if n else c.ljust(w)
-                                      for c, w, n in zip(r, widths, numeric)).rstrip())
+    top, *body = align(header, rows, numeric=numeric, sep=" | ", indent=" ", center_header=True)
+    lines = [top, "-" + "-+-".join("-" * w for w in widths) + "-", *body]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines) + "\n"
 
@@ -154,28 +153,10 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file renamed into place: a reader never sees
     half a file, and a failure (disk full) leaves nothing behind."""
     check_writable(path)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".jobman-", dir=folder)
+        atomic_write(path, data, mode=0o666)
     except OSError as e:
         raise UsageError(f"cannot write {path!r}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise UsageError(f"cannot write {path!r}: {e.strerror}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from ..report import png
 from ..status import DONE, Status
 from ..store.base import MIRRORED_KEYS, Job
 from ..store.urls import parse_url
+from .base import CommandParser
 from .export import check_writable, write_atomic
 
 HELP = "write a PNG of a metric against one or two hyper-parameters: plot DB METRIC PARAM [PARAM2] [-o OUT]"
@@ -37,8 +38,8 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[1],
+def build_parser(prog: str) -> CommandParser:
+    p = CommandParser(prog=prog, description=__doc__.split("\n\n")[1],
                                 epilog="S: " + Status.accepted())
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("metric", metavar="METRIC", help="the key on the y axis, e.g. best_validation_loss")

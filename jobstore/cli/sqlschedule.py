@@ -9,7 +9,7 @@ import argparse
 
 from ..params.parser import ParamParser
 from ..sql import job_state
-from .base import OneLineParser, check_experiment, check_url, open_store
+from .base import CommandParser, check_experiment, check_url, open_store
 
 HELP = "schedule one job: sqlschedule [-f] DB EXPERIMENT PARAMS..."
 
@@ -19,7 +19,7 @@ PARAMS_HELP = ("key=value (a Python literal, else a string), key:=expression (ru
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+    p = CommandParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
                                 epilog="DB: postgresql://user@host[:port]/dbname?table=NAME or "
                                        "sqlite:///path.db?table=NAME; the table is created if missing.")
     p.add_argument("-f", "--force", action="store_true", help="insert even if an identical job exists")

@@ -17,15 +17,16 @@ from typing import Any
 from ..errors import UsageError
 from ..params.expansion import count_combinations, expand_arg, expand_braces
 from ..params.parser import ParamParser
+from ..report.progress import Progress
 from ..sql import complete_state
-from .base import OneLineParser, Progress, check_experiment, check_url, open_store
+from .base import PROGRESS_MIN_JOBS, CommandParser, check_experiment, check_url, open_store
 from .sqlschedule import PARAMS_HELP, line
 
 HELP = "schedule a {{a,b}} sweep: sqlschedules [-f] [-r N] [-q] DB EXPERIMENT PARAMS..."
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[1],
+    p = CommandParser(prog=prog, description=__doc__.split("\n\n")[1],
                                 epilog="DB: postgresql://user@host[:port]/dbname?table=NAME or "
                                        "sqlite:///path.db?table=NAME; the table is created if missing.")
     p.add_argument("-f", "--force", action="store_true", help="insert even if identical jobs exist")
@@ -45,11 +46,12 @@ def build_jobs(params: list[str], experiment: str, repeat: int,
     parser = ParamParser()
     plans = [[parser.plan([alt]) for alt in expand_arg(arg)[0]] for arg in params]
     show = progress if progress is not None and progress.enabled else None
+    total = count_combinations(params) * repeat if show else 0
     jobs: list[list[dict[str, Any]]] = []
     for n, combo in enumerate(itertools.product(*plans), 1):
         jobs.append([complete_state(parser.evaluate_plans(combo), experiment) for _ in range(repeat)])
         if show:
-            show.update(n * repeat)
+            show.show(f"parsing {n * repeat}/{total}", force=n * repeat == total)
     return jobs
 
 
@@ -60,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
     experiment = check_experiment(args.experiment)
     # Parse everything before connecting: bad input fails with the table untouched.
     total = count_combinations(args.params) * args.repeat
-    progress = Progress("parsing", total)
+    progress = Progress(enabled=total >= PROGRESS_MIN_JOBS)
     jobs = build_jobs(args.params, experiment, args.repeat, progress)
     out: list[str] = []
     if not args.quiet:
         combos = expand_braces(args.params)
         out.append(f"{[a for a, _ in combos]} {[v for _, v in combos]}")
-    progress.note(f"inserting {total} jobs...")
+    progress.show(f"inserting {total} jobs...", force=True)
     inserted = 0
     with open_store(args.db, create=True) as db:
         if args.force or args.repeat == 1:
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                         inserted += rr.inserted
                         if not args.quiet:
                             out.append(line(rr.inserted, s))
-    progress.done()
+    progress.end()
     out.append(f"Added {inserted} on {total} jobs")
     sys.stdout.write("\n".join(out) + "\n")
     return 0

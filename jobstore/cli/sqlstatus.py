@@ -9,15 +9,16 @@ summary (:func:`summary`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from ..params.parser import parse_select
 from ..report import summary as glance
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, Status
 from ..store.base import Job, Store
-from .base import OneLineParser, check_url, open_store
+from .base import CommandParser, check_url, open_store
 
 HELP = "show, count or change jobs: sqlstatus [--all] [--status=S] [--select=k=v] [--print=KEY] ... DB [ID...]"
 
@@ -35,8 +36,8 @@ def _job_ids(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"invalid job id {text!r}: expected integers") from None
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[1], epilog=STATUS_HELP)
+def build_parser(prog: str) -> CommandParser:
+    p = CommandParser(prog=prog, description=__doc__.split("\n\n")[1], epilog=STATUS_HELP)
     p.add_argument("--all", action="store_true", help="add every job of the table")
     p.add_argument("--status", action="append", default=[], metavar="S",
                    help="add the jobs with status S (repeatable)")
@@ -54,7 +55,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                        help="set the status of the selected jobs")
     group.add_argument("--ret_nb_jobs", "--ret-nb-jobs", action="store_true", dest="ret_nb_jobs",
                        help="print only the number of selected jobs")
-    glance.add_arguments(p)  # --summary, --watch[=SECONDS], --best=KEY, --best-max, --top=K
+    add_summary_arguments(p)  # --summary, --watch[=SECONDS], --best=KEY, --best-max, --top=K
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("ids", metavar="ID", nargs="*", type=_job_ids, help="job ids")
     return p
@@ -141,14 +142,14 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
 def summary(db_url: str, args: argparse.Namespace) -> int:
     """The table at a glance, with --summary or --watch or when no job is selected (counts per
     status, running jobs and their progress, best results, errors): :mod:`jobstore.report.summary`."""
-    return glance.run(lambda: open_store(db_url, create=False), args)
+    return run_summary(lambda: open_store(db_url, create=False), args)
 
 
 def run(args: argparse.Namespace) -> int:
     check_url(args.db)
     sel = selection_from(args)
     new_status = Status.parse(args.set_status) if args.set_status is not None else None
-    if glance.wanted(args) or (sel.empty() and not args.print_keys):
+    if summary_wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:
         if sel.empty():  # --print-keys alone: every key of the table
@@ -192,3 +193,59 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
 def _ids_text(ids: Sequence[int], limit: int = 10) -> str:
     shown = ", ".join(map(str, ids[:limit]))
     return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+# -- the summary's options -----------------------------------------------------------------------
+
+def _watch_argv(argv: Sequence[str]) -> list[str]:
+    """argparse's ``nargs='?'`` is greedy: ``--watch DB`` would take the URL as the interval.
+    A bare ``--watch`` not followed by a number becomes ``--watch=<default>``."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--watch":
+            nxt = out[i + 1] if i + 1 < len(out) else None
+            try:
+                float(nxt)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                out[i] = f"--watch={glance.DEFAULT_WATCH_INTERVAL_S:g}"
+    return out
+
+
+def add_summary_arguments(parser: CommandParser) -> None:
+    """Add ``--summary``, ``--watch[=SECONDS]``, ``--best=KEY``, ``--best-max`` and ``--top=K`` to
+    a command's parser (``jobman sqlstatus``). Progress keys come from the command's ``--print``."""
+    group = parser.add_argument_group("results at a glance")
+    group.add_argument("--summary", action="store_true",
+                       help="print counts per status, running jobs with their progress (keys from --print, "
+                            "default epoch/n_iter, valid_error...), the best finished jobs and the errors")
+    group.add_argument("--watch", nargs="?", type=float, const=glance.DEFAULT_WATCH_INTERVAL_S, default=None,
+                       metavar="SECONDS",
+                       help=f"refresh the summary every SECONDS (default {glance.DEFAULT_WATCH_INTERVAL_S:g}) until ^C; "
+                            "in a pipe, print time-stamped snapshots and stop when no job is START or RUNNING")
+    group.add_argument("--best", metavar="KEY", default=None,
+                       help=f"rank finished jobs by KEY (default {glance.DEFAULT_BEST_KEY} when the table has it)")
+    group.add_argument("--best-max", "--best_max", dest="best_max", action="store_true",
+                       help="the highest value of --best is the best (default: the lowest)")
+    group.add_argument("--top", metavar="K", type=int, default=glance.DEFAULT_TOP,
+                       help=f"how many of the best jobs to show (default {glance.DEFAULT_TOP})")
+    parser.rewrite_argv(_watch_argv)
+
+
+def summary_wanted(args: argparse.Namespace) -> bool:
+    """Whether the options ask for the summary rather than the job listing."""
+    return bool(getattr(args, "summary", False)) or getattr(args, "watch", None) is not None
+
+
+def run_summary(open_store: Callable[[], Store], args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``jobman sqlstatus --summary|--watch``: print the summary once, or watch it."""
+    out = sys.stdout if out is None else out
+    progress = getattr(args, "print_", None) or getattr(args, "print", None) or None
+    kw: dict[str, Any] = {"progress_keys": progress, "best_key": args.best,
+                          "best_max": args.best_max, "top": args.top}
+    if args.watch is not None:
+        return glance.watch(open_store, args.watch, out=out, **kw)
+    with open_store() as store:
+        out.write(glance.render_summary(glance.build_summary(store, **kw)))
+    return 0

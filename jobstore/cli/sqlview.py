@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 
 from ..store.urls import check_identifier
-from .base import OneLineParser, check_url, open_store
+from .base import CommandParser, check_url, open_store
 
 HELP = "create or drop a view of the table with one column per key: sqlview [-d] DB VIEW"
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+    p = CommandParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
                                 epilog=__doc__.split("\n\n")[1])
     p.add_argument("-d", "--drop", action="store_true", help="drop the view instead")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")

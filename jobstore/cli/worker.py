@@ -8,6 +8,7 @@ import sys
 
 from ..errors import UsageError
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from .base import CommandParser
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
 
@@ -50,8 +51,8 @@ def _attempts(text: str) -> int:
     return value
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=HELP, epilog=EPILOG,
+def build_parser(prog: str) -> CommandParser:
+    p = CommandParser(prog=prog, description=HELP, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-n", dest="n", type=int, default=1, metavar="K",
                    help="run up to K jobs one after the other (default 1); K <= 0: until none is claimable")

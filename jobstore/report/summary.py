@@ -12,7 +12,6 @@ shows up in "running since" and "lease" only.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any, TextIO
 from ..errors import DatabaseError, UsageError
 from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
+from .table import align
 
 DEFAULT_BEST_KEY = "best_validation_loss"
 DEFAULT_TOP = 5
@@ -196,13 +196,7 @@ def _lease(left_s: float | None) -> str:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool]) -> list[str]:
     cells = [[c if isinstance(c, str) else _fmt(c) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
-
-    def line(row: Sequence[str]) -> str:
-        parts = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)]
-        return ("  " + "  ".join(parts)).rstrip()
-
-    return [line(header)] + [line(r) for r in cells]
+    return align(header, cells, numeric=numeric, indent="  ")
 
 
 def counts_line(counts: dict[int, int]) -> str:
@@ -306,64 +300,3 @@ def watch(open_store: Callable[[], Store], interval_s: float = DEFAULT_WATCH_INT
     finally:
         if store is not None:
             store.close()
-
-
-# -- the sqlstatus options ------------------------------------------------------------------------
-
-def _watch_argv(argv: Sequence[str]) -> list[str]:
-    """argparse's ``nargs='?'`` is greedy: ``--watch DB`` would take the URL as the interval.
-    A bare ``--watch`` not followed by a number becomes ``--watch=<default>``."""
-    out = list(argv)
-    for i, arg in enumerate(out):
-        if arg == "--":
-            break
-        if arg == "--watch":
-            nxt = out[i + 1] if i + 1 < len(out) else None
-            try:
-                float(nxt)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                out[i] = f"--watch={DEFAULT_WATCH_INTERVAL_S:g}"
-    return out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--summary``, ``--watch[=SECONDS]``, ``--best=KEY``, ``--best-max`` and ``--top=K`` to
-    a command's parser (``jobman sqlstatus``). Progress keys come from the command's ``--print``."""
-    group = parser.add_argument_group("results at a glance")
-    group.add_argument("--summary", action="store_true",
-                       help="print counts per status, running jobs with their progress (keys from --print, "
-                            "default epoch/n_iter, valid_error...), the best finished jobs and the errors")
-    group.add_argument("--watch", nargs="?", type=float, const=DEFAULT_WATCH_INTERVAL_S, default=None,
-                       metavar="SECONDS",
-                       help=f"refresh the summary every SECONDS (default {DEFAULT_WATCH_INTERVAL_S:g}) until ^C; "
-                            "in a pipe, print time-stamped snapshots and stop when no job is START or RUNNING")
-    group.add_argument("--best", metavar="KEY", default=None,
-                       help=f"rank finished jobs by KEY (default {DEFAULT_BEST_KEY} when the table has it)")
-    group.add_argument("--best-max", "--best_max", dest="best_max", action="store_true",
-                       help="the highest value of --best is the best (default: the lowest)")
-    group.add_argument("--top", metavar="K", type=int, default=DEFAULT_TOP,
-                       help=f"how many of the best jobs to show (default {DEFAULT_TOP})")
-    inner = parser.parse_known_args
-
-    def parse_known_args(args: Sequence[str] | None = None, namespace: Any = None) -> Any:
-        return inner(_watch_argv(sys.argv[1:] if args is None else args), namespace)
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
-
-
-def wanted(args: argparse.Namespace) -> bool:
-    """Whether the options ask for the summary rather than the job listing."""
-    return bool(getattr(args, "summary", False)) or getattr(args, "watch", None) is not None
-
-
-def run(open_store: Callable[[], Store], args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """``jobman sqlstatus --summary|--watch``: print the summary once, or watch it."""
-    out = sys.stdout if out is None else out
-    progress = getattr(args, "print_", None) or getattr(args, "print", None) or None
-    kw: dict[str, Any] = {"progress_keys": progress, "best_key": args.best,
-                          "best_max": args.best_max, "top": args.top}
-    if args.watch is not None:
-        return watch(open_store, args.watch, out=out, **kw)
-    with open_store() as store:
-        out.write(render_summary(build_summary(store, **kw)))
-    return 0

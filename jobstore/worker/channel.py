@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from .. import status as _status
+from ..files import atomic_write
 
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -94,10 +95,7 @@ def write_conf(path: str, flat: Mapping[str, Any]) -> None:
     machine may leave an older one (or, on a file system that does not order a replace-by-rename
     after its data, an empty one), while the table still has the state. An fsync per write would
     cost a disk flush per job, most of a no-op job's time when job directories are on disk."""
-    data = format_conf(flat).encode("utf-8")
-    tmp = f"{path}.tmp{os.getpid()}"
-    _write_all(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), data)
-    os.replace(tmp, path)
+    atomic_write(path, format_conf(flat))
 
 
 def write_conf_once(path: str, flat: Mapping[str, Any]) -> bool:

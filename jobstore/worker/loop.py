@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sys
 import threading
 import time
@@ -42,7 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..backoff import Backoff
 from ..errors import DatabaseError
+from ..files import atomic_write
 from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
@@ -56,6 +57,7 @@ LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
 MAX_ATTEMPTS = 3
 IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
+FINISH_RETRY_FIRST_S = 0.25
 FINISH_RETRY_MAX_SLEEP_S = 5.0
 RESULT_FILE = "result.json"
 
@@ -382,8 +384,7 @@ class Worker:
             except OSError as e:
                 self.log(f"job {job.id}: cannot write current.conf: {e}")
         outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
-        deadline = time.monotonic() + self.options.lease_s
-        delay = 0.25
+        backoff = Backoff(FINISH_RETRY_FIRST_S, FINISH_RETRY_MAX_SLEEP_S, self.options.lease_s)
         while True:
             try:
                 with self._store_lock:
@@ -391,7 +392,8 @@ class Worker:
                                            state=flat, priority=priority, error=error)
                 break
             except DatabaseError as e:
-                if time.monotonic() + delay > deadline:
+                delay = backoff.next_delay()
+                if delay is None:
                     outcome.handed_back = False
                     outcome.note = outcome.note or "database unreachable"
                     path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
@@ -399,8 +401,7 @@ class Worker:
                              f"result kept in {path}")
                     return outcome
                 self.log(f"job {job.id}: finish failed ({e}); retrying")
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, FINISH_RETRY_MAX_SLEEP_S)
+                time.sleep(delay)
         if not ok:
             outcome.handed_back = False
             outcome.note = outcome.note or "refused"
@@ -417,9 +418,7 @@ class Worker:
                "end_reason": end_reason, "priority": priority, "error": error, "state": flat}
         try:
             os.makedirs(job_dir, exist_ok=True)
-            with open(path + ".tmp", "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=1, sort_keys=True, default=repr)
-            os.replace(path + ".tmp", path)
+            atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, default=repr))
         except OSError as e:
             self.log(f"job {job.id}: cannot write {path}: {e}")
         return path
