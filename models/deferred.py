@@ -34,14 +34,12 @@ sign of the current W1 at every step) and batches up to ``DEFERRED_MAX_BATCH``; 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy
 
 from models.backend import Gemm
-
-if TYPE_CHECKING:
-    from models.mlp import Params
+from models.params import Params
 
 BLOCK_STEPS = 5
 """Steps per block: 5 x 20 = 100 rows makes the wide products efficient while the per-step

@@ -3,7 +3,7 @@ written once against an array module ``xp`` (NumPy or CuPy; see :mod:`models.bac
 
 Model: 784 -> tanh(n_hidden) -> softmax(10). The hidden weights are drawn uniform in
 +-sqrt(6 / (784 + n_hidden)) from ``numpy.random.RandomState(seed)`` (1234 in the tutorial); both biases
-and the output layer start at zero. Cost of a minibatch: mean negative log-likelihood
+and the output layer start at zero (:mod:`models.params`). Cost of a minibatch: mean negative log-likelihood
 + L1_reg * (|W1| + |W2|) + L2_reg * (W1**2 + W2**2), sums over the entries of both weight matrices.
 Training: plain minibatch SGD in the data's order, every gradient taken at the old parameters (as
 Theano's simultaneous updates), early stopping with the tutorial's constants.
@@ -27,12 +27,11 @@ from typing import Any, Callable
 
 import numpy
 
-from models.backend import DTYPE, Gemm, reducers
+from models.backend import Gemm, reducers
 from models.deferred import DeferredSGD
 from models.errors import ParamError
+from models.params import Params, one_hot
 
-N_IN = 28 * 28
-N_OUT = 10
 SEED = 1234
 PATIENCE_ITERS = 10000
 """Look at this many minibatches regardless (the tutorial's ``patience``)."""
@@ -49,37 +48,6 @@ DEFERRED_MAX_BATCH = 200
 """The default step is the deferred one up to this batch size: its gain shrinks as the per-step
 products widen (0.58x the time per example at 20, 0.83x at 100, 0.98x at 200, n_hidden 100) while
 its cached panels grow with the batch (n_examples * batch_size * 2 numbers)."""
-
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
-
-
-@dataclass
-class Params:
-    """The network's parameters, arrays of one module and dtype."""
-
-    W1: Any  # (n_in, n_hidden)
-    b1: Any  # (n_hidden,)
-    W2: Any  # (n_hidden, n_out)
-    b2: Any  # (n_out,)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in PARAM_NAMES}
-
-
-def init_params(n_hidden: int, rng: numpy.random.RandomState, xp: Any = numpy, dtype: Any = DTYPE,
-                n_in: int = N_IN, n_out: int = N_OUT) -> Params:
-    """The tutorial's initial parameters; drawn on the host (as the tutorial) then put on ``xp``'s device."""
-    bound = numpy.sqrt(6.0 / (n_in + n_hidden))
-    w1 = numpy.asarray(rng.uniform(low=-bound, high=bound, size=(n_in, n_hidden)), dtype=dtype)
-    return Params(W1=xp.asarray(w1), b1=xp.zeros((n_hidden,), dtype=dtype),
-                  W2=xp.zeros((n_hidden, n_out), dtype=dtype), b2=xp.zeros((n_out,), dtype=dtype))
-
-
-def one_hot(y: Any, xp: Any = numpy, dtype: Any = DTYPE, n_out: int = N_OUT) -> Any:
-    """(n,) integer labels -> (n, n_out) one-hot rows, built once so that each step subtracts a slice."""
-    out = xp.zeros((y.shape[0], n_out), dtype=dtype)
-    out[xp.arange(y.shape[0]), y] = 1
-    return out
 
 
 def cost_and_gradients(params: Params, x: Any, y: Any, L1_reg: float, L2_reg: float,
