@@ -34,3 +34,11 @@ def test_models_import_graph_has_no_cycle():
         assert ready, f"import cycle among {sorted(set(graph) - set(order))}: {graph}"
         order.append(ready[0])
     assert order.index("models.params") < order.index("models.mlp") < order.index("models.mlp_jobman")
+
+
+def test_public_api_is_what_all_names():
+    """``models.__all__`` names only what the package has; the array backend's error is not called
+    ``BackendError`` (that is the scheduler's, in ``backends``)."""
+    assert all(hasattr(models, name) for name in models.__all__)
+    assert "ArrayBackendError" in models.__all__ and issubclass(models.ArrayBackendError, models.ModelsError)
+    assert not hasattr(models, "BackendError") and "BackendError" not in models.__all__
