@@ -97,8 +97,8 @@ class OursDeferred:
         self.sgd = DeferredSGD(self.params, mnist.train.x, mnist.train.y, BATCH, LEARNING_RATE, L2_REG, self.gemm)
 
     def epoch(self) -> float:
-        n_batches, block = self.sgd.n_batches, self.sgd.K
-        with numpy.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        n_batches, block = self.sgd.n_batches, self.sgd.block_steps
+        with self.sgd.errstate():
             for start in range(0, n_batches, block):
                 self.sgd.run(start, min(start + block, n_batches))
         self.sgd.store()

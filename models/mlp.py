@@ -14,12 +14,12 @@ with ``out=`` or in place, folds ``-learning_rate / batch_size`` into the output
 the softmax + NLL gradient directly (p - onehot, with the one-hot targets built once per run), and
 applies the L2 term as one in-place decay. The same calls run on CuPy (all of them accept ``out=``);
 the elementwise groups are marked where a fused kernel could later replace them. On a CPU,
-:func:`train` takes :class:`models.deferred.DeferredSGD` instead where it applies (the same iterates,
-with the first layer's update deferred over blocks of steps); :class:`SGD` is then the reference.
+:func:`make_stepper` gives :func:`train` :class:`models.deferred.DeferredSGD` instead where it applies
+(the same iterates, with the first layer's update deferred over blocks of steps); :class:`SGD` is then
+the reference. Both are driven through one interface, :class:`models.stepper.Stepper`.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from models.backend import Gemm, reducers
 from models.deferred import DeferredSGD
 from models.errors import ParamError
 from models.params import Params, one_hot
+from models.stepper import PerStepSGD, Stepper
 
 SEED = 1234
 PATIENCE_ITERS = 10000
@@ -145,6 +146,35 @@ class SGD:
         b1 += self.gb1
 
 
+def deferred_unavailable(xp: Any, gemm: Gemm, L1_reg: float) -> str | None:
+    """Why the deferred step cannot run (None when it can)."""
+    if xp is not numpy:
+        return "it runs on NumPy only"
+    if not gemm.fused:
+        return "it needs SciPy's BLAS (pip install scipy, or the [mnist] extra)"
+    if L1_reg != 0.0:
+        return f"L1_reg={L1_reg} needs the sign of W1 at every step"
+    return None
+
+
+def make_stepper(params: Params, train_x: Any, train_y: Any, *, learning_rate: float, L1_reg: float,
+                 L2_reg: float, batch_size: int, xp: Any, gemm: Gemm, deferred: bool | None,
+                 per_step_block: int) -> Stepper:
+    """The step :func:`train` runs, by the rules of ``sgd_step`` (``deferred``: None for auto, True for
+    deferred, False for per-step). Auto takes :class:`~models.deferred.DeferredSGD` where it applies
+    (:func:`deferred_unavailable` says why not) and pays (``batch_size <= DEFERRED_MAX_BATCH``);
+    asking for it where it cannot run is a ParamError."""
+    why_not = deferred_unavailable(xp, gemm, L1_reg)
+    if deferred is None:
+        deferred = why_not is None and batch_size <= DEFERRED_MAX_BATCH
+    elif deferred and why_not is not None:
+        raise ParamError(f"sgd_step='deferred' cannot run here: {why_not}; use 'per-step' or 'auto'")
+    if deferred:
+        return DeferredSGD(params, train_x, train_y, batch_size, learning_rate, L2_reg, gemm)
+    sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
+    return PerStepSGD(sgd.step, train_x, one_hot(train_y, xp, params.W1.dtype), batch_size, per_step_block)
+
+
 def count_errors(params: Params, x: Any, y: Any, xp: Any = numpy, chunk_rows: int = EVAL_CHUNK_ROWS,
                  gemm: Gemm | None = None) -> int:
     """How many of the rows of ``x`` the network misclassifies (large products, one host sync)."""
@@ -192,17 +222,6 @@ def epoch_of(next_iter: int, n_train_batches: int) -> int:
     return max(1, -(-next_iter // n_train_batches)) if next_iter else 0
 
 
-def deferred_unavailable(xp: Any, gemm: Gemm, L1_reg: float) -> str | None:
-    """Why the deferred step cannot run (None when it can)."""
-    if xp is not numpy:
-        return "it runs on NumPy only"
-    if not gemm.fused:
-        return "it needs SciPy's BLAS (pip install scipy, or the [mnist] extra)"
-    if L1_reg != 0.0:
-        return f"L1_reg={L1_reg} needs the sign of W1 at every step"
-    return None
-
-
 def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any, test_x: Any, test_y: Any, *,
           learning_rate: float, L1_reg: float, L2_reg: float, batch_size: int, n_epochs: int,
           xp: Any = numpy, loop: LoopState | None = None,
@@ -218,12 +237,12 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
     ``poll_every`` minibatches and after each validation, and returning True stops the loop at once
     (``done`` stays False; the caller has saved what it needs to resume).
 
-    ``deferred`` picks the step: :class:`models.deferred.DeferredSGD` (the first layer's update
-    deferred over blocks of a few steps; same iterates up to rounding, faster on a CPU) or the per-step
-    :class:`SGD`. The default takes the deferred one where it applies (NumPy with SciPy's BLAS and
-    ``L1_reg == 0``) and pays (``batch_size <= DEFERRED_MAX_BATCH``). The steps run in segments cut at
-    the deferred blocks' boundaries, the validation points and the patience limit, which depend only
-    on the iteration: a resumed run repeats exactly the computation of an uninterrupted one."""
+    ``deferred`` picks the step once (:func:`make_stepper`): :class:`models.deferred.DeferredSGD` (the
+    first layer's update deferred over blocks of a few steps; same iterates up to rounding, faster on a
+    CPU) or the per-step :class:`SGD`; None takes the deferred one where it applies and pays. The steps
+    run in segments cut at the stepper's block boundaries, the validation points and the patience
+    limit, which depend only on the iteration: a resumed run repeats exactly the computation of an
+    uninterrupted one."""
     n_train_batches = int(train_x.shape[0]) // batch_size
     if batch_size < 1 or n_train_batches < 1:
         raise ParamError(f"batch_size={batch_size!r} does not fit the {int(train_x.shape[0])} training examples: "
@@ -232,35 +251,16 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
     validation_frequency = min(n_train_batches, PATIENCE_ITERS // 2)
     total_iters = n_epochs * n_train_batches
     gemm = Gemm(xp, params.W1.dtype)
-    why_not = deferred_unavailable(xp, gemm, L1_reg)
-    if deferred is None:
-        deferred = why_not is None and batch_size <= DEFERRED_MAX_BATCH
-    elif deferred and why_not is not None:
-        raise ParamError(f"sgd_step='deferred' cannot run here: {why_not}; use 'per-step' or 'auto'")
-    if deferred:
-        stepper: Any = DeferredSGD(params, train_x, train_y, batch_size, learning_rate, L2_reg, gemm)
-        block = stepper.K
-        run_steps, sync = stepper.run, stepper.store
-    else:
-        sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
-        targets = one_hot(train_y, xp, params.W1.dtype)
-        block = poll_every
-
-        def run_steps(first: int, stop: int) -> None:
-            for k in range(first, stop):
-                lo = k * batch_size
-                sgd.step(train_x[lo:lo + batch_size], targets[lo:lo + batch_size])
-
-        def sync() -> None:
-            pass
+    stepper = make_stepper(params, train_x, train_y, learning_rate=learning_rate, L1_reg=L1_reg, L2_reg=L2_reg,
+                           batch_size=batch_size, xp=xp, gemm=gemm, deferred=deferred, per_step_block=poll_every)
+    block = stepper.block_steps
     n_valid, n_test = int(valid_y.shape[0]), int(test_y.shape[0])
 
     started = time.perf_counter()
     elapsed_before = loop.elapsed_s
     epoch_started = started
     it = loop.next_iter
-    # the deferred step's softmax may overflow exp (then it redoes the block): no warnings for that
-    with numpy.errstate(over="ignore", divide="ignore", invalid="ignore") if deferred else contextlib.nullcontext():
+    with stepper.errstate():
         while it < total_iters and not loop.done:
             # the segment: up to the end of the block (within the epoch), the next validation point, the
             # step at which patience runs out, or the end of training
@@ -269,12 +269,12 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
             stop = min(stop, (it // validation_frequency + 1) * validation_frequency, total_iters)
             if loop.patience >= it:
                 stop = min(stop, loop.patience + 1)
-            run_steps(pos, pos + stop - it)
+            stepper.run(pos, pos + stop - it)
             last, previous, it = stop - 1, it, stop
             validated = it % validation_frequency == 0
             polled = poll is not None and it // poll_every != previous // poll_every
             if validated or polled:
-                sync()  # the current parameters into params: for the error counts, the poll's checkpoint
+                stepper.store()  # the current parameters into params: for the error counts, the poll's checkpoint
             if validated:
                 loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
                 if loop.validation_error < loop.best_validation_loss:
@@ -296,7 +296,7 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
                     on_validation(loop, epoch_of(it, n_train_batches))
                 if poll is not None and not loop.done and it < total_iters and poll(loop):
                     return loop
-    sync()
+    stepper.store()
     loop.done = True
     loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
     return loop
