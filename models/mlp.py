@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -163,7 +164,8 @@ def make_stepper(params: Params, train_x: Any, train_y: Any, *, learning_rate: f
     """The step :func:`train` runs, by the rules of ``sgd_step`` (``deferred``: None for auto, True for
     deferred, False for per-step). Auto takes :class:`~models.deferred.DeferredSGD` where it applies
     (:func:`deferred_unavailable` says why not) and pays (``batch_size <= DEFERRED_MAX_BATCH``);
-    asking for it where it cannot run is a ParamError."""
+    asking for it where it cannot run is a ParamError. ``per_step_block`` is the per-step SGD's
+    ``block_steps`` (train() passes ``poll_every``); the deferred step has its own."""
     why_not = deferred_unavailable(xp, gemm, L1_reg)
     if deferred is None:
         deferred = why_not is None and batch_size <= DEFERRED_MAX_BATCH
@@ -196,9 +198,9 @@ def count_errors(params: Params, x: Any, y: Any, xp: Any = numpy, chunk_rows: in
     return int(wrong)
 
 
-def error_rate(params: Params, x: Any, y: Any, xp: Any = numpy) -> float:
+def error_rate(params: Params, x: Any, y: Any, xp: Any = numpy, gemm: Gemm | None = None) -> float:
     """The fraction of misclassified rows (0.0202 = 2.02%), as the tutorial's zero-one loss."""
-    return count_errors(params, x, y, xp) / int(y.shape[0])
+    return count_errors(params, x, y, xp, gemm=gemm) / int(y.shape[0])
 
 
 @dataclass
@@ -220,6 +222,101 @@ class LoopState:
 def epoch_of(next_iter: int, n_train_batches: int) -> int:
     """Epochs started so far (1-based as the tutorial's ``epoch``) given the next iteration to run."""
     return max(1, -(-next_iter // n_train_batches)) if next_iter else 0
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """Where :func:`train` cuts its segments of steps: at the end of the stepper's block (within the
+    epoch), at each validation point, after the step at which patience runs out, and at the end of
+    training. All depend on the iteration only, so a resumed run cuts (and computes) exactly where an
+    uninterrupted one does."""
+
+    n_train_batches: int
+    total_iters: int
+    validation_frequency: int
+    block_steps: int
+    poll_every: int
+
+    @classmethod
+    def of(cls, n_train_batches: int, n_epochs: int, block_steps: int, poll_every: int) -> _Schedule:
+        return cls(n_train_batches, n_epochs * n_train_batches, min(n_train_batches, PATIENCE_ITERS // 2),
+                   block_steps, poll_every)
+
+    def segments(self, loop: LoopState) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` iterations of each segment from ``loop.next_iter`` on, while training goes
+        on; ``loop.patience`` and ``loop.done`` are read anew before each segment."""
+        it = loop.next_iter
+        while it < self.total_iters and not loop.done:
+            pos = it % self.n_train_batches
+            stop = it - pos + min((pos // self.block_steps + 1) * self.block_steps, self.n_train_batches)
+            stop = min(stop, (it // self.validation_frequency + 1) * self.validation_frequency, self.total_iters)
+            if loop.patience >= it:
+                stop = min(stop, loop.patience + 1)
+            yield it, stop
+            it = stop
+
+    def in_epoch(self, start: int, stop: int) -> tuple[int, int]:
+        """The segment as minibatch indices within its epoch (what :meth:`Stepper.run` takes)."""
+        pos = start % self.n_train_batches
+        return pos, pos + stop - start
+
+    def validates(self, it: int) -> bool:
+        return it % self.validation_frequency == 0
+
+    def polls(self, start: int, stop: int) -> bool:
+        return stop // self.poll_every != start // self.poll_every
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """The tutorial's early stopping: error rates of ``params`` as they are now, on the validation set
+    and (at each new best) on the test set."""
+
+    params: Params
+    valid: tuple[Any, Any]
+    test: tuple[Any, Any]
+    xp: Any
+    gemm: Gemm
+
+    def __call__(self, loop: LoopState, last: int) -> None:
+        """Validate after iteration ``last``; a significant improvement extends the patience."""
+        loop.validation_error = error_rate(self.params, *self.valid, self.xp, self.gemm)
+        if loop.validation_error < loop.best_validation_loss:
+            if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
+                loop.patience = max(loop.patience, last * PATIENCE_INCREASE)
+            loop.best_validation_loss = loop.validation_error
+            loop.best_iter = last
+            loop.test_score = error_rate(self.params, *self.test, self.xp, self.gemm)
+
+
+def _tell_caller(loop: LoopState, it: int, validated: bool, schedule: _Schedule,
+                 on_validation: Callable[[LoopState, int], None] | None,
+                 poll: Callable[[LoopState], bool] | None) -> bool:
+    """After a validation or at a poll point: ``on_validation`` (after a validation), then ``poll``
+    unless training has ended; True when ``poll`` asks to stop."""
+    if validated and on_validation is not None:
+        on_validation(loop, epoch_of(it, schedule.n_train_batches))
+    return poll is not None and not loop.done and it < schedule.total_iters and poll(loop)
+
+
+class _Clock:
+    """The run's wall time into the loop state: ``elapsed_s`` adds this process's time to what earlier
+    processes recorded, ``timings`` gets the seconds of each epoch that ends in this process."""
+
+    def __init__(self, loop: LoopState, n_train_batches: int) -> None:
+        self.loop, self.n_train_batches = loop, n_train_batches
+        self.started = self.epoch_started = time.perf_counter()
+        self.elapsed_before = loop.elapsed_s
+
+    def lap(self, it: int) -> None:
+        """Close the epoch if iteration ``it`` is the first of the next one."""
+        if it % self.n_train_batches == 0:
+            now = time.perf_counter()
+            self.loop.timings.append(now - self.epoch_started)
+            self.epoch_started = now
+
+    def update(self) -> None:
+        self.loop.elapsed_s = self.elapsed_before + (time.perf_counter() - self.started)
 
 
 def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any, test_x: Any, test_y: Any, *,
@@ -248,55 +345,30 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
         raise ParamError(f"batch_size={batch_size!r} does not fit the {int(train_x.shape[0])} training examples: "
                          "accepted values are 1 to the size of the training set")
     loop = LoopState() if loop is None else loop
-    validation_frequency = min(n_train_batches, PATIENCE_ITERS // 2)
-    total_iters = n_epochs * n_train_batches
     gemm = Gemm(xp, params.W1.dtype)
     stepper = make_stepper(params, train_x, train_y, learning_rate=learning_rate, L1_reg=L1_reg, L2_reg=L2_reg,
                            batch_size=batch_size, xp=xp, gemm=gemm, deferred=deferred, per_step_block=poll_every)
-    block = stepper.block_steps
-    n_valid, n_test = int(valid_y.shape[0]), int(test_y.shape[0])
-
-    started = time.perf_counter()
-    elapsed_before = loop.elapsed_s
-    epoch_started = started
-    it = loop.next_iter
+    schedule = _Schedule.of(n_train_batches, n_epochs, stepper.block_steps, poll_every)
+    validate = _Validation(params, (valid_x, valid_y), (test_x, test_y), xp, gemm)
+    clock = _Clock(loop, n_train_batches)
     with stepper.errstate():
-        while it < total_iters and not loop.done:
-            # the segment: up to the end of the block (within the epoch), the next validation point, the
-            # step at which patience runs out, or the end of training
-            pos = it % n_train_batches
-            stop = it - pos + min((pos // block + 1) * block, n_train_batches)
-            stop = min(stop, (it // validation_frequency + 1) * validation_frequency, total_iters)
-            if loop.patience >= it:
-                stop = min(stop, loop.patience + 1)
-            stepper.run(pos, pos + stop - it)
-            last, previous, it = stop - 1, it, stop
-            validated = it % validation_frequency == 0
-            polled = poll is not None and it // poll_every != previous // poll_every
-            if validated or polled:
+        for start, it in schedule.segments(loop):
+            stepper.run(*schedule.in_epoch(start, it))
+            validated = schedule.validates(it)
+            synced = validated or (poll is not None and schedule.polls(start, it))
+            if synced:
                 stepper.store()  # the current parameters into params: for the error counts, the poll's checkpoint
             if validated:
-                loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
-                if loop.validation_error < loop.best_validation_loss:
-                    if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
-                        loop.patience = max(loop.patience, last * PATIENCE_INCREASE)
-                    loop.best_validation_loss = loop.validation_error
-                    loop.best_iter = last
-                    loop.test_score = count_errors(params, test_x, test_y, xp, gemm=gemm) / n_test
-            if loop.patience <= last:
+                validate(loop, it - 1)
+            if loop.patience <= it - 1:
                 loop.done = True
             loop.next_iter = it
-            if it % n_train_batches == 0:
-                now = time.perf_counter()
-                loop.timings.append(now - epoch_started)
-                epoch_started = now
-            if validated or polled:
-                loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
-                if validated and on_validation is not None:
-                    on_validation(loop, epoch_of(it, n_train_batches))
-                if poll is not None and not loop.done and it < total_iters and poll(loop):
+            clock.lap(it)
+            if synced:
+                clock.update()
+                if _tell_caller(loop, it, validated, schedule, on_validation, poll):
                     return loop
     stepper.store()
     loop.done = True
-    loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
+    clock.update()
     return loop
