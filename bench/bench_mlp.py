@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from models import data, mlp  # noqa: E402
 from models.backend import Gemm, scipy_blas  # noqa: E402
 from models.deferred import DeferredSGD  # noqa: E402
+from models.params import init_params, one_hot  # noqa: E402
 
 BATCH = 20
 LEARNING_RATE = 0.05
@@ -73,10 +74,10 @@ def flops_per_epoch(n_hidden: int, n_train: int, n_valid: int) -> float:
 class Ours:
     def __init__(self, mnist, n_hidden: int, prefer_blas: bool) -> None:
         self.mnist = mnist
-        self.params = mlp.init_params(n_hidden, numpy.random.RandomState(1234))
+        self.params = init_params(n_hidden, numpy.random.RandomState(1234))
         self.gemm = Gemm(numpy, numpy.float32, prefer_blas=prefer_blas)
         self.sgd = mlp.SGD(self.params, BATCH, LEARNING_RATE, 0.0, L2_REG, numpy, self.gemm)
-        self.targets = mlp.one_hot(mnist.train.y)
+        self.targets = one_hot(mnist.train.y)
 
     def epoch(self) -> float:
         x, t, step = self.mnist.train.x, self.targets, self.sgd.step
@@ -91,13 +92,13 @@ class OursDeferred:
 
     def __init__(self, mnist, n_hidden: int) -> None:
         self.mnist = mnist
-        self.params = mlp.init_params(n_hidden, numpy.random.RandomState(1234))
+        self.params = init_params(n_hidden, numpy.random.RandomState(1234))
         self.gemm = Gemm(numpy, numpy.float32)
         self.sgd = DeferredSGD(self.params, mnist.train.x, mnist.train.y, BATCH, LEARNING_RATE, L2_REG, self.gemm)
 
     def epoch(self) -> float:
-        n_batches, block = self.sgd.n_batches, self.sgd.K
-        with numpy.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        n_batches, block = self.sgd.n_batches, self.sgd.block_steps
+        with self.sgd.errstate():
             for start in range(0, n_batches, block):
                 self.sgd.run(start, min(start + block, n_batches))
         self.sgd.store()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from models.backend import ArrayBackend, select_backend
 from models.data import load_mnist
-from models.errors import BackendError, CheckpointError, DatasetError, ModelsError, ParamError
+from models.errors import ArrayBackendError, CheckpointError, DatasetError, ModelsError, ParamError
 from models.mlp_jobman import experiment, sgd_optimization_mnist
 
 __all__ = [
     "ArrayBackend",
-    "BackendError",
+    "ArrayBackendError",
     "CheckpointError",
     "DatasetError",
     "ModelsError",

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy
 
-from models.errors import BackendError
+from models.errors import ArrayBackendError
 
 BACKEND_ENV = "JOBMAN_ARRAY_BACKEND"
 BACKEND_STATE_KEY = "array_backend"
@@ -145,7 +145,7 @@ def requested_backend(state_value: Any = None, environ: Mapping[str, str] | None
         return "auto", "default"
     name = value.strip().lower()
     if name not in BACKEND_NAMES:
-        raise BackendError(f"unknown array backend {value!r} (from {origin}): accepted values are "
+        raise ArrayBackendError(f"unknown array backend {value!r} (from {origin}): accepted values are "
                            + ", ".join(BACKEND_NAMES))
     return name, origin
 
@@ -162,7 +162,7 @@ def cuda_devices_hidden(environ: Mapping[str, str] | None = None) -> bool:
 
 
 class _Unavailable(Exception):
-    """Why CuPy cannot be used here (internal: turned into a fallback reason or a BackendError)."""
+    """Why CuPy cannot be used here (internal: turned into a fallback reason or an ArrayBackendError)."""
 
 
 def _load_cupy() -> tuple[ModuleType, str]:
@@ -201,14 +201,14 @@ def select_backend(state_value: Any = None, environ: Mapping[str, str] | None = 
     if hidden:
         why = f"CUDA_VISIBLE_DEVICES={environ.get('CUDA_VISIBLE_DEVICES')!r} hides every GPU"
         if name == "cupy":
-            raise BackendError(f"array backend 'cupy' requested by {origin} but {why}; "
+            raise ArrayBackendError(f"array backend 'cupy' requested by {origin} but {why}; "
                                "use 'numpy' or 'auto'")
         return ArrayBackend("numpy", numpy, "cpu", why)
     try:
         cupy, device = load_cupy()
     except _Unavailable as exc:
         if name == "cupy":
-            raise BackendError(f"array backend 'cupy' requested by {origin} but {exc}; install it with "
+            raise ArrayBackendError(f"array backend 'cupy' requested by {origin} but {exc}; install it with "
                                "pip install 'jobman-ng[gpu]', or use 'numpy' or 'auto'") from None
         return ArrayBackend("numpy", numpy, "cpu", str(exc))
     return ArrayBackend("cupy", cupy, device, f"cupy ({'requested by ' + origin if name == 'cupy' else 'auto'})")

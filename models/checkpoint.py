@@ -18,7 +18,8 @@ from typing import Any
 import numpy
 
 from models.errors import CheckpointError
-from models.mlp import PARAM_NAMES, LoopState, Params
+from models.mlp import LoopState
+from models.params import PARAM_NAMES, Params
 
 CHECKPOINT_NAME = "mlp_checkpoint.npz"
 FORMAT_VERSION = 1

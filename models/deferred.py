@@ -28,20 +28,19 @@ are cheaper in NumPy, and without subtracting the max logit first (softmax does 
 shift, which only guards exp's range): the block checks its denominators and is computed again with the
 shift in the rare case one was out of range.
 
-Used by :func:`models.mlp.train` on NumPy with SciPy's BLAS, ``L1_reg == 0`` (the L1 term needs the
-sign of the current W1 at every step) and batches up to ``DEFERRED_MAX_BATCH``; elsewhere the per-step
-:class:`~models.mlp.SGD` runs.
+Chosen by :func:`models.mlp.make_stepper` on NumPy with SciPy's BLAS, ``L1_reg == 0`` (the L1 term
+needs the sign of the current W1 at every step) and batches up to ``DEFERRED_MAX_BATCH``; elsewhere
+the per-step :class:`~models.mlp.SGD` runs.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+import contextlib
+from typing import Any, NamedTuple
 
 import numpy
 
 from models.backend import Gemm
-
-if TYPE_CHECKING:
-    from models.mlp import Params
+from models.params import Params
 
 BLOCK_STEPS = 5
 """Steps per block: 5 x 20 = 100 rows makes the wide products efficient while the per-step
@@ -62,13 +61,14 @@ class _Block(NamedTuple):
 
 
 class DeferredSGD:
-    """SGD steps over ``train_x`` (C-contiguous, one row per example) in blocks of ``block_steps``.
+    """SGD steps over ``train_x`` (C-contiguous, one row per example) in blocks of ``block_steps``;
+    a :class:`models.stepper.Stepper` (by its members: a Protocol needs no import, and none is made).
 
     ``run(start, stop)`` performs the steps ``start .. stop-1`` of an epoch, counted in minibatches
     (minibatch ``k`` is rows ``k*batch_size .. (k+1)*batch_size``), which must lie in one block
-    ``[b*K, (b+1)*K)``; full aligned blocks use panels cached for the run, any other range computes
-    its own. Parameters live in internal padded arrays; ``store()`` copies them into ``params``
-    (done by :func:`models.mlp.train` before every validation, poll and return)."""
+    ``[b*block_steps, (b+1)*block_steps)``; full aligned blocks use panels cached for the run, any
+    other range computes its own. Parameters live in internal padded arrays; ``store()`` copies them
+    into ``params`` (done by :func:`models.mlp.train` before every validation, poll and return)."""
 
     def __init__(self, params: Params, train_x: Any, train_y: Any, batch_size: int, learning_rate: float,
                  L2_reg: float, gemm: Gemm, block_steps: int = BLOCK_STEPS) -> None:
@@ -80,7 +80,7 @@ class DeferredSGD:
         n_out = params.W2.shape[1]
         self.n_hidden, self.n_out = n_hidden, n_out
         self.batch = B = batch_size
-        self.K = K = block_steps
+        self.block_steps = K = block_steps
         self.n_batches = int(train_x.shape[0]) // batch_size
         H = -(-(n_hidden + 1) // PAD_UNITS) * PAD_UNITS
         self.d = d = 1.0 - 2.0 * learning_rate * L2_reg
@@ -138,6 +138,11 @@ class DeferredSGD:
         p.W2[...] = self.W2a[:nh]
         p.b2[...] = self.W2a[nh]
 
+    def errstate(self) -> contextlib.AbstractContextManager[Any]:
+        """The softmax without the max shift may overflow exp (:meth:`run` then redoes the block with
+        the shift): the steps run with NumPy's warnings for that silenced."""
+        return numpy.errstate(over="ignore", divide="ignore", invalid="ignore")
+
     def _block(self, x: Any, n: int) -> _Block:
         """What a range of ``n`` steps with rows ``x`` needs besides the parameters: its non-zero
         input columns, its rows restricted to them, and for each step j = 1 .. n-1 the (B, jB) panel
@@ -158,7 +163,7 @@ class DeferredSGD:
 
     def run(self, start: int, stop: int) -> None:
         """Steps ``start .. stop-1`` (minibatch indices within the epoch, inside one block)."""
-        K, B, n = self.K, self.batch, stop - start
+        K, B, n = self.block_steps, self.batch, stop - start
         block, offset = divmod(start, K)
         if not (0 < n <= K - offset and stop <= self.n_batches):
             raise ValueError(f"steps {start}..{stop} do not lie in one block of {K}")

@@ -7,8 +7,11 @@ class ModelsError(Exception):
     """Root of the errors of this package."""
 
 
-class BackendError(ModelsError):
-    """An array backend that was asked for and cannot be used (unknown name, CuPy missing, no GPU)."""
+class ArrayBackendError(ModelsError):
+    """An array backend that was asked for and cannot be used (unknown name, CuPy missing, no GPU).
+
+    Named for the array module (NumPy or CuPy), not the scheduler: ``backends.errors.BackendError`` is
+    the batch scheduler's error, and the two must not share a name."""
 
 
 class DatasetError(ModelsError):

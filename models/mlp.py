@@ -3,7 +3,7 @@ written once against an array module ``xp`` (NumPy or CuPy; see :mod:`models.bac
 
 Model: 784 -> tanh(n_hidden) -> softmax(10). The hidden weights are drawn uniform in
 +-sqrt(6 / (784 + n_hidden)) from ``numpy.random.RandomState(seed)`` (1234 in the tutorial); both biases
-and the output layer start at zero. Cost of a minibatch: mean negative log-likelihood
+and the output layer start at zero (:mod:`models.params`). Cost of a minibatch: mean negative log-likelihood
 + L1_reg * (|W1| + |W2|) + L2_reg * (W1**2 + W2**2), sums over the entries of both weight matrices.
 Training: plain minibatch SGD in the data's order, every gradient taken at the old parameters (as
 Theano's simultaneous updates), early stopping with the tutorial's constants.
@@ -14,25 +14,26 @@ with ``out=`` or in place, folds ``-learning_rate / batch_size`` into the output
 the softmax + NLL gradient directly (p - onehot, with the one-hot targets built once per run), and
 applies the L2 term as one in-place decay. The same calls run on CuPy (all of them accept ``out=``);
 the elementwise groups are marked where a fused kernel could later replace them. On a CPU,
-:func:`train` takes :class:`models.deferred.DeferredSGD` instead where it applies (the same iterates,
-with the first layer's update deferred over blocks of steps); :class:`SGD` is then the reference.
+:func:`make_stepper` gives :func:`train` :class:`models.deferred.DeferredSGD` instead where it applies
+(the same iterates, with the first layer's update deferred over blocks of steps); :class:`SGD` is then
+the reference. Both are driven through one interface, :class:`models.stepper.Stepper`.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy
 
-from models.backend import DTYPE, Gemm, reducers
+from models.backend import Gemm, reducers
 from models.deferred import DeferredSGD
 from models.errors import ParamError
+from models.params import Params, one_hot
+from models.stepper import PerStepSGD, Stepper
 
-N_IN = 28 * 28
-N_OUT = 10
 SEED = 1234
 PATIENCE_ITERS = 10000
 """Look at this many minibatches regardless (the tutorial's ``patience``)."""
@@ -49,37 +50,6 @@ DEFERRED_MAX_BATCH = 200
 """The default step is the deferred one up to this batch size: its gain shrinks as the per-step
 products widen (0.58x the time per example at 20, 0.83x at 100, 0.98x at 200, n_hidden 100) while
 its cached panels grow with the batch (n_examples * batch_size * 2 numbers)."""
-
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
-
-
-@dataclass
-class Params:
-    """The network's parameters, arrays of one module and dtype."""
-
-    W1: Any  # (n_in, n_hidden)
-    b1: Any  # (n_hidden,)
-    W2: Any  # (n_hidden, n_out)
-    b2: Any  # (n_out,)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in PARAM_NAMES}
-
-
-def init_params(n_hidden: int, rng: numpy.random.RandomState, xp: Any = numpy, dtype: Any = DTYPE,
-                n_in: int = N_IN, n_out: int = N_OUT) -> Params:
-    """The tutorial's initial parameters; drawn on the host (as the tutorial) then put on ``xp``'s device."""
-    bound = numpy.sqrt(6.0 / (n_in + n_hidden))
-    w1 = numpy.asarray(rng.uniform(low=-bound, high=bound, size=(n_in, n_hidden)), dtype=dtype)
-    return Params(W1=xp.asarray(w1), b1=xp.zeros((n_hidden,), dtype=dtype),
-                  W2=xp.zeros((n_hidden, n_out), dtype=dtype), b2=xp.zeros((n_out,), dtype=dtype))
-
-
-def one_hot(y: Any, xp: Any = numpy, dtype: Any = DTYPE, n_out: int = N_OUT) -> Any:
-    """(n,) integer labels -> (n, n_out) one-hot rows, built once so that each step subtracts a slice."""
-    out = xp.zeros((y.shape[0], n_out), dtype=dtype)
-    out[xp.arange(y.shape[0]), y] = 1
-    return out
 
 
 def cost_and_gradients(params: Params, x: Any, y: Any, L1_reg: float, L2_reg: float,
@@ -177,6 +147,36 @@ class SGD:
         b1 += self.gb1
 
 
+def deferred_unavailable(xp: Any, gemm: Gemm, L1_reg: float) -> str | None:
+    """Why the deferred step cannot run (None when it can)."""
+    if xp is not numpy:
+        return "it runs on NumPy only"
+    if not gemm.fused:
+        return "it needs SciPy's BLAS (pip install scipy, or the [mnist] extra)"
+    if L1_reg != 0.0:
+        return f"L1_reg={L1_reg} needs the sign of W1 at every step"
+    return None
+
+
+def make_stepper(params: Params, train_x: Any, train_y: Any, *, learning_rate: float, L1_reg: float,
+                 L2_reg: float, batch_size: int, xp: Any, gemm: Gemm, deferred: bool | None,
+                 per_step_block: int) -> Stepper:
+    """The step :func:`train` runs, by the rules of ``sgd_step`` (``deferred``: None for auto, True for
+    deferred, False for per-step). Auto takes :class:`~models.deferred.DeferredSGD` where it applies
+    (:func:`deferred_unavailable` says why not) and pays (``batch_size <= DEFERRED_MAX_BATCH``);
+    asking for it where it cannot run is a ParamError. ``per_step_block`` is the per-step SGD's
+    ``block_steps`` (train() passes ``poll_every``); the deferred step has its own."""
+    why_not = deferred_unavailable(xp, gemm, L1_reg)
+    if deferred is None:
+        deferred = why_not is None and batch_size <= DEFERRED_MAX_BATCH
+    elif deferred and why_not is not None:
+        raise ParamError(f"sgd_step='deferred' cannot run here: {why_not}; use 'per-step' or 'auto'")
+    if deferred:
+        return DeferredSGD(params, train_x, train_y, batch_size, learning_rate, L2_reg, gemm)
+    sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
+    return PerStepSGD(sgd.step, train_x, one_hot(train_y, xp, params.W1.dtype), batch_size, per_step_block)
+
+
 def count_errors(params: Params, x: Any, y: Any, xp: Any = numpy, chunk_rows: int = EVAL_CHUNK_ROWS,
                  gemm: Gemm | None = None) -> int:
     """How many of the rows of ``x`` the network misclassifies (large products, one host sync)."""
@@ -198,9 +198,9 @@ def count_errors(params: Params, x: Any, y: Any, xp: Any = numpy, chunk_rows: in
     return int(wrong)
 
 
-def error_rate(params: Params, x: Any, y: Any, xp: Any = numpy) -> float:
+def error_rate(params: Params, x: Any, y: Any, xp: Any = numpy, gemm: Gemm | None = None) -> float:
     """The fraction of misclassified rows (0.0202 = 2.02%), as the tutorial's zero-one loss."""
-    return count_errors(params, x, y, xp) / int(y.shape[0])
+    return count_errors(params, x, y, xp, gemm=gemm) / int(y.shape[0])
 
 
 @dataclass
@@ -224,15 +224,99 @@ def epoch_of(next_iter: int, n_train_batches: int) -> int:
     return max(1, -(-next_iter // n_train_batches)) if next_iter else 0
 
 
-def deferred_unavailable(xp: Any, gemm: Gemm, L1_reg: float) -> str | None:
-    """Why the deferred step cannot run (None when it can)."""
-    if xp is not numpy:
-        return "it runs on NumPy only"
-    if not gemm.fused:
-        return "it needs SciPy's BLAS (pip install scipy, or the [mnist] extra)"
-    if L1_reg != 0.0:
-        return f"L1_reg={L1_reg} needs the sign of W1 at every step"
-    return None
+@dataclass(frozen=True)
+class _Schedule:
+    """Where :func:`train` cuts its segments of steps: at the end of the stepper's block (within the
+    epoch), at each validation point, after the step at which patience runs out, and at the end of
+    training. All depend on the iteration only, so a resumed run cuts (and computes) exactly where an
+    uninterrupted one does."""
+
+    n_train_batches: int
+    total_iters: int
+    validation_frequency: int
+    block_steps: int
+    poll_every: int
+
+    @classmethod
+    def of(cls, n_train_batches: int, n_epochs: int, block_steps: int, poll_every: int) -> _Schedule:
+        return cls(n_train_batches, n_epochs * n_train_batches, min(n_train_batches, PATIENCE_ITERS // 2),
+                   block_steps, poll_every)
+
+    def segments(self, loop: LoopState) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` iterations of each segment from ``loop.next_iter`` on, while training goes
+        on; ``loop.patience`` and ``loop.done`` are read anew before each segment."""
+        it = loop.next_iter
+        while it < self.total_iters and not loop.done:
+            pos = it % self.n_train_batches
+            stop = it - pos + min((pos // self.block_steps + 1) * self.block_steps, self.n_train_batches)
+            stop = min(stop, (it // self.validation_frequency + 1) * self.validation_frequency, self.total_iters)
+            if loop.patience >= it:
+                stop = min(stop, loop.patience + 1)
+            yield it, stop
+            it = stop
+
+    def in_epoch(self, start: int, stop: int) -> tuple[int, int]:
+        """The segment as minibatch indices within its epoch (what :meth:`Stepper.run` takes)."""
+        pos = start % self.n_train_batches
+        return pos, pos + stop - start
+
+    def validates(self, it: int) -> bool:
+        return it % self.validation_frequency == 0
+
+    def polls(self, start: int, stop: int) -> bool:
+        return stop // self.poll_every != start // self.poll_every
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """The tutorial's early stopping: error rates of ``params`` as they are now, on the validation set
+    and (at each new best) on the test set."""
+
+    params: Params
+    valid: tuple[Any, Any]
+    test: tuple[Any, Any]
+    xp: Any
+    gemm: Gemm
+
+    def __call__(self, loop: LoopState, last: int) -> None:
+        """Validate after iteration ``last``; a significant improvement extends the patience."""
+        loop.validation_error = error_rate(self.params, *self.valid, self.xp, self.gemm)
+        if loop.validation_error < loop.best_validation_loss:
+            if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
+                loop.patience = max(loop.patience, last * PATIENCE_INCREASE)
+            loop.best_validation_loss = loop.validation_error
+            loop.best_iter = last
+            loop.test_score = error_rate(self.params, *self.test, self.xp, self.gemm)
+
+
+def _tell_caller(loop: LoopState, it: int, validated: bool, schedule: _Schedule,
+                 on_validation: Callable[[LoopState, int], None] | None,
+                 poll: Callable[[LoopState], bool] | None) -> bool:
+    """After a validation or at a poll point: ``on_validation`` (after a validation), then ``poll``
+    unless training has ended; True when ``poll`` asks to stop."""
+    if validated and on_validation is not None:
+        on_validation(loop, epoch_of(it, schedule.n_train_batches))
+    return poll is not None and not loop.done and it < schedule.total_iters and poll(loop)
+
+
+class _Clock:
+    """The run's wall time into the loop state: ``elapsed_s`` adds this process's time to what earlier
+    processes recorded, ``timings`` gets the seconds of each epoch that ends in this process."""
+
+    def __init__(self, loop: LoopState, n_train_batches: int) -> None:
+        self.loop, self.n_train_batches = loop, n_train_batches
+        self.started = self.epoch_started = time.perf_counter()
+        self.elapsed_before = loop.elapsed_s
+
+    def lap(self, it: int) -> None:
+        """Close the epoch if iteration ``it`` is the first of the next one."""
+        if it % self.n_train_batches == 0:
+            now = time.perf_counter()
+            self.loop.timings.append(now - self.epoch_started)
+            self.epoch_started = now
+
+    def update(self) -> None:
+        self.loop.elapsed_s = self.elapsed_before + (time.perf_counter() - self.started)
 
 
 def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any, test_x: Any, test_y: Any, *,
@@ -250,85 +334,41 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
     ``poll_every`` minibatches and after each validation, and returning True stops the loop at once
     (``done`` stays False; the caller has saved what it needs to resume).
 
-    ``deferred`` picks the step: :class:`models.deferred.DeferredSGD` (the first layer's update
-    deferred over blocks of a few steps; same iterates up to rounding, faster on a CPU) or the per-step
-    :class:`SGD`. The default takes the deferred one where it applies (NumPy with SciPy's BLAS and
-    ``L1_reg == 0``) and pays (``batch_size <= DEFERRED_MAX_BATCH``). The steps run in segments cut at
-    the deferred blocks' boundaries, the validation points and the patience limit, which depend only
-    on the iteration: a resumed run repeats exactly the computation of an uninterrupted one."""
+    ``deferred`` picks the step once (:func:`make_stepper`): :class:`models.deferred.DeferredSGD` (the
+    first layer's update deferred over blocks of a few steps; same iterates up to rounding, faster on a
+    CPU) or the per-step :class:`SGD`; None takes the deferred one where it applies and pays. The steps
+    run in segments cut at the stepper's block boundaries, the validation points and the patience
+    limit, which depend only on the iteration: a resumed run repeats exactly the computation of an
+    uninterrupted one."""
     n_train_batches = int(train_x.shape[0]) // batch_size
     if batch_size < 1 or n_train_batches < 1:
         raise ParamError(f"batch_size={batch_size!r} does not fit the {int(train_x.shape[0])} training examples: "
                          "accepted values are 1 to the size of the training set")
     loop = LoopState() if loop is None else loop
-    validation_frequency = min(n_train_batches, PATIENCE_ITERS // 2)
-    total_iters = n_epochs * n_train_batches
     gemm = Gemm(xp, params.W1.dtype)
-    why_not = deferred_unavailable(xp, gemm, L1_reg)
-    if deferred is None:
-        deferred = why_not is None and batch_size <= DEFERRED_MAX_BATCH
-    elif deferred and why_not is not None:
-        raise ParamError(f"sgd_step='deferred' cannot run here: {why_not}; use 'per-step' or 'auto'")
-    if deferred:
-        stepper: Any = DeferredSGD(params, train_x, train_y, batch_size, learning_rate, L2_reg, gemm)
-        block = stepper.K
-        run_steps, sync = stepper.run, stepper.store
-    else:
-        sgd = SGD(params, batch_size, learning_rate, L1_reg, L2_reg, xp, gemm)
-        targets = one_hot(train_y, xp, params.W1.dtype)
-        block = poll_every
-
-        def run_steps(first: int, stop: int) -> None:
-            for k in range(first, stop):
-                lo = k * batch_size
-                sgd.step(train_x[lo:lo + batch_size], targets[lo:lo + batch_size])
-
-        def sync() -> None:
-            pass
-    n_valid, n_test = int(valid_y.shape[0]), int(test_y.shape[0])
-
-    started = time.perf_counter()
-    elapsed_before = loop.elapsed_s
-    epoch_started = started
-    it = loop.next_iter
-    # the deferred step's softmax may overflow exp (then it redoes the block): no warnings for that
-    with numpy.errstate(over="ignore", divide="ignore", invalid="ignore") if deferred else contextlib.nullcontext():
-        while it < total_iters and not loop.done:
-            # the segment: up to the end of the block (within the epoch), the next validation point, the
-            # step at which patience runs out, or the end of training
-            pos = it % n_train_batches
-            stop = it - pos + min((pos // block + 1) * block, n_train_batches)
-            stop = min(stop, (it // validation_frequency + 1) * validation_frequency, total_iters)
-            if loop.patience >= it:
-                stop = min(stop, loop.patience + 1)
-            run_steps(pos, pos + stop - it)
-            last, previous, it = stop - 1, it, stop
-            validated = it % validation_frequency == 0
-            polled = poll is not None and it // poll_every != previous // poll_every
-            if validated or polled:
-                sync()  # the current parameters into params: for the error counts, the poll's checkpoint
+    stepper = make_stepper(params, train_x, train_y, learning_rate=learning_rate, L1_reg=L1_reg, L2_reg=L2_reg,
+                           batch_size=batch_size, xp=xp, gemm=gemm, deferred=deferred, per_step_block=poll_every)
+    schedule = _Schedule.of(n_train_batches, n_epochs, stepper.block_steps, poll_every)
+    validate = _Validation(params, (valid_x, valid_y), (test_x, test_y), xp, gemm)
+    clock = _Clock(loop, n_train_batches)
+    with stepper.errstate():
+        for start, it in schedule.segments(loop):
+            stepper.run(*schedule.in_epoch(start, it))
+            validated = schedule.validates(it)
+            synced = validated or (poll is not None and schedule.polls(start, it))
+            if synced:
+                stepper.store()  # the current parameters into params: for the error counts, the poll's checkpoint
             if validated:
-                loop.validation_error = count_errors(params, valid_x, valid_y, xp, gemm=gemm) / n_valid
-                if loop.validation_error < loop.best_validation_loss:
-                    if loop.validation_error < loop.best_validation_loss * IMPROVEMENT_THRESHOLD:
-                        loop.patience = max(loop.patience, last * PATIENCE_INCREASE)
-                    loop.best_validation_loss = loop.validation_error
-                    loop.best_iter = last
-                    loop.test_score = count_errors(params, test_x, test_y, xp, gemm=gemm) / n_test
-            if loop.patience <= last:
+                validate(loop, it - 1)
+            if loop.patience <= it - 1:
                 loop.done = True
             loop.next_iter = it
-            if it % n_train_batches == 0:
-                now = time.perf_counter()
-                loop.timings.append(now - epoch_started)
-                epoch_started = now
-            if validated or polled:
-                loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
-                if validated and on_validation is not None:
-                    on_validation(loop, epoch_of(it, n_train_batches))
-                if poll is not None and not loop.done and it < total_iters and poll(loop):
+            clock.lap(it)
+            if synced:
+                clock.update()
+                if _tell_caller(loop, it, validated, schedule, on_validation, poll):
                     return loop
-    sync()
+    stepper.store()
     loop.done = True
-    loop.elapsed_s = elapsed_before + (time.perf_counter() - started)
+    clock.update()
     return loop

@@ -43,7 +43,8 @@ from models import data as mnist_data
 from models.backend import BACKEND_STATE_KEY, DTYPE, ArrayBackend, scipy_blas, select_backend
 from models.checkpoint import CHECKPOINT_NAME, load_checkpoint, params_to_host, save_checkpoint
 from models.errors import ModelsError, ParamError
-from models.mlp import SEED, LoopState, Params, epoch_of, init_params, train
+from models.mlp import SEED, LoopState, epoch_of, train
+from models.params import Params, init_params
 
 DEFAULTS: dict[str, Any] = {"learning_rate": 0.01, "L1_reg": 0.00, "L2_reg": 0.0001, "n_iter": 50,
                             "batch_size": 20, "n_hidden": 10}

@@ -9,7 +9,8 @@ import numpy
 import pytest
 
 from models import backend
-from models.backend import BackendError, cuda_devices_hidden, select_backend
+from models.backend import cuda_devices_hidden, select_backend
+from models.errors import ArrayBackendError
 
 
 def loader_that_must_not_run():
@@ -44,7 +45,7 @@ def test_empty_values_mean_auto():
                                               (None, "jax", "environment variable JOBMAN_ARRAY_BACKEND")])
 def test_unknown_backend_is_one_line_naming_the_value(state, env, origin):
     environ = {} if env is None else {"JOBMAN_ARRAY_BACKEND": env}
-    with pytest.raises(BackendError) as info:
+    with pytest.raises(ArrayBackendError) as info:
         select_backend(state, environ, load_cupy=loader_that_must_not_run)
     message = str(info.value)
     assert "\n" not in message
@@ -58,7 +59,7 @@ def test_cuda_visible_devices_hiding_every_gpu_gives_numpy(visible):
 
 
 def test_cupy_requested_but_gpus_hidden_is_an_error():
-    with pytest.raises(BackendError, match="CUDA_VISIBLE_DEVICES=''"):
+    with pytest.raises(ArrayBackendError, match="CUDA_VISIBLE_DEVICES=''"):
         select_backend("cupy", {"CUDA_VISIBLE_DEVICES": ""}, load_cupy=loader_that_must_not_run)
 
 
@@ -80,7 +81,7 @@ def test_cupy_missing_gives_numpy_with_the_reason(monkeypatch):
 
 def test_cupy_requested_but_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
-    with pytest.raises(BackendError) as info:
+    with pytest.raises(ArrayBackendError) as info:
         select_backend(None, {"JOBMAN_ARRAY_BACKEND": "cupy"})
     assert "jobman-ng[gpu]" in str(info.value) and "\n" not in str(info.value)
 

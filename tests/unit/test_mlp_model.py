@@ -8,6 +8,7 @@ import pytest
 from models import mlp
 from models.backend import Gemm, scipy_blas
 from models.deferred import DeferredSGD
+from models.params import PARAM_NAMES, Params, init_params, one_hot
 
 N_IN, N_HIDDEN, N_OUT, BATCH = 6, 4, 5, 7
 
@@ -15,7 +16,7 @@ N_IN, N_HIDDEN, N_OUT, BATCH = 6, 4, 5, 7
 def tiny_network(dtype=np.float64, seed=0):
     """A small network with every parameter non-zero (so that |W| is differentiable at it)."""
     rng = np.random.RandomState(seed)
-    params = mlp.init_params(N_HIDDEN, np.random.RandomState(seed + 1), dtype=dtype, n_in=N_IN, n_out=N_OUT)
+    params = init_params(N_HIDDEN, np.random.RandomState(seed + 1), dtype=dtype, n_in=N_IN, n_out=N_OUT)
     params.W2[...] = rng.uniform(-1, 1, params.W2.shape)
     params.b1[...] = rng.uniform(-0.5, 0.5, params.b1.shape)
     params.b2[...] = rng.uniform(-0.5, 0.5, params.b2.shape)
@@ -30,7 +31,7 @@ def test_gradients_match_finite_differences(L1_reg, L2_reg):
     _, grads = mlp.cost_and_gradients(params, x, y, L1_reg, L2_reg)
     eps = 1e-6
     worst = 0.0
-    for name in mlp.PARAM_NAMES:
+    for name in PARAM_NAMES:
         array = getattr(params, name)
         analytic = getattr(grads, name)
         for index in np.ndindex(array.shape):
@@ -51,23 +52,23 @@ def test_sgd_step_is_one_update_with_the_exact_gradient(prefer_blas, L1_reg, L2_
     params, x, y = tiny_network()
     lr = 0.1
     _, grads = mlp.cost_and_gradients(params, x, y, L1_reg, L2_reg)
-    expected = {name: getattr(params, name) - lr * getattr(grads, name) for name in mlp.PARAM_NAMES}
+    expected = {name: getattr(params, name) - lr * getattr(grads, name) for name in PARAM_NAMES}
     gemm = Gemm(np, np.float64, prefer_blas=prefer_blas)
     sgd = mlp.SGD(params, BATCH, lr, L1_reg, L2_reg, np, gemm)
-    sgd.step(x, mlp.one_hot(y, np, np.float64, n_out=N_OUT))
-    for name in mlp.PARAM_NAMES:
+    sgd.step(x, one_hot(y, np, np.float64, n_out=N_OUT))
+    for name in PARAM_NAMES:
         np.testing.assert_allclose(getattr(params, name), expected[name], rtol=0, atol=1e-14)
 
 
 def test_step_keeps_float32_and_matches_float64_within_rounding():
     params64, x, y = tiny_network(np.float64)
-    params32 = mlp.Params(**{k: v.astype(np.float32) for k, v in params64.as_dict().items()})
+    params32 = Params(**{k: v.astype(np.float32) for k, v in params64.as_dict().items()})
     for params, dtype in ((params64, np.float64), (params32, np.float32)):
         sgd = mlp.SGD(params, BATCH, 0.05, 0.001, 0.0001, np)
-        targets = mlp.one_hot(y, np, dtype, n_out=N_OUT)
+        targets = one_hot(y, np, dtype, n_out=N_OUT)
         for _ in range(20):
             sgd.step(x.astype(dtype), targets)
-    for name in mlp.PARAM_NAMES:
+    for name in PARAM_NAMES:
         assert getattr(params32, name).dtype == np.float32
         np.testing.assert_allclose(getattr(params32, name), getattr(params64, name), rtol=1e-4, atol=1e-5)
 
@@ -97,11 +98,11 @@ def test_deferred_sgd_follows_the_per_step_sgd(L2_reg, ranges):
     minibatches (blocks of 5, a partial last block, ranges that start inside a block)."""
     n_batches, lr = 13, 0.3
     x, y = sparse_batches(n_batches, BATCH, N_IN * 5, seed=4)
-    reference = mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN * 5, n_out=N_OUT)
+    reference = init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN * 5, n_out=N_OUT)
     reference.W2[...] = np.random.RandomState(2).uniform(-1, 1, reference.W2.shape)
-    params = mlp.Params(**{k: v.copy() for k, v in reference.as_dict().items()})
+    params = Params(**{k: v.copy() for k, v in reference.as_dict().items()})
     sgd = mlp.SGD(reference, BATCH, lr, 0.0, L2_reg, np, Gemm(np, np.float64))
-    targets = mlp.one_hot(y, np, np.float64, n_out=N_OUT)
+    targets = one_hot(y, np, np.float64, n_out=N_OUT)
     deferred = DeferredSGD(params, x, y, BATCH, lr, L2_reg, Gemm(np, np.float64), block_steps=5)
     for _ in range(3):
         for k in range(n_batches):
@@ -111,10 +112,10 @@ def test_deferred_sgd_follows_the_per_step_sgd(L2_reg, ranges):
     before = params.W1.copy()
     deferred.store()
     assert not np.array_equal(before, params.W1)  # store() wrote the trained values
-    for name in mlp.PARAM_NAMES:
+    for name in PARAM_NAMES:
         np.testing.assert_allclose(getattr(params, name), getattr(reference, name), rtol=0, atol=1e-12)
-    assert np.abs(reference.W1 - mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64,
-                                                 n_in=N_IN * 5).W1).max() > 1e-3  # it did train
+    assert np.abs(reference.W1 - init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64,
+                                             n_in=N_IN * 5).W1).max() > 1e-3  # it did train
 
 
 @needs_blas
@@ -123,14 +124,14 @@ def test_deferred_sgd_redoes_a_block_whose_softmax_left_exps_range(case):
     """Logits of +-1000 (exp overflows, or every class underflows, in float64): the block is computed
     again with the max shift, and the result still follows the per-step SGD."""
     x, y = sparse_batches(10, BATCH, N_IN, seed=3)
-    reference = mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN, n_out=N_OUT)
+    reference = init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN, n_out=N_OUT)
     if case == "overflow":
         reference.W2[...] = np.random.RandomState(2).uniform(-1000, 1000, reference.W2.shape)
     else:
         reference.b2[...] = -1000.0
-    params = mlp.Params(**{k: v.copy() for k, v in reference.as_dict().items()})
+    params = Params(**{k: v.copy() for k, v in reference.as_dict().items()})
     sgd = mlp.SGD(reference, BATCH, 0.1, 0.0, 0.01, np, Gemm(np, np.float64))
-    targets = mlp.one_hot(y, np, np.float64, n_out=N_OUT)
+    targets = one_hot(y, np, np.float64, n_out=N_OUT)
     deferred = DeferredSGD(params, x, y, BATCH, 0.1, 0.01, Gemm(np, np.float64), block_steps=5)
     redone = []
     original = deferred._steps
@@ -142,14 +143,14 @@ def test_deferred_sgd_redoes_a_block_whose_softmax_left_exps_range(case):
         deferred.run(5, 10)
     deferred.store()
     assert redone[:2] == [False, True]  # the first block needed the shift
-    for name in mlp.PARAM_NAMES:
+    for name in PARAM_NAMES:
         np.testing.assert_allclose(getattr(params, name), getattr(reference, name), rtol=1e-12, atol=1e-12)
 
 
 @needs_blas
 def test_deferred_sgd_refuses_a_range_across_blocks():
     x, y = sparse_batches(10, BATCH, N_IN, seed=0)
-    params = mlp.init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN, n_out=N_OUT)
+    params = init_params(N_HIDDEN, np.random.RandomState(1), dtype=np.float64, n_in=N_IN, n_out=N_OUT)
     deferred = DeferredSGD(params, x, y, BATCH, 0.1, 0.0, Gemm(np, np.float64), block_steps=5)
     with pytest.raises(ValueError, match="one block"):
         deferred.run(3, 7)
@@ -165,7 +166,7 @@ def test_train_with_the_deferred_step_matches_the_per_step_one(batch_size):
     vx, vy = _separable_data(40, rng)
     runs = []
     for deferred in (False, True):
-        params = mlp.init_params(5, np.random.RandomState(1234), dtype=np.float64)
+        params = init_params(5, np.random.RandomState(1234), dtype=np.float64)
         history = []
         loop = mlp.train(params, tx.astype(np.float64), ty, vx.astype(np.float64), vy, vx.astype(np.float64), vy,
                          learning_rate=0.05, L1_reg=0.0, L2_reg=0.001, batch_size=batch_size, n_epochs=30,
@@ -176,12 +177,12 @@ def test_train_with_the_deferred_step_matches_the_per_step_one(batch_size):
     assert h_def == h_step and len(h_step) == 30
     assert (l_def.next_iter, l_def.best_iter, l_def.patience) == (l_step.next_iter, l_step.best_iter, l_step.patience)
     assert l_def.best_validation_loss == l_step.best_validation_loss and l_def.test_score == l_step.test_score
-    for name in mlp.PARAM_NAMES:
+    for name in PARAM_NAMES:
         np.testing.assert_allclose(getattr(p_def, name), getattr(p_step, name), rtol=0, atol=1e-10)
 
 
 def test_initialisation_is_the_tutorials():
-    params = mlp.init_params(100, np.random.RandomState(1234))
+    params = init_params(100, np.random.RandomState(1234))
     bound = np.sqrt(6.0 / (784 + 100))
     assert params.W1.shape == (784, 100) and params.W1.dtype == np.float32
     assert params.W2.shape == (100, 10) and params.b1.shape == (100,) and params.b2.shape == (10,)
@@ -189,12 +190,12 @@ def test_initialisation_is_the_tutorials():
     assert not params.W2.any() and not params.b1.any() and not params.b2.any()
     expected = np.random.RandomState(1234).uniform(-bound, bound, (784, 100)).astype(np.float32)
     np.testing.assert_array_equal(params.W1, expected)
-    assert not np.array_equal(mlp.init_params(100, np.random.RandomState(7)).W1, params.W1)
+    assert not np.array_equal(init_params(100, np.random.RandomState(7)).W1, params.W1)
 
 
 def test_count_errors_matches_a_plain_argmax():
     rng = np.random.RandomState(3)
-    params = mlp.init_params(16, rng)
+    params = init_params(16, rng)
     params.W2[...] = rng.uniform(-1, 1, params.W2.shape)
     x = rng.uniform(0, 1, (2500, 784)).astype(np.float32)
     y = rng.randint(0, 10, 2500)
@@ -236,7 +237,7 @@ def test_early_stopping_follows_the_tutorials_patience_rule():
     rng = np.random.RandomState(0)
     tx, ty = _separable_data(100, rng)
     vx, vy = _separable_data(50, rng)
-    params = mlp.init_params(5, np.random.RandomState(1234))
+    params = init_params(5, np.random.RandomState(1234))
     history = []
     loop = mlp.train(params, tx, ty, vx, vy, vx, vy, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0,
                      batch_size=1, n_epochs=300, on_validation=lambda s, e: history.append((s.next_iter - 1,
@@ -259,7 +260,7 @@ def test_early_stopping_follows_the_tutorials_patience_rule():
 def test_training_runs_all_epochs_when_patience_allows():
     rng = np.random.RandomState(1)
     tx, ty = _separable_data(60, rng)
-    params = mlp.init_params(5, np.random.RandomState(1234))
+    params = init_params(5, np.random.RandomState(1234))
     loop = mlp.train(params, tx, ty, tx, ty, tx, ty, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0001,
                      batch_size=20, n_epochs=7)
     assert loop.done and loop.next_iter == 7 * 3
@@ -269,7 +270,7 @@ def test_training_runs_all_epochs_when_patience_allows():
 def test_batch_larger_than_the_data_is_refused():
     rng = np.random.RandomState(1)
     tx, ty = _separable_data(10, rng)
-    params = mlp.init_params(3, rng)
+    params = init_params(3, rng)
     with pytest.raises(mlp.ParamError, match="batch_size=20"):
         mlp.train(params, tx, ty, tx, ty, tx, ty, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0,
                   batch_size=20, n_epochs=1)
@@ -283,7 +284,7 @@ def test_the_default_step_is_per_step_for_wide_batches(monkeypatch):
     built = []
     monkeypatch.setattr(mlp, "DeferredSGD", lambda *a, **k: built.append(a) or DeferredSGD(*a, **k))
     for batch_size, expected in ((mlp.DEFERRED_MAX_BATCH, 1), (mlp.DEFERRED_MAX_BATCH + 1, 1)):
-        params = mlp.init_params(3, np.random.RandomState(1))
+        params = init_params(3, np.random.RandomState(1))
         mlp.train(params, tx, ty, tx, ty, tx, ty, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0,
                   batch_size=batch_size, n_epochs=1)
         assert len(built) == expected
