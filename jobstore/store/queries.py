@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 QUERIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queries")
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{(\w+)\}")
+# Queries that other queries include by name: ``{job_columns}`` (what a Job is read from) and
+# ``{now}`` (the database clock, written once per dialect).
+FRAGMENTS = ("job_columns", "now")
 
 
 @functools.cache
@@ -48,8 +51,8 @@ def render(text: str, names: Mapping[str, str], literal_braces: bool = True) -> 
 
 def render_all(dialect: str, names: Mapping[str, str], quote: Callable[[str], str]) -> dict[str, str]:
     """Every query of ``dialect`` with its identifiers (``names``: placeholder → raw name, quoted
-    here with ``quote``) and its fragments (``{job_columns}``) substituted."""
+    here with ``quote``) and its fragments (:data:`FRAGMENTS`: the job's columns, the clock) substituted."""
     raw = load(dialect)
     quoted = {k: quote(v) for k, v in names.items()}
-    fragments = {"job_columns": render(raw["job_columns"], quoted)}
+    fragments = {name: render(raw[name], quoted) for name in FRAGMENTS}
     return {name: render(text, {**quoted, **fragments}) for name, text in raw.items()}

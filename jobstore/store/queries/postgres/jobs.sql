@@ -59,14 +59,14 @@ LIMIT %(limit)s
 UPDATE {table} SET
     status = %(status)s,
     attempt = CASE WHEN status = 1 THEN attempt + 1 ELSE attempt END,
-    lease_until = CASE WHEN %(status)s = 1 THEN now() ELSE NULL END,
+    lease_until = CASE WHEN %(status)s = 1 THEN {now} ELSE NULL END,
     end_reason = CASE WHEN %(status)s = -1 THEN 'canceled' ELSE end_reason END,
-    ended = CASE WHEN status = 1 AND %(status)s <> 1 THEN now() ELSE ended END,
-    updated = now()
+    ended = CASE WHEN status = 1 AND %(status)s <> 1 THEN {now} ELSE ended END,
+    updated = {now}
 WHERE id = ANY(%(ids)s)
 
 -- name: set_priority
-UPDATE {table} SET priority = %(priority)s, updated = now() WHERE id = ANY(%(ids)s)
+UPDATE {table} SET priority = %(priority)s, updated = {now} WHERE id = ANY(%(ids)s)
 
 -- name: insert_tmp_clear
 DELETE FROM jobstore_insert

@@ -3,6 +3,10 @@
 -- Status literals (0 START, 1 RUNNING) are written out so that the planner can match the
 -- partial indexes.
 
+-- name: now
+-- The database clock: every time in the table comes from it, never the client's.
+now()
+
 -- name: table_exists
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
                WHERE schemaname = current_schema() AND tablename = %(name)s)
@@ -28,10 +32,10 @@ CREATE TABLE IF NOT EXISTS {table} (
     lease_until timestamptz,
     host        text,
     worker      text,
-    created     timestamptz NOT NULL DEFAULT now(),
+    created     timestamptz NOT NULL DEFAULT {now},
     started     timestamptz,
     ended       timestamptz,
-    updated     timestamptz NOT NULL DEFAULT now(),
+    updated     timestamptz NOT NULL DEFAULT {now},
     error       text,
     end_reason  text,
     CONSTRAINT {unique_hash} UNIQUE (hash, copy)

@@ -13,37 +13,37 @@ UPDATE {table} AS t SET
     error = 'lease expired on attempt ' || t.attempt::text || ' (worker '
             || coalesce(t.worker, '?') || ' on ' || coalesce(t.host, '?') || ' presumed dead); lost '
             || (t.losses + 1)::text || ' time(s), max attempts ' || %(max_attempts)s::text,
-    ended = now(),
+    ended = {now},
     lease_until = NULL,
-    updated = now()
-WHERE t.id IN (SELECT id FROM {table} WHERE status = 1 AND lease_until < now()
+    updated = {now}
+WHERE t.id IN (SELECT id FROM {table} WHERE status = 1 AND lease_until < {now}
                ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
 
 -- name: claim
 UPDATE {table} SET
     status = 1,
     attempt = attempt + 1,
-    lease_until = now() + %(lease_s)s * interval '1 second',
+    lease_until = {now} + %(lease_s)s * interval '1 second',
     host = %(host)s,
     worker = %(worker)s,
-    started = now(),
+    started = {now},
     ended = NULL,
     end_reason = NULL,
-    updated = now()
+    updated = {now}
 WHERE id = (SELECT id FROM {table} WHERE status = 0 ORDER BY priority DESC, id
             LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING {job_columns}
 
 -- name: heartbeat
-UPDATE {table} SET lease_until = now() + %(lease_s)s * interval '1 second', updated = now()
+UPDATE {table} SET lease_until = {now} + %(lease_s)s * interval '1 second', updated = {now}
 WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1
 
 -- name: save
 UPDATE {table} SET
     state = %(state)s::jsonb,
     types = %(types)s::jsonb,
-    lease_until = now() + %(lease_s)s * interval '1 second',
-    updated = now()
+    lease_until = {now} + %(lease_s)s * interval '1 second',
+    updated = {now}
 WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1
 
 -- name: finish
@@ -54,7 +54,7 @@ UPDATE {table} SET
     types = CASE WHEN %(set_state)s THEN %(types)s::jsonb ELSE types END,
     priority = coalesce(%(priority)s::float8, priority),
     error = coalesce(%(error)s::text, error),
-    ended = now(),
+    ended = {now},
     lease_until = NULL,
-    updated = now()
+    updated = {now}
 WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1

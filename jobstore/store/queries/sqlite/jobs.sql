@@ -61,14 +61,14 @@ LIMIT :limit
 UPDATE {table} SET
     status = :status,
     attempt = CASE WHEN status = 1 THEN attempt + 1 ELSE attempt END,
-    lease_until = CASE WHEN :status = 1 THEN (julianday('now') - 2440587.5) * 86400.0 ELSE NULL END,
+    lease_until = CASE WHEN :status = 1 THEN {now} ELSE NULL END,
     end_reason = CASE WHEN :status = -1 THEN 'canceled' ELSE end_reason END,
-    ended = CASE WHEN status = 1 AND :status <> 1 THEN (julianday('now') - 2440587.5) * 86400.0 ELSE ended END,
-    updated = (julianday('now') - 2440587.5) * 86400.0
+    ended = CASE WHEN status = 1 AND :status <> 1 THEN {now} ELSE ended END,
+    updated = {now}
 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: set_priority
-UPDATE {table} SET priority = :priority, updated = (julianday('now') - 2440587.5) * 86400.0
+UPDATE {table} SET priority = :priority, updated = {now}
 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: next_id

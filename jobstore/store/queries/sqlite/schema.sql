@@ -1,6 +1,10 @@
 -- The job table and its side tables (SQLite). Times are epoch seconds (REAL) from the database
--- clock: (julianday('now') - 2440587.5) * 86400.0. Status literals are written out so that the
+-- clock (the fragment {now} below). Status literals are written out so that the
 -- planner can use the partial indexes.
+
+-- name: now
+-- The database clock in epoch seconds: every time in the table comes from it, never the client's.
+(julianday('now') - 2440587.5) * 86400.0
 
 -- name: table_exists
 SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name)
@@ -26,10 +30,10 @@ CREATE TABLE IF NOT EXISTS {table} (
     lease_until REAL,
     host        TEXT,
     worker      TEXT,
-    created     REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
+    created     REAL NOT NULL DEFAULT ({now}),
     started     REAL,
     ended       REAL,
-    updated     REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
+    updated     REAL NOT NULL DEFAULT ({now}),
     error       TEXT,
     end_reason  TEXT,
     CONSTRAINT {unique_hash} UNIQUE (hash, copy)

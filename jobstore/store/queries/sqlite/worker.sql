@@ -11,39 +11,39 @@ UPDATE {table} SET
     error = 'lease expired on attempt ' || attempt || ' (worker ' || coalesce(worker, '?') || ' on '
             || coalesce(host, '?') || ' presumed dead); lost ' || (losses + 1) || ' time(s), max attempts '
             || :max_attempts,
-    ended = (julianday('now') - 2440587.5) * 86400.0,
+    ended = {now},
     lease_until = NULL,
-    updated = (julianday('now') - 2440587.5) * 86400.0
+    updated = {now}
 WHERE id IN (SELECT id FROM {table} WHERE status = 1
-             AND lease_until < (julianday('now') - 2440587.5) * 86400.0
+             AND lease_until < {now}
              ORDER BY lease_until LIMIT 1000)
 
 -- name: claim
 UPDATE {table} SET
     status = 1,
     attempt = attempt + 1,
-    lease_until = (julianday('now') - 2440587.5) * 86400.0 + :lease_s,
+    lease_until = {now} + :lease_s,
     host = :host,
     worker = :worker,
-    started = (julianday('now') - 2440587.5) * 86400.0,
+    started = {now},
     ended = NULL,
     end_reason = NULL,
-    updated = (julianday('now') - 2440587.5) * 86400.0
+    updated = {now}
 WHERE id = (SELECT id FROM {table} WHERE status = 0 ORDER BY priority DESC, id LIMIT 1)
 RETURNING {job_columns}
 
 -- name: heartbeat
 UPDATE {table} SET
-    lease_until = (julianday('now') - 2440587.5) * 86400.0 + :lease_s,
-    updated = (julianday('now') - 2440587.5) * 86400.0
+    lease_until = {now} + :lease_s,
+    updated = {now}
 WHERE id = :id AND attempt = :attempt AND status = 1
 
 -- name: save
 UPDATE {table} SET
     state = :state,
     types = :types,
-    lease_until = (julianday('now') - 2440587.5) * 86400.0 + :lease_s,
-    updated = (julianday('now') - 2440587.5) * 86400.0
+    lease_until = {now} + :lease_s,
+    updated = {now}
 WHERE id = :id AND attempt = :attempt AND status = 1
 
 -- name: finish
@@ -54,7 +54,7 @@ UPDATE {table} SET
     types = CASE WHEN :set_state THEN :types ELSE types END,
     priority = coalesce(:priority, priority),
     error = coalesce(:error, error),
-    ended = (julianday('now') - 2440587.5) * 86400.0,
+    ended = {now},
     lease_until = NULL,
-    updated = (julianday('now') - 2440587.5) * 86400.0
+    updated = {now}
 WHERE id = :id AND attempt = :attempt AND status = 1
