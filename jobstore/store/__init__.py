@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
+from .jobs import SqlStore
 from .urls import DbUrl, parse_url
 
 __all__ = ["open_db", "Store", "Job", "InsertResult", "MIRRORED_KEYS"]
@@ -20,18 +21,18 @@ def open_db(url: str | DbUrl, *, create: bool = True) -> Store:
         import os
 
         from ..errors import DatabaseError
-        from .sqlite import SqliteStore
+        from .sqlite import SqliteConnector, SqliteDialect
 
         if not create and not os.path.exists(parsed.path or ""):
             # sqlite3.connect would create an empty file: a status query must leave nothing behind.
             raise DatabaseError(f"no job table {parsed.table!r} in {parsed.display()}: the file {parsed.path!r} does not exist "
                                 f"(schedule jobs first with jobman sqlschedule(s))")
 
-        store = SqliteStore(parsed)
+        store = SqlStore(SqliteConnector(parsed), SqliteDialect(parsed))
     else:
-        from .postgres import PostgresStore
+        from .postgres import PostgresConnector, PostgresDialect
 
-        store = PostgresStore(parsed)
+        store = SqlStore(PostgresConnector(parsed), PostgresDialect(parsed))
     try:
         store.ensure_schema(create=create)
     except BaseException:

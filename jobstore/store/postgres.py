@@ -1,5 +1,6 @@
-"""The PostgreSQL dialect (psycopg 3): autocommit connection, short explicit transactions, COPY
-for bulk inserts, ``FOR UPDATE SKIP LOCKED`` claims. Queries: ``queries/postgres/*.sql``."""
+"""PostgreSQL through psycopg 3: the connector (autocommit connection, short explicit transactions,
+which failures are worth a retry) and the dialect (COPY for bulk inserts, JSONB key filters and
+view columns). Queries, with the ``FOR UPDATE SKIP LOCKED`` claim: ``queries/postgres/*.sql``."""
 from __future__ import annotations
 
 import contextlib
@@ -11,8 +12,10 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from ..errors import DatabaseError
-from ._common import SqlStore, _Batch, one_line
 from .codec import T_BOOL, T_FLOAT, T_INT, T_JSON, T_NUMERIC, dumps
+from .connector import Connector, one_line
+from .dialect import Dialect
+from .inserts import Batch
 
 CONNECT_TIMEOUT_S = 10
 # Notice a dead server on an idle connection within about a minute.
@@ -36,29 +39,26 @@ def _copy_text(text: str) -> str:
     return text
 
 
-class PostgresStore(SqlStore):
-    dialect = "postgres"
+class PostgresConnector(Connector):
+    """A psycopg 3 connection in autocommit mode, with keepalives."""
 
-    @staticmethod
-    def quote(name: str) -> str:
-        return sql.Identifier(name).as_string(None)
-
-    def _connect(self) -> psycopg.Connection[Any]:
+    def connect(self) -> psycopg.Connection[Any]:
         kw: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "jobman", **KEEPALIVES}
         kw.update(self.url.conninfo())
         return psycopg.connect(autocommit=True, **kw)
 
-    def _transaction(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+    def transaction(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()
 
-    def _claim_batch(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
-        # Reap and claim are each atomic on their own; a pipeline sends both in one round trip.
+    def batch(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+        # Statements each atomic on their own (the reap and the claim): a pipeline sends them in
+        # one round trip.
         return conn.pipeline()
 
-    def _is_driver_error(self, exc: BaseException) -> bool:
+    def is_driver_error(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.Error)
 
-    def _is_transient(self, exc: BaseException, conn: Any) -> bool:
+    def is_transient(self, exc: BaseException, conn: Any) -> bool:
         if getattr(exc, "sqlstate", None) in _TRANSIENT_SQLSTATES:
             return True
         if not isinstance(exc, psycopg.OperationalError) or isinstance(exc, pg_errors.LockNotAvailable):
@@ -68,7 +68,7 @@ class PostgresStore(SqlStore):
             return not any(word in msg for word in _FATAL_CONNECT_WORDS)
         return bool(conn.broken or conn.closed or getattr(exc, "sqlstate", None) is None)
 
-    def _translate(self, exc: BaseException) -> DatabaseError:
+    def translate(self, exc: BaseException) -> DatabaseError:
         where = self.url.display()
         msg = one_line(exc)
         if isinstance(exc, pg_errors.InsufficientPrivilege):
@@ -77,22 +77,32 @@ class PostgresStore(SqlStore):
             return DatabaseError(f"cannot connect to {where}: {msg}")
         return DatabaseError(f"database error on {where}: {msg}")
 
-    def _bulk_load(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
-        self._exec(conn, "insert_tmp_create")
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL's SQL: JSONB state, COPY straight into the table when scheduling."""
+
+    name = "postgres"
+    streams_direct = True
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return sql.Identifier(name).as_string(None)
+
+    def bulk_load(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        self.exec(conn, "insert_tmp_create")
         with conn.cursor() as cur, cur.copy(self.q["insert_copy"]) as copy:
             for row in rows:
                 copy.write_row(row)
 
-    _streams_direct = True
-
-    def _insert_direct(self, conn: Any, batch: _Batch) -> list[int | None] | None:
+    def insert_direct(self, conn: Any, batch: Batch) -> list[int | None] | None:
         # COPY into the table itself is about twice as fast as staging + INSERT ... ON CONFLICT.
         # The rows are encoded while the server ingests the previous ones, and sent as COPY text
         # in blocks (one write per block instead of one per row). Ids are drawn in order (so that
         # the claim order follows the schedule order) from the sequence, which only inserts use
         # and every insert holds lock_insert: nextval gives the first, setval the last.
         seq = {"table": self.quote(self.url.table)}
-        jid = first = self._exec(conn, "next_id", seq).fetchone()[0]
+        jid = first = self.exec(conn, "next_id", seq).fetchone()[0]
         ids: list[int | None] = []
         seen: set[str] = set()
         escaped: dict[str, str] = {}
@@ -117,20 +127,20 @@ class PostgresStore(SqlStore):
                 if block:
                     copy.write("".join(block))
         except pg_errors.UniqueViolation:
-            self._exec(conn, "rewind_ids", {**seq, "next": first})
+            self.exec(conn, "rewind_ids", {**seq, "next": first})
             return None
-        self._exec(conn, "rewind_ids", {**seq, "next": jid})
+        self.exec(conn, "rewind_ids", {**seq, "next": jid})
         return ids
 
-    def _list_param(self, values: Sequence[Any]) -> Any:
+    def list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 
-    def _key_filter(self, n: int, key: str, candidates: list[Any], params: dict[str, Any]) -> str:
+    def key_filter(self, n: int, key: str, candidates: list[Any], params: dict[str, Any]) -> str:
         params[f"k{n}"] = key
         params[f"v{n}"] = [dumps(c) for c in candidates]
         return self.q["where_key"].replace("{n}", str(n))
 
-    def _view_expr(self, key: str, typ: str) -> str:
+    def view_expr(self, key: str, typ: str) -> str:
         lit = sql.Literal(key).as_string(None)
         if typ == T_JSON:
             return f"state -> {lit}"

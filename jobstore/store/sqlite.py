@@ -1,4 +1,4 @@
-"""The SQLite dialect (standard ``sqlite3``): autocommit connection, writes in ``BEGIN IMMEDIATE``
+"""SQLite through the standard ``sqlite3``: the connector (autocommit connection, writes in ``BEGIN IMMEDIATE``
 transactions (one writer at a time, others wait up to :data:`BUSY_TIMEOUT_S`), WAL journal so that
 readers do not block the writer. Queries: ``queries/sqlite/*.sql``. SQLite files must not be
 shared over NFS: use PostgreSQL for workers on several machines."""
@@ -11,8 +11,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import DatabaseError
-from ._common import SqlStore, one_line
 from .codec import T_FLOAT, T_JSON, dumps
+from .connector import Connector, one_line
+from .dialect import Dialect
 
 BUSY_TIMEOUT_S = 60.0
 
@@ -21,14 +22,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class SqliteStore(SqlStore):
-    dialect = "sqlite"
+class SqliteConnector(Connector):
+    """A ``sqlite3`` connection in autocommit mode, WAL journal, waiting up to BUSY_TIMEOUT_S for locks."""
 
-    @staticmethod
-    def quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
         path = self.url.path or ""
         folder = os.path.dirname(path) or "."
         if not os.path.isdir(folder):
@@ -44,7 +41,7 @@ class SqliteStore(SqlStore):
         return conn
 
     @contextlib.contextmanager
-    def _transaction(self, conn: Any) -> Iterator[None]:
+    def transaction(self, conn: Any) -> Iterator[None]:
         if conn.in_transaction:  # nested: a savepoint
             name = f"jobstore_sp{id(object())}"
             conn.execute(f"SAVEPOINT {name}")
@@ -65,24 +62,35 @@ class SqliteStore(SqlStore):
             raise
         conn.execute("COMMIT")
 
-    def _is_driver_error(self, exc: BaseException) -> bool:
+    def is_driver_error(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.Error)
 
-    def _is_transient(self, exc: BaseException, conn: Any) -> bool:
+    def is_transient(self, exc: BaseException, conn: Any) -> bool:
         msg = str(exc).lower()
         return isinstance(exc, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
 
-    def _translate(self, exc: BaseException) -> DatabaseError:
+    def translate(self, exc: BaseException) -> DatabaseError:
         msg = one_line(exc)
         if "unable to open" in msg:
             return DatabaseError(f"cannot open {self.url.display()}: {msg}")
         return DatabaseError(f"database error on {self.url.display()}: {msg}")
 
-    def _bulk_load(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
-        self._exec(conn, "insert_tmp_create")
+
+
+class SqliteDialect(Dialect):
+    """SQLite's SQL: JSON text state read with ``json_extract``."""
+
+    name = "sqlite"
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def bulk_load(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        self.exec(conn, "insert_tmp_create")
         conn.executemany(self.q["insert_copy"], rows)
 
-    def _list_param(self, values: Sequence[Any]) -> Any:
+    def list_param(self, values: Sequence[Any]) -> Any:
         return dumps(list(values))
 
     def _extract(self, key: str, key_sql: str) -> str:
@@ -91,13 +99,13 @@ class SqliteStore(SqlStore):
             return f"(SELECT value FROM json_each({self.quote(self.url.table)}.state) WHERE key = {key_sql})"
         return f"json_extract(state, {key_sql})"
 
-    def _key_filter(self, n: int, key: str, candidates: list[Any], params: dict[str, Any]) -> str:
+    def key_filter(self, n: int, key: str, candidates: list[Any], params: dict[str, Any]) -> str:
         simple = '"' not in key and "\\" not in key
         params[f"k{n}"] = f'$."{key}"' if simple else key
         params[f"v{n}"] = dumps(candidates)
         return self.q["where_key"].replace("{extract}", self._extract(key, f":k{n}")).replace("{n}", str(n))
 
-    def _view_expr(self, key: str, typ: str) -> str:
+    def view_expr(self, key: str, typ: str) -> str:
         simple = '"' not in key and "\\" not in key
         ext = self._extract(key, _literal(f'$."{key}"' if simple else key))
         if typ == T_JSON:

@@ -14,7 +14,7 @@ import pytest
 from jobstore.errors import DatabaseError, UrlError, UsageError
 from jobstore.status import CANCELED, DONE, ERR_RUN, RUNNING, START
 from jobstore.store import open_db
-from jobstore.store._common import SCHEMA_VERSION
+from jobstore.store.jobs import SCHEMA_VERSION
 from jobstore.store.urls import parse_url
 
 LEASE_S = 30.0
