@@ -32,7 +32,8 @@ from .errors import (
     SubmitParseError,
     UsageError,
 )
-from .runner import Completed, LocalRunner, Runner, SshAuth, SshRunner, SshTarget
+from .runner import Completed, LocalRunner, Runner
+from .sshclient import SshAuth, SshRunner, SshTarget
 
 BACKENDS: dict[str, str] = {
     "local": "backends.local:LocalBackend",

@@ -19,7 +19,6 @@ once); ``--time`` becomes ``allowed_job_duration``; ``--project`` ``+ProjectName
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -37,7 +36,6 @@ from .base import (
     Task,
 )
 from .errors import CommandError, UsageError
-from .runner import Completed
 
 SUBMIT_NAME = "submit.condor"
 ITEM_VARIABLE = "task"
@@ -229,22 +227,8 @@ class CondorBackend(Backend):
         return self._schedd_handle
 
     def _call(self, label: str, fn: Callable[[], T]) -> T:
-        """Run one bindings call as if it were a command: timed, recorded in the runner's history
-        (hence in the manifest), and any failure turned into a one-line CommandError."""
-        start = time.monotonic()
-        try:
-            value = fn()
-        except Exception as e:  # the bindings raise HTCondorException, ValueError, RuntimeError...
-            elapsed = time.monotonic() - start
-            said = " ".join(str(e).split()) or type(e).__name__
-            self._record(label, 1, said, elapsed)
-            raise CommandError(label, 1, "", said) from None
-        self._record(label, 0, "", time.monotonic() - start)
-        return value
-
-    def _record(self, label: str, code: int, err: str, elapsed: float) -> None:
-        self.runner.time_in_commands_s += elapsed
-        self.runner.history.append(Completed(label, code, "", err, elapsed))
+        """One bindings call, run as if it were a command (:meth:`~backends.runner.Runner.call`)."""
+        return self.runner.call(label, fn)
 
 
 def _bindings() -> Any:

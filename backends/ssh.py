@@ -32,7 +32,8 @@ from .base import (
     Task,
 )
 from .errors import BackendError, UsageError
-from .runner import Runner, SshAuth, SshRunner, SshTarget
+from .runner import Runner
+from .sshclient import SshAuth, SshRunner, SshTarget
 
 COMMANDS_FILE = "ssh_commands.txt"
 RUNNER_POLL_S = 0.2
@@ -183,7 +184,7 @@ class SshBackend(Backend):
         if key not in self._ssh:
             self._ssh[key] = SshRunner(target, self.auth())
         conn = self._ssh[key]
-        if conn._client is None:
+        if not conn.connected:
             conn.connect()
         return conn
 
