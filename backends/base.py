@@ -65,6 +65,8 @@ class Backend:
                           launcher also accepts the index as its first argument
         supports          Resources fields this backend honours (jobdispatch warns about the others)
         default_nb_proc   concurrency when the user gives none (None = no limit)
+        always_waits      jobdispatch waits for the tasks even without --wait (local: no scheduler
+                          holds the queue, the dispatcher does)
         poll_interval_s   how often wait() polls
         option_defaults   backend settings (conf/ profiles, ``--backend_option``) and their defaults
     """
@@ -76,6 +78,7 @@ class Backend:
     index_variable: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset({"env", "job_name"})
     default_nb_proc: ClassVar[int | None] = None
+    always_waits: ClassVar[bool] = False
     poll_interval_s: ClassVar[float] = WAIT_POLL_S
     option_defaults: ClassVar[Mapping[str, Any]] = {}
 

@@ -117,33 +117,36 @@ class SshRunner(Runner):
                            key_filename=self.auth.key_file, look_for_keys=self.auth.key_file is None,
                            allow_agent=self.auth.key_file is None, timeout=self.auth.connect_timeout_s,
                            banner_timeout=self.auth.connect_timeout_s, auth_timeout=self.auth.connect_timeout_s)
-        except paramiko.BadHostKeyException as e:
+        except (paramiko.SSHException, OSError, socket.timeout, EOFError) as e:
             client.close()
-            raise HostKeyError(
-                f"ssh host {self.target} presented a {e.key.get_name()} key that does NOT match known_hosts "
-                f"({', '.join(files)}); refusing to connect (remove the stale line if the host was reinstalled)"
-            ) from None
-        except paramiko.SSHException as e:
-            client.close()
-            if "not found in known_hosts" in str(e):
-                raise HostKeyError(
-                    f"ssh host {self.target} is not in known_hosts ({', '.join(files)}); add its key "
-                    f"(ssh-keyscan -p {self.target.port} {self.target.host} >> ~/.ssh/known_hosts, after checking "
-                    "it) or pass --ssh_accept_new_host_keys"
-                ) from None
-            if isinstance(e, paramiko.AuthenticationException):
-                how = self.auth.key_file or "the ssh agent and ~/.ssh keys"
-                raise AuthError(f"ssh host {self.target} refused authentication as "
-                                f"{self.target.user or _login()} with {how}: {e}") from None
-            raise ConnectError(f"cannot reach ssh host {self.target}: {e}") from None
-        except (OSError, socket.timeout, EOFError) as e:
-            client.close()
-            reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-            raise ConnectError(f"cannot reach ssh host {self.target}: {reason}") from None
+            raise self._failure(e, files) from None
         finally:
             self.time_in_commands_s += time.monotonic() - start
         self._client = client
         return self
+
+    def _failure(self, e: Exception, files: Sequence[str]) -> Exception:
+        """A failed connection as one line: a host key unknown or changed, a refused key, or the host
+        out of reach."""
+        import paramiko
+
+        if isinstance(e, paramiko.BadHostKeyException):
+            return HostKeyError(
+                f"ssh host {self.target} presented a {e.key.get_name()} key that does NOT match known_hosts "
+                f"({', '.join(files)}); refusing to connect (remove the stale line if the host was reinstalled)")
+        if isinstance(e, paramiko.SSHException) and "not found in known_hosts" in str(e):
+            return HostKeyError(
+                f"ssh host {self.target} is not in known_hosts ({', '.join(files)}); add its key "
+                f"(ssh-keyscan -p {self.target.port} {self.target.host} >> ~/.ssh/known_hosts, after checking "
+                "it) or pass --ssh_accept_new_host_keys")
+        if isinstance(e, paramiko.AuthenticationException):
+            how = self.auth.key_file or "the ssh agent and ~/.ssh keys"
+            return AuthError(f"ssh host {self.target} refused authentication as "
+                             f"{self.target.user or _login()} with {how}: {e}")
+        if isinstance(e, paramiko.SSHException):
+            return ConnectError(f"cannot reach ssh host {self.target}: {e}")
+        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        return ConnectError(f"cannot reach ssh host {self.target}: {reason}")
 
     def _run(self, command: Sequence[str] | str, *, input: str | None, timeout_s: float | None,
              cwd: str | os.PathLike[str] | None, env: Mapping[str, str] | None) -> tuple[int, str, str]:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from backends import Backend, get_backend
+from backends import Backend, Submission, get_backend
 from jobstore.errors import JobmanError
 from jobstore.report.progress import Progress
 
@@ -50,6 +50,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``jobdispatch`` on ``argv``: launch (and, for local or ``--wait``, wait for) the tasks, or follow
+    an earlier launch; the exit status."""
     settings, words = resolve(argv)
     if settings.get("status_of") or settings.get("cancel_of"):
         return follow(settings, words, out, err, progress=Progress(err))
@@ -76,24 +78,29 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
             return 0
         print(f"jobdispatch: {len(tasks)} task(s) submitted to {name}"
               + (f" ({', '.join(sub.job_ids)})" if sub.job_ids else "") + f"; logs in {directory}", file=out)
-        wait = settings.get("wait")
-        if name == "local" or wait:
-            progress = Progress(err)
-            try:
-                with _terminate_as_interrupt():
-                    backend.wait(sub, progress=progress_reporter(progress))
-            except KeyboardInterrupt:
-                progress.end(keep=True)
-                backend.cancel(sub)
-                print(f"jobdispatch: interrupted; unfinished tasks canceled (see {manifest.path})", file=err)
-                return 130
-            progress.end(keep=True)
-            line, ok = summary(sub)
-            print(f"jobdispatch: {line}", file=out if ok else err)
-            return 0 if ok else 1
+        if cls.always_waits or settings.get("wait"):
+            return _wait(backend, sub, manifest, out, err)
         return 0
     finally:
         backend.close()
+
+
+def _wait(backend: Backend, sub: Submission, manifest: Manifest, out: TextIO, err: TextIO) -> int:
+    """Wait for every task, with a live line; ^C or SIGTERM cancels the unfinished ones. 0 when
+    every task is done, 1 when one failed or was lost, 130 when interrupted."""
+    progress = Progress(err)
+    try:
+        with _terminate_as_interrupt():
+            backend.wait(sub, progress=progress_reporter(progress))
+    except KeyboardInterrupt:
+        progress.end(keep=True)
+        backend.cancel(sub)
+        print(f"jobdispatch: interrupted; unfinished tasks canceled (see {manifest.path})", file=err)
+        return 130
+    progress.end(keep=True)
+    line, ok = summary(sub)
+    print(f"jobdispatch: {line}", file=out if ok else err)
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
