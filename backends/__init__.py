@@ -1,28 +1,15 @@
-"""Backends: one module per scheduler, all on :class:`backends.base.Backend`.
+"""Backends: one module per scheduler, on one of two shapes of :class:`backends.base.Backend`:
+:class:`~backends.batch.BatchBackend` (slurm, condor) and :class:`~backends.process.ProcessBackend`
+(local, ssh).
 
-``BACKENDS`` maps a registry name to ``"module:Class"``; :func:`get_backend` imports on demand so
+The registry (:mod:`backends.registry`) lists the built-in backends and the plugins installed under the
+entry-point group ``jobman.backends``; :func:`get_backend` imports a backend's module on demand, so
 that ``jobdispatch --local`` never imports paramiko or the HTCondor bindings.
 """
 from __future__ import annotations
 
-import importlib
-
-from .base import (
-    CANCELED,
-    DONE,
-    FAILED,
-    FINAL_STATUSES,
-    LOST,
-    NOT_SUBMITTED,
-    PENDING,
-    RUNNING,
-    UNKNOWN,
-    Backend,
-    Resources,
-    Submission,
-    Task,
-    TaskRecord,
-)
+from .base import Backend, read_exit_code, read_pid
+from .batch import BatchBackend
 from .errors import (
     AuthError,
     BackendError,
@@ -32,37 +19,17 @@ from .errors import (
     SubmitParseError,
     UsageError,
 )
-from .runner import Completed, LocalRunner, Runner, SshAuth, SshRunner, SshTarget
-
-BACKENDS: dict[str, str] = {
-    "local": "backends.local:LocalBackend",
-    "ssh": "backends.ssh:SshBackend",
-    "slurm": "backends.slurm:SlurmBackend",
-    "condor": "backends.condor:CondorBackend",
-}
-
-
-def backend_names() -> list[str]:
-    return sorted(BACKENDS)
-
-
-def get_backend(name: str) -> type[Backend]:
-    """The backend class registered as ``name``; :class:`UsageError` naming the known ones."""
-    try:
-        target = BACKENDS[name]
-    except KeyError:
-        raise UsageError(f"unknown backend {name!r}: expected one of {', '.join(backend_names())}") from None
-    module, _, cls = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError) as e:
-        raise UsageError(f"backend {name!r} is not available here ({e})") from None
-
+from .launcher import LAUNCHER_NAME
+from .process import Placement, ProcessBackend
+from .registry import BUILTIN, ENTRY_POINT_GROUP, backend_help, backend_names, detect_backend, get_backend
+from .runner import Completed, LocalRunner, Runner
+from .sshclient import SshAuth, SshRunner, SshTarget
+from .submission import Resources, Submission, Task, TaskRecord, TaskStatus
 
 __all__ = [
-    "BACKENDS", "backend_names", "get_backend",
-    "Backend", "Task", "Resources", "Submission", "TaskRecord",
-    "NOT_SUBMITTED", "PENDING", "RUNNING", "DONE", "FAILED", "CANCELED", "LOST", "UNKNOWN", "FINAL_STATUSES",
+    "BUILTIN", "ENTRY_POINT_GROUP", "backend_names", "get_backend", "backend_help", "detect_backend",
+    "Backend", "BatchBackend", "ProcessBackend", "Placement", "LAUNCHER_NAME", "read_exit_code", "read_pid",
+    "Task", "Resources", "Submission", "TaskRecord", "TaskStatus",
     "BackendError", "UsageError", "CommandError", "SubmitParseError", "ConnectError", "HostKeyError", "AuthError",
     "Runner", "LocalRunner", "SshRunner", "SshTarget", "SshAuth", "Completed",
 ]

@@ -19,32 +19,21 @@ once); ``--time`` becomes ``allowed_job_duration``; ``--project`` ``+ProjectName
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from .base import (
-    CANCELED,
-    DONE,
-    FAILED,
-    LAUNCHER_NAME,
-    LOST,
-    PENDING,
-    RUNNING,
-    Backend,
-    Resources,
-    Submission,
-    Task,
-)
+from .batch import BatchBackend
 from .errors import CommandError, UsageError
-from .runner import Completed
+from .launcher import LAUNCHER_NAME
+from .submission import Resources, Submission, Task, TaskStatus
 
 SUBMIT_NAME = "submit.condor"
 ITEM_VARIABLE = "task"
 # JobStatus codes of a job ad.
 _IDLE, _RUNNING, _REMOVED, _COMPLETED, _HELD, _TRANSFERRING, _SUSPENDED = 1, 2, 3, 4, 5, 6, 7
-_JOB_STATES = {_IDLE: PENDING, _RUNNING: RUNNING, _REMOVED: CANCELED, _TRANSFERRING: RUNNING,
-               _SUSPENDED: RUNNING}
+_JOB_STATES = {_IDLE: TaskStatus.PENDING, _RUNNING: TaskStatus.RUNNING, _REMOVED: TaskStatus.CANCELED,
+               _TRANSFERRING: TaskStatus.RUNNING, _SUSPENDED: TaskStatus.RUNNING}
 _QUEUE_RE = re.compile(r"^queue\b", re.IGNORECASE | re.MULTILINE)
 T = TypeVar("T")
 
@@ -65,10 +54,13 @@ $items
 """
 
 
-class CondorBackend(Backend):
+class CondorBackend(BatchBackend):
     """Clusters through the htcondor2 bindings (see the module docstring)."""
 
     name = "condor"
+    help = "run on HTCondor (one cluster per launch)"
+    detect_command = "condor_submit"
+    detect_priority = 20
     script_name = SUBMIT_NAME
     template = TEMPLATE
     directive_prefix = ""
@@ -133,25 +125,24 @@ class CondorBackend(Backend):
 
     # --------------------------------------------------------------------------- submission --
 
-    def submit(self, sub: Submission) -> None:
-        """Submit the description's body with one item per task; ProcId i is the i-th task."""
+    def submit_one(self, sub: Submission, path: Path) -> str:
+        """Submit the description's body with one item per task, in index order (ProcId i is the
+        i-th task); the cluster id."""
         htcondor2 = _bindings()
-        path = sub.files[SUBMIT_NAME]
-        with open(path) as f:
-            text = f.read()
+        text = path.read_text()
         m = _QUEUE_RE.search(text)
         body = text[:m.start()] if m else text
-        items = [{ITEM_VARIABLE: str(t.index)} for t in sub.tasks]
+        items = [{ITEM_VARIABLE: str(t.index)} for t in sorted(sub.tasks, key=lambda r: r.index)]
         schedd = self._located()
         result = self._call(f"htcondor2 Schedd.submit({path}, itemdata=[{len(items)} items])",
                             lambda: schedd.submit(htcondor2.Submit(body), itemdata=iter(items)))
-        cluster = str(result.cluster())
-        sub.job_ids.append(cluster)
-        for proc, rec in enumerate(sorted(sub.tasks, key=lambda r: r.index)):
-            rec.id = f"{cluster}.{proc}"
-            rec.status = PENDING
+        return str(result.cluster())
 
-    def scheduler_states(self, sub: Submission) -> dict[int, str]:
+    def task_id(self, sub: Submission, index: int, position: int) -> str:
+        """``<cluster>.<ProcId>``: the ProcId is the task's rank in index order."""
+        return f"{sub.job_ids[0]}.{position}"
+
+    def scheduler_states(self, sub: Submission) -> dict[int, TaskStatus]:
         """Queued jobs from ``query``, finished ones from ``history``. A held job is FAILED (its
         hold reason goes to ``sub.extra['hold_reasons']``); a job in neither is PENDING while
         its cluster still has jobs queued (not materialized yet), else LOST."""
@@ -173,20 +164,20 @@ class CondorBackend(Backend):
                     ads.setdefault(int(a["ProcId"]), a)
         except CommandError:
             return {}  # schedd unreachable: say nothing rather than something wrong
-        states: dict[int, str] = {}
+        states: dict[int, TaskStatus] = {}
         for proc, rec in by_proc.items():
             ad = ads.get(proc)
             if ad is None:
-                states[rec.index] = PENDING if in_queue else LOST
+                states[rec.index] = TaskStatus.PENDING if in_queue else TaskStatus.LOST
                 continue
             status = int(ad.get("JobStatus", 0))
             if status == _COMPLETED:
-                states[rec.index] = DONE if int(ad.get("ExitCode", 1)) == 0 else FAILED
+                states[rec.index] = TaskStatus.DONE if int(ad.get("ExitCode", 1)) == 0 else TaskStatus.FAILED
             elif status == _HELD:
-                states[rec.index] = FAILED
+                states[rec.index] = TaskStatus.FAILED
                 sub.extra.setdefault("hold_reasons", {})[str(rec.index)] = str(ad.get("HoldReason", ""))
             else:
-                states[rec.index] = _JOB_STATES.get(status, RUNNING)
+                states[rec.index] = _JOB_STATES.get(status, TaskStatus.RUNNING)
         return states
 
     def stop(self, sub: Submission) -> None:
@@ -229,22 +220,8 @@ class CondorBackend(Backend):
         return self._schedd_handle
 
     def _call(self, label: str, fn: Callable[[], T]) -> T:
-        """Run one bindings call as if it were a command: timed, recorded in the runner's history
-        (hence in the manifest), and any failure turned into a one-line CommandError."""
-        start = time.monotonic()
-        try:
-            value = fn()
-        except Exception as e:  # the bindings raise HTCondorException, ValueError, RuntimeError...
-            elapsed = time.monotonic() - start
-            said = " ".join(str(e).split()) or type(e).__name__
-            self._record(label, 1, said, elapsed)
-            raise CommandError(label, 1, "", said) from None
-        self._record(label, 0, "", time.monotonic() - start)
-        return value
-
-    def _record(self, label: str, code: int, err: str, elapsed: float) -> None:
-        self.runner.time_in_commands_s += elapsed
-        self.runner.history.append(Completed(label, code, "", err, elapsed))
+        """One bindings call, run as if it were a command (:meth:`~backends.runner.Runner.call`)."""
+        return self.runner.call(label, fn)
 
 
 def _bindings() -> Any:

@@ -24,21 +24,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .base import (
-    DONE,
-    FAILED,
-    LAUNCHER_NAME,
-    LOST,
-    PENDING,
-    RUNNING,
-    Backend,
-    Resources,
-    Submission,
-    Task,
-    read_pid,
-)
+from .base import read_pid
 from .errors import UsageError
+from .launcher import LAUNCHER_NAME
+from .process import Placement, ProcessBackend
 from .runner import LocalRunner
+from .submission import Resources, Submission, Task, TaskStatus
 
 _NVIDIA_SMI_GPU_RE = re.compile(r"^GPU (\d+):", re.MULTILINE)
 DISPATCHER_EXIT_WAIT_S = 20.0
@@ -93,10 +84,12 @@ def visible_gpus(runner: LocalRunner | None = None, environ: dict[str, str] | No
     return _NVIDIA_SMI_GPU_RE.findall(done.stdout), "nvidia-smi -L"
 
 
-class LocalBackend(Backend):
+class LocalBackend(ProcessBackend):
     """Tasks as local subprocesses, at most ``nb_proc`` at once."""
 
     name = "local"
+    help = "run here, as subprocesses of jobdispatch"
+    always_waits = True
     supports = frozenset({"env", "job_name", "gpus", "nb_proc", "cpu"})
     default_nb_proc = os.cpu_count() or 1
     poll_interval_s = 0.05
@@ -126,15 +119,17 @@ class LocalBackend(Backend):
             self._use_gpus = True
         self._limit = max(1, nb_proc)
 
-    def submit(self, sub: Submission) -> None:
-        for rec in sub.tasks:
-            rec.status = PENDING
-            rec.host = self._host
-            rec.id = f"{self.launch_dir.name}.{rec.index}"
+    def placement(self, sub: Submission) -> list[Placement]:
+        return [Placement(0, self._host, list(sub.tasks))]
+
+    def start(self, sub: Submission, group: Placement) -> str | None:
+        """Queue every task, note who the dispatcher is (for --status/--cancel from elsewhere) and
+        start the first ``nb_proc``."""
         self._queue = list(range(len(sub.tasks)))
         self._launched = True
         sub.extra["dispatcher"] = {"pid": os.getpid(), "start": process_start(os.getpid()), "host": self._host}
         self._fill(sub)
+        return None
 
     def refresh(self, sub: Submission) -> Submission:
         if not self._launched:
@@ -143,28 +138,26 @@ class LocalBackend(Backend):
             code = proc.poll()
             if code is None:
                 continue
-            rec = sub.tasks[pos]
-            rec.exit_code = code
-            rec.status = DONE if code == 0 else FAILED
+            sub.tasks[pos].ended(code)
             del self._procs[pos]
             if pos in self._gpu_of:
                 self._gpu_slots.append(self._gpu_of.pop(pos))
         self._fill(sub)
         return sub
 
-    def scheduler_states(self, sub: Submission) -> dict[int, str]:
+    def scheduler_states(self, sub: Submission) -> dict[int, TaskStatus]:
         """For a launch of another process: running while the task's launcher lives; not started:
         pending while the dispatcher lives; else lost (it ended without writing its exit status)."""
         dispatcher = self._dispatcher(sub)
-        states: dict[int, str] = {}
+        states: dict[int, TaskStatus] = {}
         for rec in sub.tasks:
             pid = rec.pid if rec.pid is not None else read_pid(self.launch_dir / f"{rec.name}.pid")
             if _alive(pid):
-                states[rec.index] = RUNNING
-            elif pid is None and rec.status == PENDING and _alive(*dispatcher):
-                states[rec.index] = PENDING
+                states[rec.index] = TaskStatus.RUNNING
+            elif pid is None and rec.status is TaskStatus.PENDING and _alive(*dispatcher):
+                states[rec.index] = TaskStatus.PENDING
             else:
-                states[rec.index] = LOST
+                states[rec.index] = TaskStatus.LOST
         return states
 
     def _dispatcher(self, sub: Submission) -> tuple[int | None, str | None]:
@@ -228,4 +221,4 @@ class LocalBackend(Backend):
                                 cwd=self.launch_dir, env=env)
             self._procs[pos] = proc
             rec.pid = proc.pid
-            rec.status = RUNNING
+            rec.status = TaskStatus.RUNNING

@@ -18,37 +18,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import (
-    CANCELED,
-    DONE,
-    FAILED,
-    LOST,
-    PENDING,
-    RUNNING,
-    Backend,
-    Resources,
-    Submission,
-    Task,
-)
+from .batch import BatchBackend
 from .errors import UsageError
+from .submission import Resources, Submission, Task, TaskStatus
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # SLURM's own default; used when scontrol cannot tell
 DEFAULT_SIGNAL_GRACE_S = 120
 GPU_DIRECTIVES = ("gres", "gpus")
 
 # scontrol JobState -> the backends' task statuses (anything else: running).
-_STATES: dict[str, str] = {
-    "PENDING": PENDING, "CONFIGURING": PENDING, "REQUEUED": PENDING, "REQUEUE_HOLD": PENDING,
-    "REQUEUE_FED": PENDING, "RESV_DEL_HOLD": PENDING, "SPECIAL_EXIT": PENDING,
-    "RUNNING": RUNNING, "COMPLETING": RUNNING, "SUSPENDED": RUNNING, "STAGE_OUT": RUNNING,
-    "SIGNALING": RUNNING, "RESIZING": RUNNING, "STOPPED": RUNNING,
-    "COMPLETED": DONE,
-    "CANCELLED": CANCELED,
-    "FAILED": FAILED, "TIMEOUT": FAILED, "NODE_FAIL": FAILED, "OUT_OF_MEMORY": FAILED,
-    "BOOT_FAIL": FAILED, "DEADLINE": FAILED, "PREEMPTED": FAILED, "REVOKED": FAILED,
+_STATE_NAMES: dict[TaskStatus, tuple[str, ...]] = {
+    TaskStatus.PENDING: ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
+                         "SPECIAL_EXIT"),
+    TaskStatus.RUNNING: ("RUNNING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "RESIZING", "STOPPED"),
+    TaskStatus.DONE: ("COMPLETED",),
+    TaskStatus.CANCELED: ("CANCELLED",),
+    TaskStatus.FAILED: ("FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED",
+                        "REVOKED"),
 }
+_STATES: dict[str, TaskStatus] = {word: status for status, words in _STATE_NAMES.items() for word in words}
 _FIELD_RE = re.compile(r"(\w+)=(\S*)")
 
 TEMPLATE = """#!/bin/bash
@@ -59,10 +50,13 @@ exec /bin/sh $launcher "$$(( $${SLURM_ARRAY_TASK_ID:?not a job array task} + $of
 """
 
 
-class SlurmBackend(Backend):
+class SlurmBackend(BatchBackend):
     """Job arrays through sbatch; status through ``scontrol -o show job``; cancel with scancel."""
 
     name = "slurm"
+    help = "run on SLURM (one job array per launch)"
+    detect_command = "sbatch"
+    detect_priority = 10
     script_name = "submit.sh"
     template = TEMPLATE
     directive_prefix = "#SBATCH"
@@ -101,15 +95,10 @@ class SlurmBackend(Backend):
             if "\n" in line:
                 raise UsageError(f"bad --raw directive {line!r}: one line per --raw")
 
-    def render(self, tasks: Sequence[Task], resources: Resources) -> dict[str, str]:
-        """The launcher and one sbatch script per chunk (``submit.sh`` when there is one)."""
-        from .base import LAUNCHER_NAME
-
-        files = {LAUNCHER_NAME: self.render_launcher(tasks, resources)}
+    def scripts(self, tasks: Sequence[Task]) -> dict[str, list[Task]]:
+        """One sbatch script per chunk (``submit.sh`` when there is one)."""
         chunks = self.chunks(tasks)
-        for k, chunk in enumerate(chunks):
-            files[self._script_name(k, len(chunks))] = self.render_script(chunk, resources)
-        return files
+        return {self._script_name(k, len(chunks)): chunk for k, chunk in enumerate(chunks)}
 
     def extra_directives(self, tasks: Sequence[Task], resources: Resources) -> list[str]:
         offset = min(t.index for t in tasks)
@@ -172,34 +161,29 @@ class SlurmBackend(Backend):
 
     # --------------------------------------------------------------------------- submission --
 
-    def submit(self, sub: Submission) -> None:
-        """sbatch each chunk; with a throttle, each chunk waits for the previous one to end so
-        that no more than nb_proc tasks run at once."""
-        chunks = self._chunk_indices([t.index for t in sub.tasks])
-        offsets = [c[0] for c in chunks]
-        sub.extra["chunk_offsets"] = offsets
-        chain = bool(sub.resources.get("nb_proc"))
-        for k in range(len(chunks)):
-            argv = [*self.submit_command]
-            if chain and sub.job_ids:
-                argv.append(f"--dependency=afterany:{sub.job_ids[-1]}")
-            done = self.runner.run([*argv, str(self.launch_dir / self._script_name(k, len(chunks)))])
-            sub.job_ids.append(self.parse_id(done))
-        for rec in sub.tasks:
-            rec.id = self.task_id(sub.job_ids, rec.index, offsets)
-            rec.status = PENDING
+    def submission_extra(self, sub: Submission) -> dict[str, Any]:
+        """The first index of each chunk (array task ``i`` of chunk ``k`` is task ``offset[k] + i``)."""
+        return {"chunk_offsets": [c[0] for c in self._chunk_indices([t.index for t in sub.tasks])]}
 
-    def task_id(self, job_ids: Sequence[str], index: int, offsets: Sequence[int] | None = None) -> str:
-        offsets = offsets or [0]
+    def submit_argv(self, sub: Submission, path: Path) -> list[str]:
+        """With a throttle, each chunk waits for the previous one to end, so that no more than
+        nb_proc tasks run at once."""
+        chain = bool(sub.resources.get("nb_proc")) and sub.job_ids
+        after = [f"--dependency=afterany:{sub.job_ids[-1]}"] if chain else []
+        return [*self.submit_command, *after, str(path)]
+
+    def task_id(self, sub: Submission, index: int, position: int) -> str:
+        """``<array id of the task's chunk>_<index in that array>``."""
+        offsets = sub.extra.get("chunk_offsets") or [0]
         k = max(i for i, off in enumerate(offsets) if off <= index)
-        return f"{job_ids[k]}_{index - offsets[k]}"
+        return f"{sub.job_ids[k]}_{index - offsets[k]}"
 
-    def scheduler_states(self, sub: Submission) -> dict[int, str]:
+    def scheduler_states(self, sub: Submission) -> dict[int, TaskStatus]:
         """Each task's state from ``scontrol -o show job <array id>`` (one line per record; the
         pending part of an array is one record with a range of task ids). A task the scheduler no
         longer knows is LOST (the base class reads its ``.rc`` first)."""
         offsets = sub.extra.get("chunk_offsets") or [0]
-        states: dict[int, str] = {}
+        states: dict[int, TaskStatus] = {}
         for job_id, offset in zip(sub.job_ids, offsets):
             done = self.runner.run(["scontrol", "-o", "show", "job", job_id], check=False)
             if done.returncode != 0 and "Invalid job id" not in done.stderr:
@@ -208,11 +192,11 @@ class SlurmBackend(Backend):
                 f = dict(_FIELD_RE.findall(line))
                 if f.get("ArrayJobId") != job_id or "ArrayTaskId" not in f:
                     continue
-                state = _STATES.get(f.get("JobState", ""), RUNNING)
+                state = _STATES.get(f.get("JobState", ""), TaskStatus.RUNNING)
                 for i in _expand(f["ArrayTaskId"]):
                     states[i + offset] = state
         for rec in sub.tasks:
-            states.setdefault(rec.index, LOST)
+            states.setdefault(rec.index, TaskStatus.LOST)
         return states
 
 

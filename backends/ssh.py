@@ -19,20 +19,12 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from .base import (
-    DONE,
-    FAILED,
-    LAUNCHER_NAME,
-    LOST,
-    PENDING,
-    RUNNING,
-    Backend,
-    Resources,
-    Submission,
-    Task,
-)
 from .errors import BackendError, UsageError
-from .runner import Runner, SshAuth, SshRunner, SshTarget
+from .launcher import LAUNCHER_NAME
+from .process import Placement, ProcessBackend, round_robin
+from .runner import Runner
+from .sshclient import SshAuth, SshRunner, SshTarget
+from .submission import Resources, Submission, Task, TaskStatus
 
 COMMANDS_FILE = "ssh_commands.txt"
 RUNNER_POLL_S = 0.2
@@ -55,10 +47,11 @@ _ALIVE_FN_1LINE = (
 )
 
 
-class SshBackend(Backend):
+class SshBackend(ProcessBackend):
     """Tasks on ssh hosts, ``nb_proc`` at once per host (default 1, as in the original)."""
 
     name = "ssh"
+    help = "run on ssh hosts (--machine=HOST[,HOST...]), round-robin"
     supports = frozenset({"env", "job_name", "gpus", "nb_proc", "machines", "cpu"})
     default_nb_proc = 1
     poll_interval_s = 1.0
@@ -85,10 +78,7 @@ class SshBackend(Backend):
 
     def plan(self, tasks: Sequence[Task], resources: Resources) -> list[list[Task]]:
         """Tasks per host, round-robin (task k on host k mod H)."""
-        per_host: list[list[Task]] = [[] for _ in self._targets]
-        for k, t in enumerate(sorted(tasks, key=lambda t: t.index)):
-            per_host[k % len(self._targets)].append(t)
-        return per_host
+        return round_robin(sorted(tasks, key=lambda t: t.index), len(self._targets))
 
     def check(self, tasks: Sequence[Task], resources: Resources) -> None:
         self._targets = self.targets(resources)
@@ -183,40 +173,39 @@ class SshBackend(Backend):
         if key not in self._ssh:
             self._ssh[key] = SshRunner(target, self.auth())
         conn = self._ssh[key]
-        if conn._client is None:
+        if not conn.connected:
             conn.connect()
         return conn
 
-    def submit(self, sub: Submission) -> None:
+    def placement(self, sub: Submission) -> list[Placement]:
+        """Host k's tasks (as :meth:`plan` rendered them), for each host that has a runner."""
+        per_host = round_robin(sorted(sub.tasks, key=lambda r: r.index), len(self._targets))
+        return [Placement(k, str(target), per_host[k]) for k, target in enumerate(self._targets)
+                if self.runner_name(k) in sub.files]
+
+    def prepare(self, sub: Submission, placement: Sequence[Placement]) -> None:
         """Connect to every host first (an unreachable or unknown host stops the launch before
-        anything starts), upload everywhere, then start one runner per host."""
-        hosts = [(k, t) for k, t in enumerate(self._targets) if self.runner_name(k) in sub.files]
-        for _, target in hosts:
-            self.connection(target)
-        for k, target in hosts:
-            conn = self.connection(target)
+        anything starts), then upload the launcher and each host's runner."""
+        for group in placement:
+            self.connection(self._targets[group.key])
+        for group in placement:
+            conn = self.connection(self._targets[group.key])
             conn.run(self.mkdir_line())
-            for name in (LAUNCHER_NAME, self.runner_name(k)):
+            for name in (LAUNCHER_NAME, self.runner_name(group.key)):
                 with open(sub.files[name]) as fh:
                     conn.put(sub.files[name], fh.read(), mode=0o755)
-        by_name = {rec.name: rec for rec in sub.tasks}
-        plan = self.plan([Task(r.index, r.command, name=r.name) for r in sub.tasks], Resources())
         sub.extra["hosts"] = []
-        for k, target in hosts:
-            done = self.connection(target).run(self.start_line(k))
-            pid = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-            if not pid.isdigit():
-                raise BackendError(f"ssh host {target}: no pid from `{self.start_line(k)}`: {done.stdout!r}")
-            sub.job_ids.append(f"{target}:{pid}")
-            names = [t.log_name for t in plan[k]]
-            sub.extra["hosts"].append({"host": str(target), "runner": self.runner_name(k), "runner_pid": int(pid),
-                                       "tasks": [t.index for t in plan[k]]})
-            for name in names:
-                rec = by_name[name]
-                rec.host = str(target)
-                rec.id = f"{target}:{pid}.{rec.index}"
-                rec.status = PENDING
-            self.notify(sub)
+
+    def start(self, sub: Submission, group: Placement) -> str | None:
+        """Start host k's runner detached; ``host:pid``."""
+        target = self._targets[group.key]
+        done = self.connection(target).run(self.start_line(group.key))
+        pid = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        if not pid.isdigit():
+            raise BackendError(f"ssh host {target}: no pid from `{self.start_line(group.key)}`: {done.stdout!r}")
+        sub.extra["hosts"].append({"host": str(target), "runner": self.runner_name(group.key),
+                                   "runner_pid": int(pid), "tasks": [r.index for r in group.records]})
+        return f"{target}:{pid}"
 
     # ------------------------------------------------------------------------------ report --
 
@@ -249,14 +238,13 @@ class SshBackend(Backend):
                 if pid.isdigit():
                     rec.pid = int(pid)
                 if rc.lstrip("-").isdigit():
-                    rec.exit_code = int(rc)
-                    rec.status = DONE if rec.exit_code == 0 else FAILED
+                    rec.ended(int(rc))
                 elif alive:
-                    rec.status = RUNNING
+                    rec.status = TaskStatus.RUNNING
                 elif pid.isdigit() or not runner_alive:
-                    rec.status = LOST  # started and gone without an exit status, or never started
+                    rec.status = TaskStatus.LOST  # started and gone without an exit status, or never started
                 else:
-                    rec.status = PENDING
+                    rec.status = TaskStatus.PENDING
         return sub
 
     def stop(self, sub: Submission) -> None:

@@ -11,15 +11,15 @@ import contextlib
 import datetime as _dt
 import signal
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from backends import Backend, Submission, get_backend
 from jobstore.errors import JobmanError
+from jobstore.report.progress import Progress
 
 from .config import detect_backend, resolve
-from .follow import follow, summary
+from .follow import follow, progress_reporter, summary
 from .launch import (
     Manifest,
     backend_options,
@@ -30,34 +30,6 @@ from .launch import (
     select,
     warn_unsupported,
 )
-
-PROGRESS_EVERY_S = 0.5
-
-
-class Progress:
-    """A live status line on a terminal; silent when stderr is a file or a pipe."""
-
-    def __init__(self, out: TextIO = sys.stderr) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, sub: Submission) -> None:
-        now = time.monotonic()
-        if not self.tty or (now - self.last < PROGRESS_EVERY_S and not sub.finished):
-            return
-        self.last = now
-        c = sub.counts()
-        parts = [f"{c.get(s, 0)} {s}" for s in ("done", "failed", "running", "pending", "lost", "canceled") if c.get(s)]
-        self.out.write(f"\r[jobdispatch] {len(sub.tasks)} tasks: {', '.join(parts)}\x1b[K")
-        self.out.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        if self.shown:
-            self.out.write("\n")
-            self.out.flush()
 
 
 @contextlib.contextmanager
@@ -78,6 +50,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``jobdispatch`` on ``argv``: launch (and, for local or ``--wait``, wait for) the tasks, or follow
+    an earlier launch; the exit status."""
     settings, words = resolve(argv)
     if settings.get("status_of") or settings.get("cancel_of"):
         return follow(settings, words, out, err, progress=Progress(err))
@@ -104,24 +78,29 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
             return 0
         print(f"jobdispatch: {len(tasks)} task(s) submitted to {name}"
               + (f" ({', '.join(sub.job_ids)})" if sub.job_ids else "") + f"; logs in {directory}", file=out)
-        wait = settings.get("wait")
-        if name == "local" or wait:
-            progress = Progress(err)
-            try:
-                with _terminate_as_interrupt():
-                    backend.wait(sub, progress=progress)
-            except KeyboardInterrupt:
-                progress.end()
-                backend.cancel(sub)
-                print(f"jobdispatch: interrupted; unfinished tasks canceled (see {manifest.path})", file=err)
-                return 130
-            progress.end()
-            line, ok = summary(sub)
-            print(f"jobdispatch: {line}", file=out if ok else err)
-            return 0 if ok else 1
+        if cls.always_waits or settings.get("wait"):
+            return _wait(backend, sub, manifest, out, err)
         return 0
     finally:
         backend.close()
+
+
+def _wait(backend: Backend, sub: Submission, manifest: Manifest, out: TextIO, err: TextIO) -> int:
+    """Wait for every task, with a live line; ^C or SIGTERM cancels the unfinished ones. 0 when
+    every task is done, 1 when one failed or was lost, 130 when interrupted."""
+    progress = Progress(err)
+    try:
+        with _terminate_as_interrupt():
+            backend.wait(sub, progress=progress_reporter(progress))
+    except KeyboardInterrupt:
+        progress.end(keep=True)
+        backend.cancel(sub)
+        print(f"jobdispatch: interrupted; unfinished tasks canceled (see {manifest.path})", file=err)
+        return 130
+    progress.end(keep=True)
+    line, ok = summary(sub)
+    print(f"jobdispatch: {line}", file=out if ok else err)
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

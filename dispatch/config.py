@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from backends import registry
 
 from .errors import UsageError
 from .options import CONVERTERS, LIST_CONVERTERS, build_parser, split_argv
@@ -51,15 +52,12 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 # conf-file spellings accepted besides the option names
 ALIASES = {"duree": "time", "partition": "queue", "account": "project", "job_name": "jobs_name",
            "hosts": "machine", "repeat-jobs": "repeat_jobs", "nb-proc": "nb_proc", "backend_options": "backend_option"}
-AUTODETECT = (("condor_submit", "condor"), ("sbatch", "slurm"))
 
 
 def detect_backend(path: str | None = None) -> str:
-    """The backend a bare ``jobdispatch`` uses: the first scheduler found on the PATH, else local."""
-    for program, backend in AUTODETECT:
-        if shutil.which(program, path=path):
-            return backend
-    return "local"
+    """The backend a bare ``jobdispatch`` uses: the highest-priority backend of the registry that
+    detects itself on the PATH (condor_submit -> condor, sbatch -> slurm, plugins...), else local."""
+    return registry.detect_backend(path)
 
 
 def conf_files(extra: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> list[Path]:

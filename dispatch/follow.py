@@ -10,17 +10,21 @@ written back into the manifest.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from backends import CANCELED, DONE, FAILED, LOST, Submission, get_backend
+from backends import Submission, TaskStatus, get_backend
+from jobstore.report.progress import Progress
+from jobstore.report.table import align
 
 from .config import resolve
 from .errors import UsageError
 from .launch import MANIFEST_NAME, MANIFEST_VERSION, Manifest, backend_options
 
-BAD_STATUSES = frozenset({FAILED, LOST, CANCELED})
+BAD_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.LOST, TaskStatus.CANCELED})
+PROGRESS_ORDER = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.RUNNING, TaskStatus.PENDING, TaskStatus.LOST,
+                  TaskStatus.CANCELED)
 MAX_FAILURES_LISTED = 5
 
 
@@ -49,20 +53,28 @@ def _launch_options(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def table(sub: Submission) -> list[str]:
-    rows = [("task", "status", "exit", "id", "host", "stderr")]
-    for t in sub.tasks:
-        rows.append((str(t.index), t.status, "" if t.exit_code is None else str(t.exit_code), t.id or "",
-                     t.host or "", t.stderr))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    """One aligned line per task (and a header): index, status, exit status, id, host, stderr file."""
+    rows = [(str(t.index), str(t.status), "" if t.exit_code is None else str(t.exit_code), t.id or "",
+             t.host or "", t.stderr) for t in sub.tasks]
+    return align(("task", "status", "exit", "id", "host", "stderr"), rows)
+
+
+def progress_reporter(progress: Progress) -> Callable[[Submission], None]:
+    """What :meth:`Backend.wait` calls after each poll: the counts per status on ``progress``'s
+    live line (the last one, when every task is final, is always drawn)."""
+    def report(sub: Submission) -> None:
+        c = sub.counts()
+        parts = [f"{c[s]} {s}" for s in PROGRESS_ORDER if c.get(s)]
+        progress.show(f"[jobdispatch] {len(sub.tasks)} tasks: {', '.join(parts)}", force=sub.finished)
+    return report
 
 
 def summary(sub: Submission) -> tuple[str, bool]:
     """One line: the counts per status and the tasks that failed or were lost, with their stderr
     files; and whether every task is done."""
     c = sub.counts()
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(c.items(), key=lambda kv: (kv[0] != DONE, kv[0])))
-    bad = [t for t in sub.tasks if t.final and t.status not in (DONE, CANCELED)]
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(c.items(), key=lambda kv: (kv[0] is not TaskStatus.DONE, kv[0].value)))
+    bad = [t for t in sub.tasks if t.final and t.status not in (TaskStatus.DONE, TaskStatus.CANCELED)]
     line = f"{len(sub.tasks)} task{'' if len(sub.tasks) == 1 else 's'}: {parts}"
     if bad:
         shown = "; ".join(
@@ -70,11 +82,11 @@ def summary(sub: Submission) -> tuple[str, bool]:
             for t in bad[:MAX_FAILURES_LISTED])
         more = f"; and {len(bad) - MAX_FAILURES_LISTED} more" if len(bad) > MAX_FAILURES_LISTED else ""
         line += f" -- {shown}{more}"
-    return line, all(t.status == DONE for t in sub.tasks)
+    return line, all(t.status is TaskStatus.DONE for t in sub.tasks)
 
 
 def follow(settings: Mapping[str, Any], command: list[str], out: TextIO, err: TextIO,
-           progress: Any = None) -> int:
+           progress: Progress | None = None) -> int:
     """Report on (``--status``, waiting with ``--wait``) or cancel (``--cancel``) an earlier launch."""
     status_of, cancel_of = settings.get("status_of"), settings.get("cancel_of")
     if status_of and cancel_of:
@@ -97,9 +109,9 @@ def follow(settings: Mapping[str, Any], command: list[str], out: TextIO, err: Te
         if cancel_of:
             backend.cancel(sub)
         elif settings.get("wait"):
-            backend.wait(sub, progress=progress)
+            backend.wait(sub, progress=progress_reporter(progress) if progress is not None else None)
             if progress is not None:
-                progress.end()
+                progress.end(keep=True)
         else:
             manifest.write(sub)
         print(f"jobdispatch: {sub.backend} launch of {data.get('created', '?')} in {path.parent}"

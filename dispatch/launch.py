@@ -21,6 +21,7 @@ from typing import Any
 
 from backends import Backend, Resources, Submission, Task
 from jobstore.errors import ParamError
+from jobstore.files import atomic_write
 from jobstore.params.expansion import expand_braces
 
 from .errors import UsageError
@@ -187,9 +188,7 @@ class Manifest:
         data = {**self.head, "updated": _now_iso(), **sub.to_dict()}
         data["counts"] = sub.counts()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def _now_iso() -> str:

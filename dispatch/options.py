@@ -11,14 +11,16 @@ values of conf files, so a conf file accepts exactly what the command line accep
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import shlex
+import string
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from .errors import UsageError
+from backends import registry
 
-BACKEND_FLAGS = ("local", "ssh", "slurm", "condor")
+from .errors import UsageError
 
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _MEM_FACTOR_MB = {"": 1.0, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024}
@@ -33,7 +35,7 @@ Defaults, from lowest to highest precedence: built-in < conf files (conf/dispatc
 the package, then $JOBDISPATCH_CONF, then --conf; 'defaults:' and the selected 'profiles:' entry)
 < $JOBDISPATCH_DEFAULT_OPTION (shell-split, prepended to the options) and $JOBDISPATCH_LOGDIR
 < the flags given here. Without a backend flag the backend comes from those defaults, else from the
-PATH: condor_submit -> condor, sbatch -> slurm, else local.
+PATH: $autodetect.
 
 The command is split into arguments by your shell and passed on exactly (each argument quoted);
 use --file=FILE for shell syntax (pipes, redirections): one command line per line.
@@ -213,18 +215,19 @@ LIST_CONVERTERS: dict[str, Callable[[Any], list[Any]]] = {
 }
 
 
-def build_parser(prog: str = "jobdispatch") -> argparse.ArgumentParser:
+def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> argparse.ArgumentParser:
+    """The parser of every option; ``with_backends``: with a ``--<name>`` flag per registered backend."""
     p = _Parser(prog=prog, usage=f"{prog} [options] COMMAND [ARGS...] | {prog} [options] --file=FILE | "
                                  f"{prog} --status|--cancel DIR",
                 description="Launch a command N times (or one task per {{a,b}} combination) on the local "
                             "machine, ssh hosts, SLURM or HTCondor, and keep its logs and a manifest.",
-                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog=_epilog() if with_backends else None, formatter_class=argparse.RawDescriptionHelpFormatter,
                 argument_default=argparse.SUPPRESS, allow_abbrev=False)
     g = p.add_argument_group("backend")
-    for name in BACKEND_FLAGS:
-        g.add_argument(f"--{name}", action=_BackendAction, nargs="?", backend=name, metavar="N",
-                       type=CONVERTERS["nb_proc"], help=f"run on {name} (=N: at most N tasks at once)")
-    g.add_argument("--backend", choices=None, metavar="NAME", help="the backend by name (local, ssh, slurm, condor)")
+    if with_backends:
+        _add_backend_flags(g)
+    g.add_argument("--backend", choices=None, metavar="NAME",
+                   help=f"the backend by name ({', '.join(registry.entries())})")
     g.add_argument("--profile", metavar="NAME", help="a named profile of the conf files (profiles: NAME)")
     g.add_argument("--conf", action=_AppendAction, type=LIST_CONVERTERS["conf"], metavar="FILE",
                    help="one more conf file (YAML), read after the shipped ones")
@@ -305,6 +308,30 @@ def build_parser(prog: str = "jobdispatch") -> argparse.ArgumentParser:
     g.add_argument("--ssh_connect_timeout", "--ssh-connect-timeout", dest="ssh_connect_timeout",
                    type=CONVERTERS["ssh_connect_timeout"], metavar="S", help="seconds to reach a host (10)")
     return p
+
+
+def _add_backend_flags(group: argparse._ArgumentGroup) -> None:
+    """``--<name>[=N]`` for each backend of the registry, built-in ones first. A plugin whose name
+    is already an option (``--test``) gets no flag: ``--backend=NAME`` still selects it."""
+    taken = _option_names()
+    for name in registry.entries():
+        if f"--{name}" in taken:
+            continue
+        group.add_argument(f"--{name}", action=_BackendAction, nargs="?", backend=name, metavar="N",
+                           type=CONVERTERS["nb_proc"],
+                           help=f"{registry.backend_help(name)} (=N: at most N tasks at once)")
+
+
+@functools.lru_cache(maxsize=1)
+def _option_names() -> frozenset[str]:
+    """Every option spelling but the backend flags (which may not take one of these)."""
+    return frozenset(build_parser(with_backends=False)._option_string_actions)
+
+
+def _epilog() -> str:
+    """:data:`EPILOG` with the registry's autodetection order."""
+    order = [f"{cls.detect_command} -> {cls.name}" for cls in registry.detection_order() if cls.detect_command]
+    return string.Template(EPILOG).safe_substitute(autodetect=", ".join([*order, f"else {registry.DEFAULT_BACKEND}"]))
 
 
 def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[list[str], list[str]]:

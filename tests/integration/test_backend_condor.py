@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import CANCELED, DONE, FAILED, PENDING, RUNNING, Resources, Task
+from backends import Resources, Task, TaskStatus
 from backends.condor import CondorBackend
 from backends.errors import CommandError
 from tests.integration.worker_helpers import wait_for as wait_until
@@ -78,7 +78,7 @@ def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):
     cluster = sub.job_ids[0]
     assert sub.submitted and [t.id for t in sub.tasks] == [f"{cluster}.{i}" for i in range(3)]
     b.wait(sub, timeout_s=WAIT_S)
-    assert [(t.status, t.exit_code) for t in sub.tasks] == [(DONE, 0)] * 3, sub.extra
+    assert [(t.status, t.exit_code) for t in sub.tasks] == [(TaskStatus.DONE, 0)] * 3, sub.extra
     for i in range(3):
         index, greeting, owner, slot = (shared_dir / f"out.{i}").read_text().rsplit(" ", 3)
         assert (index, owner) == (f"{i} hi", "ciuser") and greeting == "there" and slot.startswith("slot")
@@ -96,7 +96,7 @@ def test_gpu_request_gives_each_task_its_fake_gpu(condor_pool, shared_dir):
     sub = b.launch([Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}') for i in range(2)],
                    Resources(mem_mb=64, gpus=1))
     b.wait(sub, timeout_s=WAIT_S)
-    assert [t.status for t in sub.tasks] == [DONE, DONE]
+    assert [t.status for t in sub.tasks] == [TaskStatus.DONE, TaskStatus.DONE]
     for i in range(2):
         assert (shared_dir / f"gpu.{i}").read_text().strip() in {"fakegpu0", "fakegpu1"}
 
@@ -108,8 +108,8 @@ def test_status_failure_and_cancel(condor_pool, shared_dir):
     wait_for(lambda: (shared_dir / "started.1").exists() and (shared_dir / "started.2").exists(),
              what="the sleepers to start")
     wait_for(lambda: b.refresh(sub).tasks[0].final, what="the failing task to end")
-    assert (sub.tasks[0].status, sub.tasks[0].exit_code) == (FAILED, 3)
-    assert [t.status for t in sub.tasks[1:]] in ([RUNNING, RUNNING], [PENDING, RUNNING], [RUNNING, PENDING])
+    assert (sub.tasks[0].status, sub.tasks[0].exit_code) == (TaskStatus.FAILED, 3)
+    assert [t.status for t in sub.tasks[1:]] in ([TaskStatus.RUNNING, TaskStatus.RUNNING], [TaskStatus.PENDING, TaskStatus.RUNNING], [TaskStatus.RUNNING, TaskStatus.PENDING])
     import htcondor2
 
     schedd = htcondor2.Schedd()
@@ -118,7 +118,7 @@ def test_status_failure_and_cancel(condor_pool, shared_dir):
     wait_for(lambda: not schedd.query(constraint=f"ClusterId == {sub.job_ids[0]} && ProcId == 0",
                                       projection=["ProcId"]), what="the schedd to record job 0's exit")
     b.cancel(sub)
-    assert [t.status for t in sub.tasks] == [FAILED, CANCELED, CANCELED]
+    assert [t.status for t in sub.tasks] == [TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.CANCELED]
     assert sub.commands[-1]["command"] == f"htcondor2 Schedd.act(Remove, ClusterId == {sub.job_ids[0]})"
     wait_for(lambda: not schedd.query(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId"]),
              what="the cluster to leave the queue")
@@ -136,7 +136,7 @@ def test_nb_proc_limits_jobs_in_the_queue(condor_pool, shared_dir):
     while not b.refresh(sub).finished:
         seen = max(seen, len(schedd.query(constraint=f"ClusterId == {sub.job_ids[0]}", projection=["ProcId"])))
         time.sleep(0.2)
-    assert [t.status for t in sub.tasks] == [DONE] * 4 and 1 <= seen <= 2
+    assert [t.status for t in sub.tasks] == [TaskStatus.DONE] * 4 and 1 <= seen <= 2
 
 
 def test_refused_submission_is_one_line_with_the_call(condor_pool, shared_dir):

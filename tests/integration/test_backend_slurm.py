@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import CANCELED, DONE, FAILED, RUNNING, Resources, Task
+from backends import Resources, Task, TaskStatus
 from backends.errors import CommandError
 from backends.slurm import SlurmBackend
 from tests.integration.worker_helpers import wait_for as wait_until
@@ -56,7 +56,7 @@ def test_array_runs_each_task_with_its_own_index(slurm_cluster, tmp_path):
                                     job_name="arr test"))
     assert sub.submitted and len(sub.job_ids) == 1 and [t.id for t in sub.tasks] == [f"{sub.job_ids[0]}_{i}" for i in range(4)]
     b.wait(sub, timeout_s=WAIT_S)
-    assert [t.status for t in sub.tasks] == [DONE] * 4 and [t.exit_code for t in sub.tasks] == [0] * 4
+    assert [t.status for t in sub.tasks] == [TaskStatus.DONE] * 4 and [t.exit_code for t in sub.tasks] == [0] * 4
     for i in range(4):
         assert (tmp_path / f"out.{i}").read_text() == f"{sub.job_ids[0]} {i} {i} hi there\n"
     assert set(scontrol_states(sub.job_ids[0]).values()) == {"COMPLETED"}
@@ -71,7 +71,7 @@ def test_chunks_run_every_task_once_with_the_offset(slurm_cluster, tmp_path):
     sub = b.launch(tasks, Resources(mem_mb=64, nb_proc=2))
     assert len(sub.job_ids) == 3
     b.wait(sub, timeout_s=WAIT_S)
-    assert [t.status for t in sub.tasks] == [DONE] * 5
+    assert [t.status for t in sub.tasks] == [TaskStatus.DONE] * 5
     for i in range(5):
         k, local = divmod(i, 2)
         assert (tmp_path / f"seen.{i}").read_text() == f"{sub.job_ids[k]}:{local}\n"
@@ -86,7 +86,7 @@ def test_gpu_tasks_see_their_own_fake_gpus(slurm_cluster, tmp_path, options, gpu
     tasks = [Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}; sleep 1') for i in range(2)]
     sub = b.launch(tasks, Resources(mem_mb=64, gpus=gpus))
     b.wait(sub, timeout_s=WAIT_S)
-    assert [t.status for t in sub.tasks] == [DONE, DONE]
+    assert [t.status for t in sub.tasks] == [TaskStatus.DONE, TaskStatus.DONE]
     seen = [(tmp_path / f"gpu.{i}").read_text().strip() for i in range(2)]
     for s in seen:
         assert len(s.split(",")) == gpus and set(s.split(",")) <= {"0", "1"}
@@ -103,7 +103,7 @@ def test_usr1_reaches_the_task_through_the_launcher(slurm_cluster, tmp_path):
     subprocess.run(["scancel", "--signal=USR1", "--batch", sub.tasks[0].id], check=True)
     b.wait(sub, timeout_s=WAIT_S)
     assert (tmp_path / "usr1.txt").read_text() == "checkpointed\n"
-    assert sub.tasks[0].status == DONE and sub.tasks[0].exit_code == 0
+    assert sub.tasks[0].status == TaskStatus.DONE and sub.tasks[0].exit_code == 0
 
 
 def test_status_and_cancel(slurm_cluster, tmp_path):
@@ -113,9 +113,9 @@ def test_status_and_cancel(slurm_cluster, tmp_path):
     wait_for(lambda: (tmp_path / "started.0").exists(), what="the first task to start")
     b.refresh(sub)
     # throttled to one at a time: the first runs, the others wait
-    assert sub.tasks[0].status == RUNNING and [t.status for t in sub.tasks[1:]] == ["pending", "pending"]
+    assert sub.tasks[0].status == TaskStatus.RUNNING and [t.status for t in sub.tasks[1:]] == ["pending", "pending"]
     b.cancel(sub)
-    assert [t.status for t in sub.tasks] == [CANCELED] * 3
+    assert [t.status for t in sub.tasks] == [TaskStatus.CANCELED] * 3
     assert sub.commands[-1]["command"] == f"scancel {sub.job_ids[0]}"
     wait_for(lambda: set(scontrol_states(sub.job_ids[0]).values()) == {"CANCELLED"}, what="CANCELLED in scontrol")
 
@@ -124,7 +124,7 @@ def test_failed_task_is_failed_with_its_exit_code(slurm_cluster, tmp_path):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
     sub = b.launch([Task(0, "exit 3"), Task(1, "true")], Resources(mem_mb=64))
     b.wait(sub, timeout_s=WAIT_S)
-    assert [(t.status, t.exit_code) for t in sub.tasks] == [(FAILED, 3), (DONE, 0)]
+    assert [(t.status, t.exit_code) for t in sub.tasks] == [(TaskStatus.FAILED, 3), (TaskStatus.DONE, 0)]
 
 
 @pytest.mark.parametrize("resources, said", [

@@ -11,7 +11,7 @@ import os
 import htcondor2
 import pytest
 
-from backends.base import LAUNCHER_NAME, Resources, Task
+from backends import LAUNCHER_NAME, Resources, Task
 from backends.condor import SUBMIT_NAME, CondorBackend, _environment
 from backends.errors import UsageError
 from tests.golden_files import check_golden

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from backends.base import LAUNCHER_NAME, Resources, Task
+from backends import LAUNCHER_NAME, Resources, Task
 from backends.errors import UsageError
 from backends.slurm import SlurmBackend, _expand, _ranges
 from tests.golden_files import check_golden

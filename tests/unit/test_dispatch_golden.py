@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import subprocess
 
-from backends import Resources, Task
-from backends.base import LAUNCHER_NAME
+from backends import LAUNCHER_NAME, Resources, Task
 from backends.local import LocalBackend
 from backends.ssh import COMMANDS_FILE, SshBackend
 from tests.golden_files import check_golden
