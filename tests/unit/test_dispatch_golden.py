@@ -12,7 +12,7 @@ from backends import Resources, Task
 from backends.base import LAUNCHER_NAME
 from backends.local import LocalBackend
 from backends.ssh import COMMANDS_FILE, SshBackend
-from tests.golden_files import check_golden
+from tests.helpers.golden import check_golden
 
 LAUNCH_DIR = "/golden/LOGS/train.py_lr_2026-01-01_00-00-00.000000"
 CWD = "/golden/work dir"
