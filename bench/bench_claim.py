@@ -28,15 +28,14 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "experiments")]
+import psycopg
+from benchlib import PgServer, child_env, import_test_experiments
 
-import psycopg  # noqa: E402
+from jobstore.status import DONE
+from jobstore.store import open_db
+from jobstore.worker import WorkerOptions, run_worker
 
-from jobstore.status import DONE  # noqa: E402
-from jobstore.store import open_db  # noqa: E402
-from jobstore.worker.loop import WorkerOptions, run_worker  # noqa: E402
-from tests.infra.pgserver import PgServer  # noqa: E402
+import_test_experiments()  # the forked workers import worker_exps.noop
 
 TABLE = "jobs"
 REF_CLAIM = (f'UPDATE "{TABLE}" SET status = 1 WHERE id = (SELECT id FROM "{TABLE}" WHERE status = 0 '
@@ -141,7 +140,7 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]
 def startup(server: PgServer, reps: int) -> float:
     """Seconds for `python -m jobstore.cli sql DB ROOT` on an empty table: the fixed cost per worker."""
     url = _fill(server, 0)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.path.join(ROOT, "tests", "experiments")])}
+    env = child_env(experiments=True)
     times = []
     with tempfile.TemporaryDirectory() as root:
         for _ in range(reps):

@@ -23,31 +23,21 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import psycopg
+from benchlib import JOBMAN, PgServer, child_env
 
-import psycopg  # noqa: E402
-
-from jobstore.status import DONE, EndReason  # noqa: E402
-from jobstore.store import open_db  # noqa: E402
-from tests.infra.pgserver import PgServer  # noqa: E402
+from jobstore.status import DONE, EndReason
+from jobstore.store import open_db
 
 EXP = "tutorial_exp.experiment"
 CONF = "learning_rate=0.01\nL1_reg=0.00\nL2_reg=0.0001\nn_iter=50\nbatch_size=20\nn_hidden=10\n"
 QUERY = ("select batchsize,bestvalidationloss,learningrate,minutestrained,nhidden,niter,testscore "
          "from bench_view where jobman_status=2 order by bestvalidationloss")
-JOBMAN = os.path.join(os.path.dirname(sys.executable), "jobman")
-
-
-def env() -> dict[str, str]:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "tests", "experiments")])
-    return e
 
 
 def timed(cmd: list[str], cwd: str) -> tuple[float, str]:
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    p = subprocess.run(cmd, cwd=cwd, env=child_env(experiments=True), capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr.strip()}")
@@ -108,7 +98,7 @@ def bench_count(server: PgServer, db: str, work: str, rows: int, repeat: int) ->
         dt, out = timed([JOBMAN, "sqlstatus", "--ret_nb_jobs", "--status=START", url], work)
         assert int(out) == rows - rows // 100, out
         cmd_t.append(dt)
-        start_t.append(timed([sys.executable, "-c", "import jobstore.cli, jobstore.commands.status, psycopg"], work)[0])
+        start_t.append(timed([sys.executable, "-c", "import jobstore.cli, jobstore.cli.sqlstatus, psycopg"], work)[0])
         with psycopg.connect(server.dsn(db)) as c:
             t0 = time.perf_counter()
             c.execute("select count(*) from big where status = 0").fetchone()

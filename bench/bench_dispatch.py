@@ -26,17 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-JOBDISPATCH = os.path.join(os.path.dirname(sys.executable), "jobdispatch")
+from benchlib import JOBDISPATCH, ROOT, child_env
+
 WORKER = ('touch "$B/started/$JOBDISPATCH_TASK_INDEX"; '
           'while [ ! -e "$B/release" ]; do sleep 0.05; done')
 
 
 def env_for(bench_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDISPATCH_")}
-    env["B"] = str(bench_dir)
-    env["PYTHONPATH"] = str(ROOT)
-    return env
+    return child_env(drop_prefixes=("JOBDISPATCH_",), B=str(bench_dir))
 
 
 def wait_markers(d: Path, n: int, timeout_s: float = 300) -> float:

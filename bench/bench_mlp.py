@@ -25,14 +25,13 @@ import statistics
 import sys
 import time
 
+import benchlib  # noqa: F401 - puts this checkout first on sys.path
 import numpy
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from models import data, mlp  # noqa: E402
-from models.backend import Gemm, scipy_blas  # noqa: E402
-from models.deferred import DeferredSGD  # noqa: E402
-from models.params import init_params, one_hot  # noqa: E402
+from models import data, mlp
+from models.backend import Gemm, scipy_blas
+from models.deferred import DeferredSGD
+from models.params import init_params, one_hot
 
 BATCH = 20
 LEARNING_RATE = 0.05

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import psycopg
+from benchlib import PgServer
 
-import psycopg  # noqa: E402
-
-from jobstore.store import open_db  # noqa: E402
-from jobstore.store.base import MIRRORED_KEYS  # noqa: E402
-from jobstore.store.codec import encode_state, state_hash  # noqa: E402
-from tests.infra.pgserver import PgServer  # noqa: E402
+from jobstore.store import MIRRORED_KEYS, open_db
+from jobstore.store.codec import encode_state, state_hash
 
 TARGET_JOBS_PER_S = 30_000
 

@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import JOBDISPATCH, ROOT, child_env
+
 SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
-JOBDISPATCH = os.path.join(os.path.dirname(sys.executable), "jobdispatch")
 BENCH_CPUS = 128
 TASK_MEM = "16M"
 WORKER = ('touch "$B/started/$SLURM_ARRAY_TASK_ID"; '
@@ -86,8 +86,7 @@ def run_baseline(base: Path, n: int) -> float:
 def run_dispatch(base: Path, n: int) -> tuple[float, float, float]:
     """(time to all running, wall time of jobdispatch, time inside sbatch)."""
     d = fresh_dir(base, "dispatch")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDISPATCH_")}
-    env.update(B=str(d), PYTHONPATH=str(ROOT), JOBDISPATCH_LOGDIR=str(d / "LOGS"))
+    env = child_env(drop_prefixes=("JOBDISPATCH_",), B=str(d), JOBDISPATCH_LOGDIR=str(d / "LOGS"))
     t0 = time.perf_counter()
     subprocess.run([JOBDISPATCH, "--slurm", f"--repeat_jobs={n}", f"--mem={TASK_MEM}", "--exp_dir=x",
                     "sh", "-c", WORKER], env=env, cwd=d, check=True, capture_output=True, text=True)

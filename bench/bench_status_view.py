@@ -12,21 +12,17 @@ Each figure is the median of ``--repeat`` runs, next to its baseline measured in
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import psycopg
+from benchlib import JOBMAN, PgServer
 
-import psycopg  # noqa: E402
-
-from jobstore.status import DONE, START  # noqa: E402
-from jobstore.store import open_db  # noqa: E402
-from tests.infra.pgserver import PgServer  # noqa: E402
+from jobstore.status import DONE, START
+from jobstore.store import open_db
 
 VIEW_QUERY = ("select batchsize,bestvalidationloss,learningrate,minutestrained,nhidden,niter,testscore "
               "from {view} where jobman_status=2 order by bestvalidationloss")
@@ -81,7 +77,7 @@ def main() -> int:
         small = build(server, db, "small", args.small)
         print(f"built {args.rows:,} + {args.small:,} rows in {time.perf_counter() - t0:.1f} s "
               "(2-core shared machine: figures are noisy)")
-        jobman = shutil.which("jobman", path=os.path.join(ROOT, ".venv", "bin"))
+        jobman = JOBMAN if shutil.which(JOBMAN) else None
         with open_db(big) as store, psycopg.connect(server.dsn(db), autocommit=True) as conn:
             for phase in ("just loaded", "after VACUUM ANALYZE"):
                 if phase != "just loaded":

@@ -24,9 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-JOBMAN = str(BIN / "jobman")
+from benchlib import JOBMAN, ROOT, PgServer, child_env
+
 CONF = str(ROOT / "conf" / "mlp_jobman.conf")
 EXPERIMENT = "models.mlp_jobman.experiment"
 SWEEPS = [["n_iter=1", "n_hidden={{10,20,30}}"],
@@ -58,7 +57,7 @@ def table(db: str, workdir: Path, workers: int, step: str) -> tuple[float, list[
     for sweep in SWEEPS:
         run(JOBMAN, "sqlschedules", "-q", db, EXPERIMENT, CONF, *sweep)
     run(JOBMAN, "sqlview", "-q", db, "mlp_dumi_view")
-    env = dict(os.environ, JOBMAN_SGD_STEP=step, PYTHONPATH=str(ROOT))
+    env = child_env(JOBMAN_SGD_STEP=step)
     started = time.perf_counter()
     procs = [subprocess.Popen([JOBMAN, "sql", "-n", "0", db, str(workdir)], env=env,
                               stdout=subprocess.DEVNULL, stderr=open(workdir / f"worker{i}.err", "w"))
@@ -102,8 +101,6 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_table."))
     try:
         if args.pg:
-            sys.path.insert(0, str(ROOT))
-            from tests.infra.pgserver import PgServer  # noqa: PLC0415 - only with --pg
             server = PgServer()
         walls, ok = {}, True
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, {args.workers} workers, "

@@ -8,9 +8,8 @@ import sys
 
 import pytest
 
+from tests.helpers.paths import EXPERIMENTS_DIR, ROOT
 from tests.infra.pgserver import PgServer
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +54,7 @@ def cli_env(tmp_path):
     """Environment for running the console scripts in subprocesses: the repository and the test
     experiments (tests/experiments) importable."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "tests", "experiments")]
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, str(EXPERIMENTS_DIR)]
                                         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["PYTHONUNBUFFERED"] = "1"
     return env

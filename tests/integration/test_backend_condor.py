@@ -25,7 +25,7 @@ import pytest
 from backends import Resources, Task, TaskStatus
 from backends.condor import CondorBackend
 from backends.errors import CommandError
-from tests.integration.worker_helpers import wait_for as wait_until
+from tests.helpers.worker import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
@@ -154,8 +154,7 @@ def test_refused_submission_is_one_line_with_the_call(condor_pool, shared_dir):
 def test_jobdispatch_condor_end_to_end(condor_pool, pg_url, shared_dir, cli_env):
     from jobstore import status as st
     from jobstore.store import open_db
-
-    from .worker_helpers import insert
+    from tests.helpers.worker import insert
 
     log = shared_dir / "ran.log"
     ids = insert(pg_url, "record", [{"x": i, "log_path": str(log)} for i in range(7)])

@@ -7,9 +7,8 @@ import socket
 
 from jobstore import status as st
 from jobstore.store import open_db
-
-from .dispatch_helpers import dispatch_env, jobdispatch, manifest, only_launch
-from .worker_helpers import insert
+from tests.helpers.dispatch import dispatch_env, jobdispatch, manifest, only_launch
+from tests.helpers.worker import insert
 
 
 def test_tasks_run_from_the_path_with_env_and_exit_statuses(cli_env, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from backends import Resources, Task, TaskStatus
 from backends.errors import CommandError
 from backends.slurm import SlurmBackend
-from tests.integration.worker_helpers import wait_for as wait_until
+from tests.helpers.worker import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
@@ -154,8 +154,7 @@ def dispatch_env(cli_env: dict[str, str], logdir: Path) -> dict[str, str]:
 def test_jobdispatch_slurm_end_to_end(slurm_cluster, pg_url, tmp_path, cli_env):
     from jobstore import status as st
     from jobstore.store import open_db
-
-    from .worker_helpers import insert
+    from tests.helpers.worker import insert
 
     log = tmp_path / "ran.log"
     ids = insert(pg_url, "record", [{"x": i, "log_path": str(log)} for i in range(7)])

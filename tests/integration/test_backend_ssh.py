@@ -16,9 +16,8 @@ from backends import Submission
 from backends.ssh import SshBackend
 from jobstore import status as st
 from jobstore.store import open_db
-
-from .dispatch_helpers import VENV_BIN, alive, dispatch_env, jobdispatch, manifest, only_launch, task_pid
-from .worker_helpers import insert, wait_for
+from tests.helpers.dispatch import VENV_BIN, alive, dispatch_env, jobdispatch, manifest, only_launch, task_pid
+from tests.helpers.worker import insert, wait_for
 
 pytestmark = pytest.mark.ssh
 SSHD_SCRIPT = Path(__file__).resolve().parent.parent / "infra" / "sshd.sh"

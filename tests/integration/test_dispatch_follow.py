@@ -8,8 +8,8 @@ import os
 import signal
 import subprocess
 
-from .dispatch_helpers import VENV_BIN, alive, dispatch_env, jobdispatch, manifest, task_pid
-from .worker_helpers import wait_for
+from tests.helpers.dispatch import VENV_BIN, alive, dispatch_env, jobdispatch, manifest, task_pid
+from tests.helpers.worker import wait_for
 
 
 def start(env, cwd, *args):

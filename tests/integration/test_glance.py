@@ -16,7 +16,7 @@ from jobstore import status as st
 from jobstore.report import png
 from jobstore.report.summary import build_summary, render_summary
 from jobstore.store import open_db
-from tests.unit.test_png import blobs_of_color, decode_png
+from tests.helpers.png import blobs_of_color, decode_png
 
 EXP = "mlp_jobman.experiment"  # never imported: these jobs are driven by hand
 LEASE_S = 600.0

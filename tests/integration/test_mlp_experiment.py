@@ -17,8 +17,7 @@ from jobstore.store import open_db
 from models import data
 from models.checkpoint import CHECKPOINT_NAME
 from models.mlp_jobman import train_mnist
-
-from .worker_helpers import job_dir, run_worker
+from tests.helpers.worker import job_dir, run_worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HYPER = {"learning_rate": 0.05, "n_hidden": 40, "n_iter": 40}

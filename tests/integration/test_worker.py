@@ -8,8 +8,7 @@ import pytest
 
 from jobstore import status as st
 from jobstore.store import open_db
-
-from .worker_helpers import insert, job_dir, read, run_worker
+from tests.helpers.worker import insert, job_dir, read, run_worker
 
 
 def test_runs_jobs_in_their_directories(db_url, tmp_path, cli_env):

@@ -15,8 +15,7 @@ import pytest
 from jobstore import status as st
 from jobstore.store import open_db
 from tests.experiments import worker_exps
-
-from .worker_helpers import insert, job_dir, read, run_worker, start_worker, wait_for
+from tests.helpers.worker import insert, job_dir, read, run_worker, start_worker, wait_for
 
 
 def _execution_counts(log_path: str) -> collections.Counter:

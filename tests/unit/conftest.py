@@ -7,8 +7,7 @@ import pickle
 import pytest
 
 from models import data
-
-N_TRAIN, N_VALID, N_TEST = 2000, 1000, 1000
+from tests.helpers.mlp import N_TEST, N_TRAIN, N_VALID
 
 
 @pytest.fixture(scope="session")

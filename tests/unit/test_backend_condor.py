@@ -14,7 +14,7 @@ import pytest
 from backends import LAUNCHER_NAME, Resources, Task
 from backends.condor import SUBMIT_NAME, CondorBackend, _environment
 from backends.errors import UsageError
-from tests.golden_files import check_golden
+from tests.helpers.golden import check_golden
 
 LAUNCH_DIR = "/tmp/LOGS/sweep"
 CWD = "/tmp/exp"

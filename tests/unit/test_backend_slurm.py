@@ -14,7 +14,7 @@ import pytest
 from backends import LAUNCHER_NAME, Resources, Task
 from backends.errors import UsageError
 from backends.slurm import SlurmBackend, _expand, _ranges
-from tests.golden_files import check_golden
+from tests.helpers.golden import check_golden
 
 LAUNCH_DIR = "/jobs/LOGS/sweep"
 CWD = "/home/alice/exp"

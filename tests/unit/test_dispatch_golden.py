@@ -11,7 +11,7 @@ import subprocess
 from backends import LAUNCHER_NAME, Resources, Task
 from backends.local import LocalBackend
 from backends.ssh import COMMANDS_FILE, SshBackend
-from tests.golden_files import check_golden
+from tests.helpers.golden import check_golden
 
 LAUNCH_DIR = "/golden/LOGS/train.py_lr_2026-01-01_00-00-00.000000"
 CWD = "/golden/work dir"

@@ -19,7 +19,7 @@ import pytest
 from models import data
 from models.errors import ParamError
 from models.mlp_jobman import train_mnist
-from tests.unit.test_mlp_experiment import RecordingChannel
+from tests.helpers.mlp import RecordingChannel
 
 
 def standin_cupy() -> types.ModuleType:

@@ -16,29 +16,9 @@ from models import mlp_jobman
 from models.checkpoint import CHECKPOINT_NAME
 from models.errors import CheckpointError, ParamError
 from models.mlp_jobman import TrainingInterrupted, experiment, sgd_optimization_mnist, train_mnist
-from tests.unit.conftest import N_TRAIN
+from tests.helpers.mlp import N_TRAIN, RecordingChannel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class RecordingChannel:
-    """Jobman's channel protocol: COMPLETE/INCOMPLETE, switch() and save(). ``stop_at`` lists the
-    switch() calls (1-based) that answer ``message``."""
-
-    COMPLETE = None
-    INCOMPLETE = True
-
-    def __init__(self, stop_at=(), message="stop", state=None):
-        self.stop_at, self.message, self.state = set(stop_at), message, state
-        self.switches = 0
-        self.saved = []
-
-    def switch(self, message=None):
-        self.switches += 1
-        return self.message if self.switches in self.stop_at else None
-
-    def save(self):
-        self.saved.append(dict(self.state) if self.state is not None else None)
 
 
 class DD(dict):

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 # (learning_rate, n_hidden, n_iter) of the 12 rows of the tutorial's results table
 TUTORIAL_ROWS = {

@@ -4,13 +4,12 @@ the diff)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+from .paths import GOLDEN_DIR
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
+    path = GOLDEN_DIR / name
     if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

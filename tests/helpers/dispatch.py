@@ -11,7 +11,7 @@ from typing import Any
 from backends.base import read_pid
 from backends.local import process_start
 
-from .worker_helpers import wait_for
+from .worker import wait_for
 
 VENV_BIN = os.path.dirname(sys.executable)
 
