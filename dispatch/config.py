@@ -26,11 +26,12 @@ from typing import Any
 import yaml
 
 from backends import registry
+from jobstore.shipped import CONF_DIR as SHIPPED_CONF_DIR
 
 from .errors import UsageError
 from .options import CONVERTERS, LIST_CONVERTERS, build_parser, split_argv
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = SHIPPED_CONF_DIR
 CONF_GLOB = "dispatch*.yaml"
 DEFAULT_LOGDIR = "LOGS"
 ACCUMULATED = ("env", "raw", "req", "backend_option")

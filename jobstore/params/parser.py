@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ExperimentError, ParamError
+from ..shipped import shipped_conf
 from .resolve import resolve
 
 ACCEPTED = "expected key=value, key:=expression, key::builder, prefix <- file.conf or a conf file path"
@@ -221,7 +222,10 @@ class ParamParser:
         if cached is not None:
             return cached
         if not os.path.isfile(full):
-            raise ParamError(f"no conf file {path!r} ({origin}; looked for {full}): {ACCEPTED}")
+            shipped = shipped_conf(path) if not stack else None
+            if shipped is None:
+                raise ParamError(f"no conf file {path!r} ({origin}; looked for {full}): {ACCEPTED}")
+            full = str(shipped)
         try:
             with open(full, encoding="utf-8") as f:
                 lines = f.read().splitlines()

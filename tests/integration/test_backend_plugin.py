@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
-from .dispatch_helpers import VENV_BIN, manifest, only_launch
+from tests.helpers.dispatch import VENV_BIN, manifest, only_launch
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
