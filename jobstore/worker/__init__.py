@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from .channel import Channel
-from .loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, WorkerReport, run_worker
+from .loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from .outcome import JobOutcome, WorkerReport
 
-__all__ = ["run_worker", "WorkerOptions", "WorkerReport", "Channel",
+__all__ = ["run_worker", "WorkerOptions", "WorkerReport", "JobOutcome", "Channel",
            "LEASE_S", "HEARTBEAT_FRACTION", "MAX_ATTEMPTS"]

@@ -38,7 +38,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..backoff import Backoff
@@ -51,6 +51,7 @@ from ..store.base import Job, Store
 from . import provenance
 from .channel import Channel, StopSignals, write_conf, write_conf_once
 from .keeper import Keeper, Watched
+from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
 
 LEASE_S = 60.0
@@ -80,60 +81,6 @@ class WorkerOptions:
         return self.heartbeat_s if self.heartbeat_s is not None else self.lease_s * HEARTBEAT_FRACTION
 
 
-@dataclass
-class JobOutcome:
-    """How one claimed job ended, from this worker's point of view."""
-
-    job_id: int
-    attempt: int
-    status: int
-    end_reason: str
-    handed_back: bool = True  # False: the finish was refused or could not be written
-    note: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return not self.handed_back or self.status in (ERR_RUN, ERR_START)
-
-    @property
-    def label(self) -> str:
-        if not self.handed_back:
-            return f"{Status.name_of(self.status)}, not recorded"
-        return Status.name_of(self.status)
-
-
-@dataclass
-class WorkerReport:
-    """What a worker did: its jobs, and why it stopped."""
-
-    worker_id: str
-    outcomes: list[JobOutcome] = field(default_factory=list)
-    no_more_jobs: bool = False
-    stop_signal: str | None = None  # name of the stop signal that ended the loop
-    interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
-    db_error: str | None = None
-
-    @property
-    def failures(self) -> list[JobOutcome]:
-        return [o for o in self.outcomes if o.failed]
-
-    def summary(self) -> str | None:
-        """``2 of 5 jobs failed: ids 3 (ERR_RUN), 7 (ERR_START)``, or None when none failed."""
-        bad = self.failures
-        if not bad:
-            return None
-        ids = ", ".join(f"{o.job_id} ({o.label})" for o in bad)
-        return f"{len(bad)} of {len(self.outcomes)} jobs failed: ids {ids}"
-
-    @property
-    def exit_code(self) -> int:
-        """0: every job handed back (a stop signal included); 130: interrupted by a second ^C;
-        1: a job failed, a result could not be recorded, or the database was unreachable."""
-        if self.interrupted:
-            return 130
-        return 1 if self.failures or self.db_error else 0
-
-
 def _make_dir(path: str) -> None:
     """``os.makedirs(path, exist_ok=True)`` with one ``mkdir`` in the usual case (the parent,
     ``EXPROOT/<dbname>/<table>``, exists after the first job)."""
@@ -143,6 +90,23 @@ def _make_dir(path: str) -> None:
         pass
     except FileNotFoundError:
         os.makedirs(path, exist_ok=True)
+
+
+def _call(experiment: Callable[..., Any], state: Any, channel: Channel) -> tuple[Any, str | None, bool]:
+    """Run ``experiment(state, channel)``: (its result, the traceback if it raised, whether it was
+    interrupted). The traceback also goes to the job's stderr file (fd 2 is redirected there)."""
+    try:
+        return experiment(state, channel), None, False
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        return None, traceback.format_exc(), True
+    except SystemExit as e:
+        error = f"the experiment called sys.exit({e.code!r})\n" + traceback.format_exc()
+        print(f"jobman: {error}", file=sys.stderr, end="")
+        return None, error, False
+    except BaseException:
+        traceback.print_exc()
+        return None, traceback.format_exc(), False
 
 
 def default_worker_id() -> str:
@@ -243,15 +207,7 @@ class Worker:
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
         try:
-            _make_dir(job_dir)
-            flat = dict(job.state)
-            provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
-                job_dir=job_dir, attempt=job.attempt, start_time=start_time))
-            state = expand(flat)
-            state["jobman.id"] = job.id  # Jobman's literal top-level key
-            experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
-            self._experiments[job.experiment] = experiment
-            write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
+            flat, state, experiment = self._prepare(job, job_dir, start_time)
         except Exception as e:
             tb = traceback.format_exc()
             self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
@@ -263,36 +219,12 @@ class Worker:
 
         channel = Channel(state, save=save, signals=signals, finish_up_after_s=self.options.finish_up_after_s,
                           save_every_s=self.options.save_every_s)
-
         if signals.received is not None:  # stopped between claim and start: hand it back untouched
             return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flatten(state))
-
-        start_snapshot = flat  # what flatten(state) gives: the state was just expanded from it
-        start_snapshot["jobman.id"] = job.id
-
-        def start_save() -> bool:  # current.conf and the provenance keys into the row
-            return self._write_state(job, job_dir, start_snapshot, "start save")
-
-        if self.idle_release_s <= 0:
-            with self._store_lock:
-                try:
-                    if not start_save():
-                        channel.lose("the job is no longer ours: its start save was refused")
-                finally:
-                    self.store.release()
-            watched = Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
-                               None, None)
-        else:  # deferred: the keeper does it if the experiment is still running at idle_release_s
-            watched = Watched(job.id, job.attempt, channel, t0 + self.options.heartbeat_interval_s,
-                               t0 + self.idle_release_s, start_save)
-        self._watched = watched
-
-        result: Any = None
-        error: str | None = None
-        interrupted = False
-        cwd = os.getcwd()
+        self._watched = watched = self._start_save(job, job_dir, channel, flat, t0)
         std = self._std
         assert std is not None  # set by run()
+        cwd = os.getcwd()
         try:
             std.enter(job_dir)
             os.chdir(job_dir)
@@ -302,28 +234,54 @@ class Worker:
             return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=traceback.format_exc())
         keeper.watch(watched)
         try:
-            result = experiment(state, channel)
-        except KeyboardInterrupt:
-            interrupted = True
-            error = traceback.format_exc()
-            traceback.print_exc()
-        except SystemExit as e:
-            error = f"the experiment called sys.exit({e.code!r})\n" + traceback.format_exc()
-            print(f"jobman: {error}", file=sys.stderr, end="")
-        except BaseException:
-            error = traceback.format_exc()
-            traceback.print_exc()
+            result, error, interrupted = _call(experiment, state, channel)
         finally:
             keeper.unwatch()
             os.chdir(cwd)
             std.exit()
-
         flat_end = self._final_flat(channel.state, job, start_time, t0)
+        return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0))
+
+    def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any, Callable[..., Any]]:
+        """The job directory, the flat state with this attempt's provenance, the nested state handed
+        to the experiment, and the experiment itself; orig.conf on the first run."""
+        _make_dir(job_dir)
+        flat = dict(job.state)
+        provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
+            job_dir=job_dir, attempt=job.attempt, start_time=start_time))
+        state = expand(flat)
+        state["jobman.id"] = job.id  # Jobman's literal top-level key
+        experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
+        self._experiments[job.experiment] = experiment
+        write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
+        flat["jobman.id"] = job.id  # what flatten(state) gives: the state was just expanded from it
+        return flat, state, experiment
+
+    def _start_save(self, job: Job, job_dir: str, channel: Channel, flat: dict[str, Any], t0: float) -> Watched:
+        """current.conf and the provenance keys into the row: now (SQLite), or by the keeper once
+        the experiment has run idle_release_s (PostgreSQL: a short job never pays for it)."""
+        def start_save() -> bool:
+            return self._write_state(job, job_dir, flat, "start save")
+
+        heartbeat_at = t0 + self.options.heartbeat_interval_s
+        if self.idle_release_s > 0:
+            return Watched(job.id, job.attempt, channel, heartbeat_at, t0 + self.idle_release_s, start_save)
+        with self._store_lock:
+            try:
+                if not start_save():
+                    channel.lose("the job is no longer ours: its start save was refused")
+            finally:
+                self.store.release()
+        return Watched(job.id, job.attempt, channel, heartbeat_at, None, None)
+
+    def _end(self, job: Job, job_dir: str, result: Any, error: str | None, interrupted: bool,
+             flat_end: dict[str, Any], done_at: tuple[float, float]) -> JobOutcome:
+        """Record how the experiment ended: DONE, handed back (INCOMPLETE or interrupted) or ERR_RUN."""
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
             return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted")
         if error is None and result is Channel.COMPLETE:
-            return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=(start_time, t0))
+            return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at)
         if error is None and result is Channel.INCOMPLETE:
             return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
                                 priority=max(job.priority, RESTART_PRIORITY))

@@ -1,0 +1,63 @@
+"""What a worker did: one :class:`JobOutcome` per job it ran, gathered in a :class:`WorkerReport`
+whose exit code and summary line ``jobman sql`` prints."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..status import ERR_RUN, ERR_START, Status
+
+__all__ = ["JobOutcome", "WorkerReport"]
+
+
+@dataclass
+class JobOutcome:
+    """How one claimed job ended, from this worker's point of view."""
+
+    job_id: int
+    attempt: int
+    status: int
+    end_reason: str
+    handed_back: bool = True  # False: the finish was refused or could not be written
+    note: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return not self.handed_back or self.status in (ERR_RUN, ERR_START)
+
+    @property
+    def label(self) -> str:
+        if not self.handed_back:
+            return f"{Status.name_of(self.status)}, not recorded"
+        return Status.name_of(self.status)
+
+
+@dataclass
+class WorkerReport:
+    """What a worker did: its jobs, and why it stopped."""
+
+    worker_id: str
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    no_more_jobs: bool = False
+    stop_signal: str | None = None  # name of the stop signal that ended the loop
+    interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
+    db_error: str | None = None
+
+    @property
+    def failures(self) -> list[JobOutcome]:
+        return [o for o in self.outcomes if o.failed]
+
+    def summary(self) -> str | None:
+        """``2 of 5 jobs failed: ids 3 (ERR_RUN), 7 (ERR_START)``, or None when none failed."""
+        bad = self.failures
+        if not bad:
+            return None
+        ids = ", ".join(f"{o.job_id} ({o.label})" for o in bad)
+        return f"{len(bad)} of {len(self.outcomes)} jobs failed: ids {ids}"
+
+    @property
+    def exit_code(self) -> int:
+        """0: every job handed back (a stop signal included); 130: interrupted by a second ^C;
+        1: a job failed, a result could not be recorded, or the database was unreachable."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failures or self.db_error else 0
