@@ -53,11 +53,38 @@ Examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises one-line :class:`UsageError` instead of printing usage and exiting."""
+class OptionParser(argparse.ArgumentParser):
+    """argparse that raises one-line :class:`UsageError` instead of printing usage and exiting, and
+    keeps ``by_option``: every option spelling → its action, for :func:`split_argv` (argparse has
+    no public lookup by spelling). Options are added to it or to its :meth:`section` groups."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.by_option: dict[str, argparse.Action] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        return self.remember(super().add_argument(*args, **kwargs))
+
+    def remember(self, action: argparse.Action) -> argparse.Action:
+        self.by_option.update(dict.fromkeys(action.option_strings, action))
+        return action
+
+    def section(self, title: str) -> _Section:
+        """A titled group of options in the help, whose options this parser remembers."""
+        return _Section(self, self.add_argument_group(title))
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see jobdispatch --help)")
+
+
+class _Section:
+    """An argument group whose options are also recorded in their parser's ``by_option``."""
+
+    def __init__(self, parser: OptionParser, group: Any) -> None:
+        self.parser, self.group = parser, group
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        return self.parser.remember(self.group.add_argument(*args, **kwargs))
 
 
 class _BackendAction(argparse.Action):
@@ -215,15 +242,15 @@ LIST_CONVERTERS: dict[str, Callable[[Any], list[Any]]] = {
 }
 
 
-def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> argparse.ArgumentParser:
+def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> OptionParser:
     """The parser of every option; ``with_backends``: with a ``--<name>`` flag per registered backend."""
-    p = _Parser(prog=prog, usage=f"{prog} [options] COMMAND [ARGS...] | {prog} [options] --file=FILE | "
+    p = OptionParser(prog=prog, usage=f"{prog} [options] COMMAND [ARGS...] | {prog} [options] --file=FILE | "
                                  f"{prog} --status|--cancel DIR",
                 description="Launch a command N times (or one task per {{a,b}} combination) on the local "
                             "machine, ssh hosts, SLURM or HTCondor, and keep its logs and a manifest.",
                 epilog=_epilog() if with_backends else None, formatter_class=argparse.RawDescriptionHelpFormatter,
                 argument_default=argparse.SUPPRESS, allow_abbrev=False)
-    g = p.add_argument_group("backend")
+    g = p.section("backend")
     if with_backends:
         _add_backend_flags(g)
     g.add_argument("--backend", choices=None, metavar="NAME",
@@ -235,7 +262,7 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> argpa
                    type=LIST_CONVERTERS["backend_option"], metavar="KEY=VALUE",
                    help="a backend setting (e.g. gpu_directive=gpus for slurm); repeatable")
 
-    g = p.add_argument_group("tasks")
+    g = p.section("tasks")
     g.add_argument("--repeat_jobs", "--repeat-jobs", dest="repeat_jobs", type=CONVERTERS["repeat_jobs"], metavar="N",
                    help="launch the whole list of commands N times")
     g.add_argument("--nb_proc", "--nb-proc", dest="nb_proc", type=CONVERTERS["nb_proc"], metavar="N",
@@ -260,14 +287,14 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> argpa
     g.add_argument("--no_wait", "--no-wait", dest="wait", action="store_const", const=False,
                    help="return once submitted (not for local)")
 
-    g = p.add_argument_group("an earlier launch (no command)")
+    g = p.section("an earlier launch (no command)")
     g.add_argument("--status", dest="status_of", metavar="DIR",
                    help="the tasks of the launch logged in DIR (its LOGS/<exp_dir>/) as they are now; "
                         "with --wait, until they end. Exit 1 if a task failed, was lost or canceled")
     g.add_argument("--cancel", dest="cancel_of", metavar="DIR",
                    help="cancel the unfinished tasks of the launch logged in DIR")
 
-    g = p.add_argument_group("resources (per task)")
+    g = p.section("resources (per task)")
     g.add_argument("--cpu", type=CONVERTERS["cpu"], metavar="N", help="cores per task (-1: do not ask)")
     g.add_argument("--mem", type=parse_mem, metavar="SIZE", help="memory per task: MB, or with K/M/G/T (4G)")
     g.add_argument("--gpu", nargs="?", const=1, type=CONVERTERS["gpu"], metavar="N",
@@ -296,7 +323,7 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> argpa
     g.add_argument("--machines", action=_AppendAction, type=LIST_CONVERTERS["machines"], metavar="HOSTS",
                    help="HTCondor: a regex on Machine (OR'ed with --machine); ssh: a comma list of hosts")
 
-    g = p.add_argument_group("ssh")
+    g = p.section("ssh")
     g.add_argument("--ssh_key", "--ssh-key", dest="ssh_key", metavar="FILE",
                    help="private key to offer (default: the ssh agent and ~/.ssh keys)")
     g.add_argument("--ssh_known_hosts", "--ssh-known-hosts", dest="ssh_known_hosts", metavar="FILE",
@@ -310,7 +337,7 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> argpa
     return p
 
 
-def _add_backend_flags(group: argparse._ArgumentGroup) -> None:
+def _add_backend_flags(group: _Section) -> None:
     """``--<name>[=N]`` for each backend of the registry, built-in ones first. A plugin whose name
     is already an option (``--test``) gets no flag: ``--backend=NAME`` still selects it."""
     taken = _option_names()
@@ -325,7 +352,7 @@ def _add_backend_flags(group: argparse._ArgumentGroup) -> None:
 @functools.lru_cache(maxsize=1)
 def _option_names() -> frozenset[str]:
     """Every option spelling but the backend flags (which may not take one of these)."""
-    return frozenset(build_parser(with_backends=False)._option_string_actions)
+    return frozenset(build_parser(with_backends=False).by_option)
 
 
 def _epilog() -> str:
@@ -334,11 +361,11 @@ def _epilog() -> str:
     return string.Template(EPILOG).safe_substitute(autodetect=", ".join([*order, f"else {registry.DEFAULT_BACKEND}"]))
 
 
-def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[list[str], list[str]]:
+def split_argv(parser: OptionParser, argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split ``argv`` into (options, command): options end at the first argument that is not an
     option, or at ``--``. An option that takes a separate value (``--mem 4G``) keeps it. An
     unknown option is an error here (it would otherwise be taken for the command)."""
-    actions = parser._option_string_actions  # argparse offers no public lookup by spelling
+    actions = parser.by_option
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -350,7 +377,7 @@ def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[li
         action = actions.get(name)
         if action is None:
             raise UsageError(f"unknown option {arg!r} (options come before the command; see jobdispatch --help)")
-        takes_separate_value = action.nargs is None and not has_value and action.option_strings and not isinstance(
-            action, (argparse._StoreConstAction, argparse._HelpAction))
+        # nargs None: exactly one value (flags, --help and store_const actions have nargs 0)
+        takes_separate_value = action.nargs is None and not has_value
         i += 2 if takes_separate_value else 1
     return list(argv[:i]), list(argv[i:])
