@@ -340,8 +340,8 @@ def train(params: Params, train_x: Any, train_y: Any, valid_x: Any, valid_y: Any
     run in segments cut at the stepper's block boundaries, the validation points and the patience
     limit, which depend only on the iteration: a resumed run repeats exactly the computation of an
     uninterrupted one."""
-    n_train_batches = int(train_x.shape[0]) // batch_size
-    if batch_size < 1 or n_train_batches < 1:
+    n_train_batches = int(train_x.shape[0]) // batch_size if batch_size >= 1 else 0
+    if n_train_batches < 1:
         raise ParamError(f"batch_size={batch_size!r} does not fit the {int(train_x.shape[0])} training examples: "
                          "accepted values are 1 to the size of the training set")
     loop = LoopState() if loop is None else loop

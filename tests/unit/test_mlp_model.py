@@ -276,6 +276,16 @@ def test_batch_larger_than_the_data_is_refused():
                   batch_size=20, n_epochs=1)
 
 
+@pytest.mark.parametrize("batch_size", [0, -5])
+def test_a_batch_below_one_is_refused_in_one_line(batch_size):
+    rng = np.random.RandomState(1)
+    tx, ty = _separable_data(10, rng)
+    params = init_params(3, rng)
+    with pytest.raises(mlp.ParamError, match=f"batch_size={batch_size} does not fit"):
+        mlp.train(params, tx, ty, tx, ty, tx, ty, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0,
+                  batch_size=batch_size, n_epochs=1)
+
+
 @needs_blas
 def test_the_default_step_is_per_step_for_wide_batches(monkeypatch):
     """Above DEFERRED_MAX_BATCH the default is the per-step SGD (the deferred one is never built)."""
