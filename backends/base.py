@@ -38,6 +38,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jobstore.files import atomic_write, own_dir, write_new
+
 from .errors import UsageError
 from .launcher import LAUNCHER_NAME, render_launcher
 from .runner import LocalRunner, Runner
@@ -84,16 +86,20 @@ class Backend:
 
     def __init__(self, launch_dir: str | os.PathLike[str], *, cwd: str | os.PathLike[str] | None = None,
                  runner: Runner | None = None, options: Mapping[str, Any] | None = None,
-                 observer: Callable[[Submission], None] | None = None) -> None:
+                 observer: Callable[[Submission], None] | None = None,
+                 secret_files: Mapping[str, str] | None = None) -> None:
         """``launch_dir``: where files and logs go (made absolute). ``cwd``: where tasks run
         (default: the current directory). ``options``: backend settings from conf/ profiles and
         flags (unknown keys are kept; each backend reads its own). ``observer``: called with the
-        submission whenever it changed (jobdispatch writes the manifest)."""
+        submission whenever it changed (jobdispatch writes the manifest). ``secret_files``: files
+        written (and uploaded) mode 0600 beside the scripts, never submitted nor recorded with
+        their content (a pgpass file)."""
         self.launch_dir = Path(os.path.abspath(launch_dir))
         self.cwd = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
         self.runner: Runner = runner or LocalRunner()
         self.options: dict[str, Any] = {**self.option_defaults, **(options or {})}
         self.observer = observer
+        self.secret_files: dict[str, str] = dict(secret_files or {})
 
     @classmethod
     def detect(cls, path: str | None = None) -> bool:
@@ -140,15 +146,24 @@ class Backend:
         return render_launcher(self.name, self.launch_dir, self.cwd, self.index_variable, tasks, resources.env)
 
     def write(self, files: Mapping[str, str]) -> dict[str, str]:
-        """Write ``files`` into the launch directory (scripts executable); name -> absolute path."""
-        self.launch_dir.mkdir(parents=True, exist_ok=True)
+        """Write ``files`` into the launch directory; name -> absolute path.
+
+        The directory must be the user's own and not writable by others (created 0700 if
+        missing); each file is written to a fresh, unpredictable name and renamed into place, so
+        that no link someone left there is followed. Scripts are executable as far as the umask
+        allows (never more open than it), ``secret_files`` are 0600 whatever the umask. The
+        directory is 0700 (0750 with the ``group_access`` option)."""
+        own_dir(self.launch_dir, group=bool(self.options.get("group_access")))
         written: dict[str, str] = {}
         for name, text in files.items():
             path = self.launch_dir / name
-            path.write_text(text)
-            if text.startswith("#!"):
-                path.chmod(0o755)
+            atomic_write(path, text, mode=0o777 if text.startswith("#!") else 0o666)
             written[name] = str(path)
+        for name, text in self.secret_files.items():
+            path = self.launch_dir / name
+            if path.is_symlink() or path.exists():
+                path.unlink()
+            write_new(path, text, mode=0o600)
         return written
 
     def submit(self, sub: Submission) -> None:

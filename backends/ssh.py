@@ -15,6 +15,7 @@ the ``<name>.pid``/``.rc`` files; cancel kills each runner's process group.
 """
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Sequence
 from typing import Any
@@ -192,8 +193,10 @@ class SshBackend(ProcessBackend):
             conn = self.connection(self._targets[group.key])
             conn.run(self.mkdir_line())
             for name in (LAUNCHER_NAME, self.runner_name(group.key)):
-                with open(sub.files[name]) as fh:
-                    conn.put(sub.files[name], fh.read(), mode=0o755)
+                with open(sub.files[name]) as fh:  # the mode it has here: never more open than the umask
+                    conn.put(sub.files[name], fh.read(), mode=os.fstat(fh.fileno()).st_mode & 0o777)
+            for name, text in self.secret_files.items():
+                conn.put(str(self.launch_dir / name), text, mode=0o600)
         sub.extra["hosts"] = []
 
     def start(self, sub: Submission, group: Placement) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import socket
 import time
@@ -176,14 +177,14 @@ class SshRunner(Runner):
         if self._client is None:
             self.connect()
         path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}-{id(self):x}"
+        tmp = f"{path}.{secrets.token_hex(6)}.tmp"  # unpredictable, created exclusively
         start = time.monotonic()
         rc, err = 0, ""
         try:
             with self._client.open_sftp() as sftp:
-                with sftp.open(tmp, "w") as fh:
+                with sftp.open(tmp, "wx") as fh:
+                    fh.chmod(mode)  # before the content: a 0600 file is never readable by others
                     fh.write(text)
-                sftp.chmod(tmp, mode)
                 sftp.posix_rename(tmp, path)
         except (OSError, EOFError) as e:
             rc, err = 1, f"{path}: {e}"

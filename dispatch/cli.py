@@ -8,6 +8,7 @@ follow an earlier launch through its manifest (:mod:`dispatch.follow`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import signal
 import sys
@@ -19,6 +20,7 @@ from jobstore.errors import JobmanError
 from jobstore.report.progress import Progress
 
 from .config import detect_backend, resolve
+from .credentials import PGPASS_NAME, Credentials
 from .follow import follow, progress_reporter, summary
 from .launch import (
     Manifest,
@@ -57,15 +59,23 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
         return follow(settings, words, out, err, progress=Progress(err))
     name = settings["backend"] or detect_backend()
     cls: type[Backend] = get_backend(name)
-    commands = select(build_commands(words, settings.get("file") or []), settings.get("only_n_first"),
-                      settings.get("repeat_jobs") or 1)
+    creds = Credentials()  # passwords out of every word, line and value passed on
+    words = creds.words(words)
+    commands = select(creds.commands(build_commands(words, settings.get("file") or [])),
+                      settings.get("only_n_first"), settings.get("repeat_jobs") or 1)
     nb_proc = settings.get("nb_proc")
     nb_proc = cls.default_nb_proc if nb_proc is None else (None if nb_proc == -1 else nb_proc)
     resources = make_resources(settings, nb_proc)
+    resources = dataclasses.replace(resources, env=creds.env(resources.env))
     tasks = build_tasks(commands, settings.get("tasks_filename") or [])
-    directory = launch_dir(settings, words, _dt.datetime.now())
-    manifest = Manifest(directory, argv, settings)
-    backend = cls(directory, options=backend_options(settings), observer=manifest.write)
+    directory = launch_dir(settings, words, _dt.datetime.now(), err)
+    manifest = Manifest(directory, creds.words(argv), settings)
+    secret_files = {}
+    pgpass = creds.pgpass()
+    if pgpass is not None:
+        secret_files[PGPASS_NAME] = pgpass
+        resources = dataclasses.replace(resources, env={**resources.env, "PGPASSFILE": str(directory / PGPASS_NAME)})
+    backend = cls(directory, options=backend_options(settings), observer=manifest.write, secret_files=secret_files)
     warn_unsupported(cls, resources, err)
     test = bool(settings.get("test"))
     try:

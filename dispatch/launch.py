@@ -21,7 +21,7 @@ from typing import Any
 
 from backends import Backend, Resources, Submission, Task
 from jobstore.errors import ParamError
-from jobstore.files import atomic_write
+from jobstore.files import UnsafePathError, atomic_write, check_own_dir, warn_if_world_writable
 from jobstore.params.expansion import expand_braces
 
 from .errors import UsageError
@@ -111,17 +111,29 @@ def auto_exp_dir(words: Sequence[str], files: Sequence[str], now: _dt.datetime) 
     return f"{stem}_{now.strftime('%Y-%m-%d_%H-%M-%S.%f')}"
 
 
-def launch_dir(settings: Mapping[str, Any], words: Sequence[str], now: _dt.datetime) -> Path:
+def launch_dir(settings: Mapping[str, Any], words: Sequence[str], now: _dt.datetime, err: Any = None) -> Path:
+    """The launch directory to use; the backend creates it when it writes the first file (0700,
+    0750 with ``--group_access``), so that bad input writes nothing.
+
+    An automatic name is one that does not exist yet (``~2``, ``~3``... when taken); an existing
+    ``--exp_dir`` is reused only if it holds no launch yet and is the user's own, not writable by
+    others: a directory someone else prepared in a shared log root is never used."""
     root = Path(os.path.abspath(os.path.expanduser(settings["logdir"] or "LOGS")))
+    warn_if_world_writable(root, "the log root", err)
     if settings.get("exp_dir"):
         d = root / settings["exp_dir"]
         if (d / MANIFEST_NAME).exists():
             raise UsageError(f"--exp_dir {settings['exp_dir']!r}: {d} already holds a launch ({MANIFEST_NAME}); "
                              "choose another name")
+        if os.path.lexists(d):
+            try:
+                check_own_dir(d, group=bool(settings.get("group_access")))
+            except UnsafePathError as e:
+                raise UsageError(f"--exp_dir: {e}") from None
         return d
     d = root / auto_exp_dir(words, settings.get("file") or [], now)
     n = 1
-    while d.exists():
+    while os.path.lexists(d):
         n += 1
         d = d.with_name(f"{d.name.rsplit('~', 1)[0]}~{n}")
     return d
@@ -152,6 +164,8 @@ def _classad_str(s: str) -> str:
 def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Settings handed to the backend (``self.options``): ``--backend_option`` pairs and the ssh ones."""
     opts: dict[str, Any] = dict(settings.get("backend_option") or [])
+    if settings.get("group_access"):
+        opts["group_access"] = True
     for key, opt in (("ssh_key", "key_file"), ("ssh_known_hosts", "known_hosts"),
                      ("ssh_accept_new_host_keys", "accept_new_host_keys"),
                      ("ssh_connect_timeout", "connect_timeout_s")):
@@ -187,7 +201,6 @@ class Manifest:
     def write(self, sub: Submission) -> None:
         data = {**self.head, "updated": _now_iso(), **sub.to_dict()}
         data["counts"] = sub.counts()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 

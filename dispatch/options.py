@@ -220,7 +220,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "time": parse_duration,
     "queue": str, "project": str, "jobs_name": str, "exp_dir": str, "logdir": str,
     "only_n_first": parse_int("--only_n_first", 1),
-    "test": parse_bool("--test"), "wait": parse_bool("--wait"),
+    "test": parse_bool("--test"), "wait": parse_bool("--wait"), "group_access": parse_bool("--group_access"),
     "set_special_env": parse_bool("--set_special_env"),
     "ssh_key": str, "ssh_known_hosts": str,
     "ssh_accept_new_host_keys": parse_bool("--ssh_accept_new_host_keys"),
@@ -280,6 +280,8 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> Optio
                    help="log directory name under the log root (default: command words + timestamp)")
     g.add_argument("--logdir", "--log_dir", "--log-dir", dest="logdir", metavar="DIR",
                    help="log root (default $JOBDISPATCH_LOGDIR, else LOGS)")
+    g.add_argument("--group_access", "--group-access", dest="group_access", action="store_const", const=True,
+                   help="make the launch directory readable by your group (0750; default 0700: yours only)")
     g.add_argument("--test", "--testdbi", dest="test", action="store_const", const=True,
                    help="write every file (scripts, submit file, manifest), submit nothing, print where they are")
     g.add_argument("--wait", dest="wait", action="store_const", const=True,

@@ -1,10 +1,30 @@
-"""Writing files so that a killed process never leaves half of one: :func:`atomic_write`."""
+"""Files and directories on shared machines: never half a file, never someone else's.
+
+:func:`atomic_write` never leaves half a file. On a cluster's /tmp, scratch or a group project
+directory, another user may have created the entry we are about to use (a symbolic link to our
+``~/.bashrc``, a directory of theirs): :func:`own_dir` creates a directory or reuses it only if it
+is ours and nobody else can write in it; :func:`open_append` and :func:`write_new` never follow a
+link and never write into a file someone else owns or links to.
+"""
 from __future__ import annotations
 
 import os
 import secrets
+import stat
+import sys
+from typing import TextIO
 
-__all__ = ["atomic_write"]
+from .errors import UsageError
+
+__all__ = ["UnsafePathError", "atomic_write", "check_own_dir", "open_append", "own_dir", "warn_if_world_writable",
+           "write_new"]
+
+PRIVATE_DIR_MODE = 0o700
+GROUP_DIR_MODE = 0o750
+
+
+class UnsafePathError(UsageError):
+    """A path that another user could have prepared for us (a link, their directory or file)."""
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644, fsync: bool = False) -> None:
@@ -42,3 +62,92 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _refuse_unsafe(path: str, st: os.stat_result, *, kind: str, group_ok: bool) -> None:
+    """Raise unless ``st`` is a ``kind`` ('dir' or 'file') we own that others cannot write."""
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(f"{path!r} is a symbolic link: refusing to use it (remove it, or choose another path)")
+    is_kind = stat.S_ISDIR(st.st_mode) if kind == "dir" else stat.S_ISREG(st.st_mode)
+    if not is_kind:
+        raise UnsafePathError(f"{path!r} exists and is not a {'directory' if kind == 'dir' else 'regular file'}")
+    if st.st_uid != os.geteuid():
+        raise UnsafePathError(f"{path!r} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()}): refusing "
+                              "to use it; choose another path")
+    writable_by_others = stat.S_IWOTH | (0 if group_ok else stat.S_IWGRP)
+    if st.st_mode & writable_by_others:
+        raise UnsafePathError(f"{path!r} is writable by other users (mode {stat.S_IMODE(st.st_mode):04o}): "
+                              "refusing to use it; chmod go-w it or choose another path")
+
+
+def own_dir(path: str | os.PathLike[str], *, group: bool = False, fresh: bool = False) -> bool:
+    """Create directory ``path`` (mode 0700, 0750 with ``group``), its missing parents normally.
+
+    An existing ``path`` is reused only if it is a real directory (not a link) owned by the user
+    and not writable by others (group-writable allowed with ``group``); ``fresh`` refuses any
+    existing one (``FileExistsError``). True when it was created here."""
+    path = os.fspath(path)
+    try:
+        os.mkdir(path, GROUP_DIR_MODE if group else PRIVATE_DIR_MODE)
+        return True
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return own_dir(path, group=group, fresh=fresh)
+    except FileExistsError:
+        if fresh:
+            raise
+    check_own_dir(path, group=group)
+    return False
+
+
+def check_own_dir(path: str | os.PathLike[str], *, group: bool = False) -> None:
+    """Raise :class:`UnsafePathError` unless ``path`` is a directory (not a link) of the user's
+    that others cannot write in (the group can, with ``group``)."""
+    _refuse_unsafe(os.fspath(path), os.lstat(path), kind="dir", group_ok=group)
+
+
+def _check_opened(path: str, fd: int) -> None:
+    st = os.fstat(fd)
+    try:
+        _refuse_unsafe(path, st, kind="file", group_ok=True)
+        if st.st_nlink != 1:
+            raise UnsafePathError(f"{path!r} has {st.st_nlink} hard links: refusing to write through it")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_append(path: str | os.PathLike[str], mode: int = 0o644) -> int:
+    """A descriptor appending to ``path`` (created if missing), never through a link and never into
+    a file someone else owns or that has another name (a hard link to a file of the user's)."""
+    path = os.fspath(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    _check_opened(path, fd)
+    return fd
+
+
+def write_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int) -> None:
+    """Create ``path`` (it must not exist: ``O_EXCL``, no link followed) with exactly ``mode`` (set
+    with ``fchmod``, for files such as a 0600 password file whatever the umask)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def warn_if_world_writable(path: str | os.PathLike[str], what: str, out: TextIO | None = None) -> None:
+    """One warning line when ``path`` is a directory every user can write in (/tmp-like): entries
+    there may have been prepared by someone else, and are checked before use."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if st.st_mode & stat.S_IWOTH:
+        print(f"warning: {what} {os.fspath(path)!r} is writable by every user (mode "
+              f"{stat.S_IMODE(st.st_mode):04o}): keep logs and job directories in a directory of your own",
+              file=out or sys.stderr)

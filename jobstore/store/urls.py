@@ -146,3 +146,69 @@ def _parse_postgres(url: str) -> DbUrl:
         port=port,
         options=options,
     )
+
+
+# A postgres URL inside any text (a command line, a conf value): stops at whitespace and quotes.
+_PG_URL_IN_TEXT_RE = re.compile(r"postgres(?:ql)?(?:\+psycopg2?)?://[^\s'\"]+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PgPassEntry:
+    """One line of a libpq password file (``host:port:db:user:password``), ``*`` where the URL
+    names nothing."""
+
+    host: str
+    port: str
+    dbname: str
+    user: str
+    password: str = field(repr=False)
+
+    def line(self) -> str:
+        """The line, with ``:`` and ``\\`` escaped as libpq expects."""
+        head = [f if f == "*" else _pgpass_escape(f) for f in (self.host, self.port, self.dbname, self.user)]
+        return ":".join([*head, _pgpass_escape(self.password)])
+
+
+def _pgpass_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def strip_password(url: str) -> tuple[str, PgPassEntry | None]:
+    """``url`` without its password, and the password as a pgpass entry (None when it had none).
+
+    Used for everything passed on or written (command lines, scripts, manifests): the password then
+    travels in a 0600 pgpass file that libpq reads through ``PGPASSFILE``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url, None
+    if parts.password is None:
+        return url, None
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = (user + "@" if user else "") + host
+    segments = [unquote(s) for s in parts.path.split("/") if s]
+    entry = PgPassEntry(host=unquote(parts.hostname) if parts.hostname else "*",
+                        port=str(port) if port else "*",
+                        dbname=segments[0] if segments else "*",
+                        user=unquote(user) if user else "*",
+                        password=unquote(parts.password))
+    return parts._replace(netloc=netloc).geturl(), entry
+
+
+def strip_passwords_in(text: str) -> tuple[str, list[PgPassEntry]]:
+    """Every postgres URL in ``text`` without its password, and the passwords found."""
+    found: list[PgPassEntry] = []
+
+    def one(m: re.Match[str]) -> str:
+        clean, entry = strip_password(m.group(0))
+        if entry is not None:
+            found.append(entry)
+        return clean
+    return _PG_URL_IN_TEXT_RE.sub(one, text), found
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (for printing)."""
+    return re.sub(r"([a-z][a-z0-9+.-]*://[^:/@\s'\"]*):[^@/\s'\"]*@", r"\1:***@", text, flags=re.IGNORECASE)
