@@ -7,6 +7,8 @@ import os
 import sys
 
 from ..errors import UsageError
+from ..files import warn_if_world_writable
+from ..worker.allow import ALLOW_ENV, parse_allow
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from .base import CommandParser
 
@@ -71,6 +73,11 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", metavar="N", type=_attempts,
                    default=MAX_ATTEMPTS,
                    help=f"a job whose lease expired this many times ends as ERR_RUN (default {MAX_ATTEMPTS})")
+    p.add_argument("--allow", dest="allow", metavar="PREFIX,...", default=None,
+                   help=f"run only experiments under these dotted module prefixes (default ${ALLOW_ENV}; "
+                        "unset: any experiment a row names); any other job ends ERR_START, unimported")
+    p.add_argument("--group-access", "--group_access", dest="group_access", action="store_true",
+                   help="job directories readable by your group (0750; default 0700)")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -83,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
                          f"({args.lease:g} s), e.g. {args.lease * HEARTBEAT_FRACTION:g}")
     if os.path.exists(args.exproot) and not os.path.isdir(args.exproot):
         raise UsageError(f"invalid EXPROOT {args.exproot!r}: it exists and is not a directory")
+    allow = parse_allow(args.allow if args.allow is not None else os.environ.get(ALLOW_ENV),
+                        "--allow" if args.allow is not None else f"${ALLOW_ENV}")
+    warn_if_world_writable(args.exproot, "EXPROOT")
     here = os.getcwd()
     if here not in sys.path:
         sys.path.append(here)
@@ -95,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     from ..store import open_db  # after --import: a module may register something the store needs
 
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
-                            lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts)
+                            lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
+                            group_access=args.group_access, allow=allow)
     store = open_db(args.db)
     try:
         report = run_worker(store, args.exproot, options)

@@ -43,13 +43,15 @@ from typing import Any, TextIO
 
 from ..backoff import Backoff
 from ..errors import DatabaseError
-from ..files import atomic_write
+from ..files import UnsafePathError, atomic_write, open_append
 from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
 from ..store.base import Job, Store
 from . import provenance
+from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf, write_conf_once
+from .jobdir import JobDirs
 from .keeper import Keeper, Watched
 from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
@@ -75,21 +77,12 @@ class WorkerOptions:
     max_attempts: int = MAX_ATTEMPTS
     idle_release_s: float | None = None  # None: IDLE_RELEASE_S on PostgreSQL, 0 on SQLite
     worker_id: str | None = None
+    group_access: bool = False  # job directories 0750 instead of 0700
+    allow: tuple[str, ...] = ()  # experiment prefixes this worker may import (empty: any)
 
     @property
     def heartbeat_interval_s(self) -> float:
         return self.heartbeat_s if self.heartbeat_s is not None else self.lease_s * HEARTBEAT_FRACTION
-
-
-def _make_dir(path: str) -> None:
-    """``os.makedirs(path, exist_ok=True)`` with one ``mkdir`` in the usual case (the parent,
-    ``EXPROOT/<dbname>/<table>``, exists after the first job)."""
-    try:
-        os.mkdir(path)
-    except FileExistsError:
-        pass
-    except FileNotFoundError:
-        os.makedirs(path, exist_ok=True)
 
 
 def _call(experiment: Callable[..., Any], state: Any, channel: Channel) -> tuple[Any, str | None, bool]:
@@ -134,6 +127,7 @@ class Worker:
         self._store_lock = threading.Lock()
         self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
+        self._dirs = JobDirs(self.options.group_access)
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
@@ -209,7 +203,7 @@ class Worker:
         try:
             flat, state, experiment = self._prepare(job, job_dir, start_time)
         except Exception as e:
-            tb = traceback.format_exc()
+            tb = str(e) if isinstance(e, (NotAllowedError, UnsafePathError)) else traceback.format_exc()
             self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
             self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
             return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=tb)
@@ -228,7 +222,7 @@ class Worker:
         try:
             std.enter(job_dir)
             os.chdir(job_dir)
-        except OSError as e:  # the job directory became unusable (disk full, removed...)
+        except (OSError, UnsafePathError) as e:  # the job directory became unusable (disk full, removed...)
             std.exit()
             self.log(f"job {job.id}: cannot use its directory {job_dir}: {e}: ERR_START")
             return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=traceback.format_exc())
@@ -245,7 +239,8 @@ class Worker:
     def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any, Callable[..., Any]]:
         """The job directory, the flat state with this attempt's provenance, the nested state handed
         to the experiment, and the experiment itself; orig.conf on the first run."""
-        _make_dir(job_dir)
+        check_allowed(job.experiment, self.options.allow)  # before anything of it is imported
+        self._dirs.make(job_dir)
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
             job_dir=job_dir, attempt=job.attempt, start_time=start_time))
@@ -375,18 +370,18 @@ class Worker:
         doc = {"job_id": job.id, "attempt": job.attempt, "status": status, "status_name": Status.name_of(status),
                "end_reason": end_reason, "priority": priority, "error": error, "state": flat}
         try:
-            os.makedirs(job_dir, exist_ok=True)
+            self._dirs.make(job_dir)
             atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, default=repr))
-        except OSError as e:
+        except (OSError, UnsafePathError) as e:
             self.log(f"job {job.id}: cannot write {path}: {e}")
         return path
 
     def _append(self, job_dir: str, name: str, text: str) -> None:
         try:
-            os.makedirs(job_dir, exist_ok=True)
-            with open(os.path.join(job_dir, name), "a", encoding="utf-8") as f:
+            self._dirs.make(job_dir)
+            with os.fdopen(open_append(os.path.join(job_dir, name)), "a", encoding="utf-8") as f:
                 f.write(text)
-        except OSError:
+        except (OSError, UnsafePathError):
             pass
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..files import open_append
 from .channel import flush_std
 
 
@@ -24,7 +25,7 @@ class StdFiles:
         self._active = True
         try:
             for fd, name in self.NAMES:
-                target = os.open(f"{job_dir}/{name}", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                target = open_append(f"{job_dir}/{name}")  # no link followed, no one else's file
                 try:
                     os.dup2(target, fd)
                 finally:
