@@ -89,13 +89,33 @@ class PgServer:
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def createdb(self, name: str | None = None) -> str:
+    def createdb(self, name: str | None = None, owner: str | None = None) -> str:
         import psycopg
 
         name = name or "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.dsn(), autocommit=True) as c:
-            c.execute(f'create database "{name}"')
+            c.execute(f'create database "{name}"' + (f' owner "{owner}"' if owner else ""))
         return name
+
+    def add_password_role(self, role: str, password: str) -> None:
+        """A login role that must authenticate with ``password`` (scram-sha-256) over TCP; the
+        other roles keep trust authentication. Idempotent."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn(), autocommit=True) as c:
+            c.execute("set password_encryption = 'scram-sha-256'")
+            exists = c.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+            verb = "alter" if exists else "create"
+            c.execute(sql.SQL(verb + " role {} login password {}").format(sql.Identifier(role), sql.Literal(password)))
+        hba = os.path.join(self.data, "pg_hba.conf")
+        line = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+        with open(hba) as f:
+            text = f.read()
+        if line not in text:  # first matching line wins: before the trust lines
+            with open(hba, "w") as f:
+                f.write(line + text)
+            self._run("pg_ctl", "-D", self.data, "reload")
 
     def dropdb(self, name: str) -> None:
         import psycopg
@@ -103,9 +123,10 @@ class PgServer:
         with psycopg.connect(self.dsn(), autocommit=True) as c:
             c.execute(f'drop database if exists "{name}" with (force)')
 
-    def url(self, dbname: str, table: str = "jobs") -> str:
-        """A jobstore URL for ``table`` in database ``dbname``."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}?table={table}"
+    def url(self, dbname: str, table: str = "jobs", user: str = "postgres", password: str | None = None) -> str:
+        """A jobstore URL for ``table`` in database ``dbname`` (with ``password`` in it if given)."""
+        auth = user + (f":{password}" if password is not None else "")
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}?table={table}"
 
     def destroy(self) -> None:
         try:
