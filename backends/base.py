@@ -44,6 +44,7 @@ from .errors import UsageError
 from .launcher import LAUNCHER_NAME, render_launcher
 from .runner import LocalRunner, Runner
 from .submission import Resources, Submission, Task, TaskRecord, TaskStatus
+from .values import check_one_line, check_values
 
 __all__ = ["Backend", "LAUNCHER_NAME", "Task", "Resources", "Submission", "TaskRecord", "TaskStatus",
            "read_exit_code", "read_pid"]
@@ -113,6 +114,9 @@ class Backend:
         """Render, write and (unless ``test``) submit ``tasks``. A failure while submitting is
         recorded in ``submission.error`` (and passed to the observer) before it is raised."""
         _check_tasks(tasks, resources)
+        check_values(tasks, resources, self.options)
+        check_one_line(str(self.launch_dir), "launch directory (--logdir, --exp_dir)")
+        check_one_line(str(self.cwd), "working directory")
         self.check(tasks, resources)
         sub = self.new_submission(tasks, resources, test)
         sub.files = self.write(self.render(tasks, resources))

@@ -10,8 +10,10 @@ contacted, so ``--test`` works on a machine without HTCondor.
 
 The schedd is located through the collector from the client configuration (``CONDOR_CONFIG`` and
 ``_CONDOR_*`` variables, e.g. ``_CONDOR_COLLECTOR_HOST``), or named with the ``schedd_name`` option
-(``collector`` picks the pool). Other options: ``getenv`` (default true: the job starts with the
-submitter's environment, as jobdispatch always did).
+(``collector`` picks the pool). Other options: ``getenv``: which of the submitter's variables the
+job starts with, by default the short list :data:`DEFAULT_GETENV` (``true`` copies the whole
+environment into the job ad, where every user of the pool can read it with ``condor_q -l``, as
+jobdispatch always did; ``false`` none). The launch's own ``--env`` travels in ``environment``.
 
 ``--nb_proc`` becomes ``max_materialize`` (at most that many jobs exist in the queue, hence run, at
 once); ``--time`` becomes ``allowed_job_duration``; ``--project`` ``+ProjectName``.
@@ -54,6 +56,10 @@ $items
 """
 
 
+# What a worker needs from the submitter's environment, and nothing that could be a secret.
+DEFAULT_GETENV = "PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR, PYTHONPATH, VIRTUAL_ENV, CONDA_PREFIX, LD_LIBRARY_PATH"
+
+
 class CondorBackend(BatchBackend):
     """Clusters through the htcondor2 bindings (see the module docstring)."""
 
@@ -74,7 +80,7 @@ class CondorBackend(BatchBackend):
     }
     supports = frozenset({"cpu", "mem_mb", "gpus", "time_s", "account", "env", "raw", "requirements",
                           "machines", "nb_proc", "job_name"})
-    option_defaults: ClassVar[dict[str, Any]] = {"getenv": True, "schedd_name": None, "collector": None}
+    option_defaults: ClassVar[dict[str, Any]] = {"getenv": DEFAULT_GETENV, "schedd_name": None, "collector": None}
     _schedd_handle: Any = None
 
     # -------------------------------------------------------------------------- rendering --
@@ -116,7 +122,7 @@ class CondorBackend(BatchBackend):
         }
 
     def _getenv(self) -> str:
-        value = self.options.get("getenv", True)
+        value = self.options.get("getenv", DEFAULT_GETENV)
         if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
             value = value.strip().lower() in ("true", "yes", "1")
         if isinstance(value, bool):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
 WAIT_S = 120.0
 JOBDISPATCH = str(Path(sys.executable).parent / "jobdispatch")  # the console script of the editable install
+
+CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")  # tests/infra/condor.sh's job owner
+GROUP = {"group_access": True}
 
 pytestmark = pytest.mark.condor
 
@@ -61,9 +65,12 @@ def shared_dir() -> Iterator[Path]:
 
 
 def launch_dir(base: Path, name: str = "launch") -> Path:
+    """A launch directory of the submitter (root) that the job owner's group may write in: jobs run
+    as another user here, and a world-writable launch directory is refused (--group_access)."""
     d = base / name
-    d.mkdir(mode=0o777)
-    d.chmod(0o777)
+    d.mkdir(mode=0o770)
+    os.chown(d, -1, pwd.getpwnam(CONDOR_USER).pw_gid)
+    d.chmod(0o770)
     return d
 
 
@@ -72,7 +79,7 @@ wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
 
 
 def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
     tasks = [Task(i, f'echo "$JOBDISPATCH_TASK_INDEX $GREETING $(id -un) $_CONDOR_SLOT" > out.{i}') for i in range(3)]
     sub = b.launch(tasks, Resources(cpu=1, mem_mb=64, env={"GREETING": "hi there"}, job_name="cluster test"))
     cluster = sub.job_ids[0]
@@ -92,7 +99,7 @@ def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):
 
 
 def test_gpu_request_gives_each_task_its_fake_gpu(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
     sub = b.launch([Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}') for i in range(2)],
                    Resources(mem_mb=64, gpus=1))
     b.wait(sub, timeout_s=WAIT_S)
@@ -102,7 +109,7 @@ def test_gpu_request_gives_each_task_its_fake_gpu(condor_pool, shared_dir):
 
 
 def test_status_failure_and_cancel(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
     tasks = [Task(0, "exit 3"), Task(1, "touch started.1; sleep 300"), Task(2, "touch started.2; sleep 300")]
     sub = b.launch(tasks, Resources(mem_mb=64))
     wait_for(lambda: (shared_dir / "started.1").exists() and (shared_dir / "started.2").exists(),
@@ -127,7 +134,7 @@ def test_status_failure_and_cancel(condor_pool, shared_dir):
 
 
 def test_nb_proc_limits_jobs_in_the_queue(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
     sub = b.launch([Task(i, "sleep 2") for i in range(4)], Resources(mem_mb=64, nb_proc=2))
     import htcondor2
 
@@ -140,7 +147,7 @@ def test_nb_proc_limits_jobs_in_the_queue(condor_pool, shared_dir):
 
 
 def test_refused_submission_is_one_line_with_the_call(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir)
+    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
     with pytest.raises(CommandError) as e:
         b.launch([Task(0, "true")], Resources(raw=("universe = nosuch",)))
     msg = str(e.value)
@@ -170,7 +177,7 @@ def test_jobdispatch_condor_end_to_end(condor_pool, pg_url, shared_dir, cli_env)
            # the wrapper in /usr/local/bin (the host venv's python does not exist there).
            "PATH": "/usr/local/bin:/usr/bin:/bin"}
     proc = subprocess.run(
-        [JOBDISPATCH, "--condor", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
+        [JOBDISPATCH, "--condor", "--group_access", "--repeat_jobs=3", "--exp_dir=e2e", "--mem=200M",
          "jobman", "sql", "-n", "0", pg_url, str(exproot)],
         env=env, cwd=shared_dir, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -204,7 +211,7 @@ def test_jobdispatch_status_and_cancel_follow_the_cluster(condor_pool, shared_di
         return subprocess.run([JOBDISPATCH, *args], env=env, cwd=shared_dir, capture_output=True, text=True,
                               timeout=120)
 
-    proc = jobdispatch("--condor", "--exp_dir=follow", "--mem=64M", "sh", "-c", "touch started; sleep 300")
+    proc = jobdispatch("--condor", "--group_access", "--exp_dir=follow", "--mem=64M", "sh", "-c", "touch started; sleep 300")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cluster = json.loads((launch / "manifest.json").read_text())["job_ids"][0]
     wait_for(lambda: (shared_dir / "started").exists(), what="the task to start")

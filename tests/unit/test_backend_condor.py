@@ -62,7 +62,8 @@ def test_description_parses_with_the_real_bindings():
 
 def test_getenv_option():
     assert "getenv = False" in backend(getenv=False).render(TASKS[:1], Resources())[SUBMIT_NAME]
-    assert "getenv = True" in backend().render(TASKS[:1], Resources())[SUBMIT_NAME]
+    assert "getenv = True" in backend(getenv=True).render(TASKS[:1], Resources())[SUBMIT_NAME]
+    assert "getenv = PATH, HOME, USER, LANG, LC_*," in backend().render(TASKS[:1], Resources())[SUBMIT_NAME]
 
 
 def test_environment_syntax():
@@ -71,8 +72,8 @@ def test_environment_syntax():
 
 @pytest.mark.parametrize("resources, fragment", [
     (Resources(requirements=("Memory >= (",)), "bad HTCondor requirement 'Memory >= (': not a ClassAd expression"),
-    (Resources(raw=("a = 1\nqueue 100",)), "must fit on one line"),
-    (Resources(env={"A": "x\ny"}), "must fit on one line"),
+    (Resources(raw=("a = 1\nqueue 100",)), "bad --raw value 'a = 1\\nqueue 100': it holds a newline"),
+    (Resources(env={"A": "x\ny"}), "bad --env A value 'x\\ny': it holds a newline"),
     (Resources(env={"1A": "x"}), "bad environment variable name '1A'"),
 ])
 def test_bad_values_are_one_line_usage_errors_and_nothing_is_written(tmp_path, resources, fragment):
