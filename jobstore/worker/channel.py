@@ -21,6 +21,7 @@ START, anything else or an exception → ERR_RUN.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from types import FrameType
 from typing import Any
 
 from .. import status as _status
+from ..errors import ParamError
 from ..files import atomic_write
 
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
@@ -37,6 +39,8 @@ STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, 
 STOP = "stop"
 FINISH_UP = "finish-up"
 SAVE = "save"
+
+_CONF_KEY_RE = re.compile(r"^[^\s\x00-\x1f\x7f:=#'\"{}]+$")
 
 
 class StopSignals:
@@ -82,7 +86,15 @@ class StopSignals:
 
 
 def format_conf(flat: Mapping[str, Any]) -> str:
-    """A flat state in Jobman's ``.conf`` syntax: one ``key = repr(value)`` line per key, sorted."""
+    """A flat state in Jobman's ``.conf`` syntax: one ``key = repr(value)`` line per key, sorted.
+
+    ``repr`` keeps every value on its line; a key that would not read back as itself (a line
+    break, ``:``, ``=``, ``#``, quotes, ``<-``: a row written by anyone could hold one, and
+    re-scheduling from the file would then run what follows it) is refused with a ParamError."""
+    for key in flat:
+        if not isinstance(key, str) or not _CONF_KEY_RE.match(key) or "<-" in key:
+            raise ParamError(f"key {key!r} cannot be written to a .conf file: a key is one word without "
+                             "spaces, control characters, ':', '=', '#', quotes, braces or '<-'")
     return "".join([f"{key} = {value!r}\n" for key, value in sorted(flat.items())])
 
 

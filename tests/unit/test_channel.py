@@ -167,3 +167,19 @@ def test_provenance_slurm_ids():
     assert provenance.scheduler_info(env) == {"jobman.sql.slurm_job_id": "101",
                                               "jobman.sql.slurm_array_job_id": "100",
                                               "jobman.sql.slurm_array_task_id": "1"}
+
+
+def test_conf_files_read_back_as_the_state_they_were_written_from(tmp_path):
+    """A value never leaves its line; a key that would not read back (a row written by anyone may
+    hold one) is refused rather than written as a second, executable line."""
+    from jobstore.errors import ParamError
+    from jobstore.params.parser import parse_params
+
+    flat = {"a.b": "x\ny = 1\nz:=@os.system('touch PWNED')", "c": "q'#\"", "n": 3, "f": float("inf")}
+    path = tmp_path / "current.conf"
+    write_conf(str(path), flat)
+    assert parse_params([str(path)], cwd=str(tmp_path)) == flat
+    assert not (tmp_path / "PWNED").exists()
+    for key in ("a\nz:=@os.system('touch PWNED')", "k=v", "x <- other.conf", "c#d"):
+        with pytest.raises(ParamError, match="cannot be written to a .conf file"):
+            format_conf({key: 1})
