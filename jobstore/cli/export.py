@@ -4,7 +4,9 @@ CSV, for pandas and spreadsheets, or as a table like psql's.
 One row per job: ``id``, ``status`` (its name), ``priority``, then one column per key of the
 state, in the order the table first stored them (stable from one export to the next). A value
 missing from a job is an empty cell; lists and dicts are written as JSON; floats with all their
-digits (``repr``), so that ``pandas.read_csv`` gives back the stored numbers.
+digits (``repr``), so that ``pandas.read_csv`` gives back the stored numbers. A text cell a
+spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR, and not a
+number) is prefixed with ``'``; ``--raw-formulas`` keeps it as stored.
 
 ``--format=table`` prints what ``psql`` prints for a query on the ``sqlview`` view: with ``--keys``,
 exactly those columns, named by Jobman's view rule (``best_validation_loss`` → ``bestvalidationloss``).
@@ -36,6 +38,9 @@ FIXED_COLUMNS = ("id", "status", "priority")
 _DUPLICATE_KEYS = {"jobman.id", "jobman.status", "jobman.sql.priority"}
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def build_parser(prog: str) -> CommandParser:
     p = CommandParser(prog=prog, description=__doc__.split("\n\n")[1],
                                 epilog="S: " + Status.accepted())
@@ -51,6 +56,9 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--desc", action="store_true", help="with --sort: largest first")
     p.add_argument("--format", choices=("csv", "table"), default="csv",
                    help="csv (default) or a table like psql's output")
+    p.add_argument("--raw-formulas", "--raw_formulas", dest="raw_formulas", action="store_true",
+                   help="csv: keep cells starting with = + - @ as they are (default: prefixed with ' so that "
+                        "a spreadsheet shows them as text instead of running them)")
     return p
 
 
@@ -83,13 +91,22 @@ def columns_for(db: Store, jobs: Sequence[Job], wanted: Sequence[str] | None) ->
     return list(wanted)
 
 
-def to_csv(jobs: Sequence[Job], keys: Sequence[str]) -> str:
+def neutralise(text: str) -> str:
+    """A cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, a tab or
+    CR first) prefixed with ``'`` so that it shows as text; numbers (``-0.5``) are left alone."""
+    if text[:1] in _FORMULA_STARTS and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def to_csv(jobs: Sequence[Job], keys: Sequence[str], raw_formulas: bool = False) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([*FIXED_COLUMNS, *keys])
+    safe = (lambda t: t) if raw_formulas else neutralise
+    writer.writerow([safe(c) for c in (*FIXED_COLUMNS, *keys)])
     for job in jobs:
         writer.writerow([job.id, Status.name_of(job.status), cell(job.priority),
-                         *(cell(job.state.get(k)) for k in keys)])
+                         *(safe(cell(job.state.get(k))) for k in keys)])
     return buf.getvalue()
 
 
@@ -183,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "table":
             text = to_table(jobs, keys, fixed=wanted is None)
         else:
-            text = to_csv(jobs, keys)
+            text = to_csv(jobs, keys, args.raw_formulas)
     if to_file:
         write_atomic(args.output, text.encode("utf-8"))
         print(f"wrote {len(jobs)} job{'s' if len(jobs) != 1 else ''} to {args.output}", file=sys.stderr)

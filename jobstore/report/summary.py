@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from ..errors import DatabaseError, UsageError
 from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
-from .table import align
+from .table import align, printable
 
 DEFAULT_BEST_KEY = "best_validation_loss"
 DEFAULT_TOP = 5
@@ -239,7 +239,7 @@ def render_summary(s: Summary) -> str:
                          "(jobman sqlstatus --status=ERR_RUN --print=... lists them)")
         rows = [(e.id, Status.name_of(e.status), e.end_reason, e.excerpt) for e in s.errors]
         lines += _table(("id", "status", "reason", "error"), rows, (True, False, False, False))
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"  # table text never drives the terminal
 
 
 # -- watch ----------------------------------------------------------------------------------------

