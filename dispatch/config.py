@@ -46,7 +46,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "only_n_first": None, "tasks_filename": ["nb0", "compact"],
     "test": False, "wait": None, "set_special_env": True, "group_access": False,
     "ssh_key": None, "ssh_known_hosts": None, "ssh_accept_new_host_keys": False, "ssh_connect_timeout": 10,
-    "profile": None,
+    "profile": None, "allow": None,
     "env": [], "raw": [], "req": [], "os": [], "machine": [], "machines": [], "file": [], "conf": [],
     "backend_option": [],
 }

@@ -146,6 +146,8 @@ def make_resources(settings: Mapping[str, Any], nb_proc: int | None) -> Resource
     if cpu and settings.get("set_special_env", True):
         env.update({k: str(cpu) for k in SPECIAL_ENV_VARS})
     env.update(dict(settings.get("env") or []))
+    if settings.get("allow"):  # a profile's `allow:`: the experiments its workers may import
+        env.setdefault("JOBMAN_ALLOW", settings["allow"])
     reqs = list(settings.get("req") or [])
     if settings.get("os"):
         reqs.append("(" + " || ".join(f'OpSys == "{_classad_str(o)}"' for o in settings["os"]) + ")")

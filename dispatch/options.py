@@ -226,6 +226,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "ssh_accept_new_host_keys": parse_bool("--ssh_accept_new_host_keys"),
     "ssh_connect_timeout": parse_int("--ssh_connect_timeout", 1),
     "profile": str,
+    "allow": lambda v: ",".join(v) if isinstance(v, list) else str(v),
 }
 # list options: dest -> converter of one item (returning a list of items)
 LIST_CONVERTERS: dict[str, Callable[[Any], list[Any]]] = {

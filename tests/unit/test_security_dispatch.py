@@ -109,3 +109,11 @@ def test_a_link_left_in_an_own_exp_dir_is_replaced_not_followed(tmp_path):
     assert cli.main(["--local", "--test", "--exp_dir=sweep", "echo", "hi"]) == 0
     assert victim.read_text() == "# mine\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
     assert not (d / "launcher.sh").is_symlink()
+
+
+def test_allow_in_a_conf_profile_reaches_every_worker_as_jobman_allow(tmp_path):
+    conf = tmp_path / "lab.yaml"
+    conf.write_text("profiles:\n  lab:\n    allow: [models, mylab.experiments]\n")
+    assert cli.main(["--local", "--test", f"--conf={conf}", "--profile=lab", "jobman", "sql", "DB", "."]) == 0
+    launcher = (_only_launch(tmp_path) / "launcher.sh").read_text()
+    assert "export JOBMAN_ALLOW=models,mylab.experiments" in launcher
