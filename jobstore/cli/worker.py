@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts)
-    store = open_db(args.db)
+    store = open_db(args.db, create=False)  # a misspelt table must not be created and "run"
     try:
         report = run_worker(store, args.exproot, options)
     finally:
