@@ -25,7 +25,9 @@ experiment checkpoints and returns channel.INCOMPLETE, the job goes back to STAR
 
 Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
 signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
-in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input.
+in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input,
+a table that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not
+import where the worker runs (its job is handed back untouched and the worker stops).
 The worker's directory is appended to the Python path, so an experiment module there is found."""
 
 
@@ -104,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     summary = report.summary()
     if summary:
         print(f"jobman sql: {summary}", file=sys.stderr)
+    if report.import_error:
+        print(f"jobman sql: error: {report.import_error}", file=sys.stderr)
     if report.db_error:
         print(f"jobman sql: stopped: the database could not be reached: {report.db_error}", file=sys.stderr)
     if report.stop_signal and not report.interrupted:

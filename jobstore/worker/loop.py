@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..backoff import Backoff
-from ..errors import DatabaseError
+from ..errors import DatabaseError, ExperimentError
 from ..files import atomic_write
 from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
@@ -61,6 +61,7 @@ IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experime
 FINISH_RETRY_FIRST_S = 0.25
 FINISH_RETRY_MAX_SLEEP_S = 5.0
 RESULT_FILE = "result.json"
+IMPORT_FAILED = "cannot import"  # the JobOutcome note that stops the worker
 
 
 @dataclass
@@ -198,7 +199,7 @@ class Worker:
             ran += 1
             if outcome.note == "interrupted":
                 raise KeyboardInterrupt
-            if not outcome.handed_back and outcome.note == "database unreachable":
+            if outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
                 return
 
     # -- one job -------------------------------------------------------------------------------------
@@ -207,7 +208,11 @@ class Worker:
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
         try:
-            flat, state, experiment = self._prepare(job, job_dir, start_time)
+            experiment = self._import(job.experiment)
+        except ExperimentError as e:  # this worker's fault, not the job's: hand it back untouched
+            return self._cannot_import(job, job_dir, e)
+        try:
+            flat, state = self._prepare(job, job_dir, start_time)
         except Exception as e:
             tb = traceback.format_exc()
             self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
@@ -242,20 +247,35 @@ class Worker:
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0))
 
-    def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any, Callable[..., Any]]:
-        """The job directory, the flat state with this attempt's provenance, the nested state handed
-        to the experiment, and the experiment itself; orig.conf on the first run."""
+    def _import(self, name: str) -> Callable[..., Any]:
+        """The experiment, imported once per worker."""
+        experiment = self._experiments.get(name) or resolve_experiment(name)
+        self._experiments[name] = experiment
+        return experiment
+
+    def _cannot_import(self, job: Job, job_dir: str, e: ExperimentError) -> JobOutcome:
+        """A worker started where the experiment does not import would fail every job of the table
+        within milliseconds: hand the job back as it was (START, same priority, no loss counted)
+        and stop this worker instead."""
+        outcome = self._finish(job, job_dir, START, EndReason.HANDED_BACK, None, note=IMPORT_FAILED)
+        self.report.import_error = (
+            f"cannot import {job.experiment} from {os.getcwd()} (PYTHONPATH "
+            f"{os.environ.get('PYTHONPATH') or 'unset'}): {str(e).split(': ', 1)[-1]}; job {job.id} is "
+            "handed back untouched and this worker stops: run the worker where the module is importable")
+        return outcome
+
+    def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any]:
+        """The job directory, the flat state with this attempt's provenance and the nested state
+        handed to the experiment; orig.conf on the first run."""
         _make_dir(job_dir)
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
             job_dir=job_dir, attempt=job.attempt, start_time=start_time))
         state = expand(flat)
         state["jobman.id"] = job.id  # Jobman's literal top-level key
-        experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
-        self._experiments[job.experiment] = experiment
         write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
         flat["jobman.id"] = job.id  # what flatten(state) gives: the state was just expanded from it
-        return flat, state, experiment
+        return flat, state
 
     def _start_save(self, job: Job, job_dir: str, channel: Channel, flat: dict[str, Any], t0: float) -> Watched:
         """current.conf and the provenance keys into the row: now (SQLite), or by the keeper once

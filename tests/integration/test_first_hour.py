@@ -54,3 +54,45 @@ def test_a_worker_on_a_missing_sqlite_file_leaves_no_file(tmp_path, cli_env):
     proc = jobman(cli_env, "sql", f"sqlite:///{path}?table=mlp_dumi", str(tmp_path))
     one_line_error(proc, "no job table 'mlp_dumi'", str(path), "does not exist")
     assert not path.exists()
+
+
+# -- 2. a worker where the experiment does not import hands the job back and stops ----------------
+@pytest.mark.parametrize("experiment", ["no_such_module_xyz.experiment", "worker_exps.no_such_function"])
+def test_a_misplaced_worker_hands_the_job_back_untouched_and_stops(experiment, db_url, tmp_path, cli_env):
+    ids = insert(db_url, experiment, [{"x": 1}, {"x": 2}], priority=1.5)
+    proc = run_worker(cli_env, db_url, str(tmp_path), "-n", "0")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
+    assert f"cannot import {experiment} from {os.getcwd()}" in line
+    assert "(PYTHONPATH " in line and "run the worker where the module is importable" in line
+    assert proc.stdout.count("Selected job") == 1  # it stopped after the first
+    with open_db(db_url, create=False) as store:
+        jobs = store.jobs()
+    assert [j.status for j in jobs] == [st.START, st.START]
+    assert [j.priority for j in jobs] == [1.5, 1.5]
+    assert all(j.extra["losses"] == 0 and j.error is None for j in jobs)
+    assert jobs[0].end_reason == "handed-back" and jobs[1].attempt == 0
+    assert not os.path.exists(job_dir(str(tmp_path), db_url, ids[0]))
+
+
+def test_the_same_jobs_run_once_the_module_is_importable(db_url, tmp_path, cli_env):
+    [i] = insert(db_url, "movable_exp.experiment", [{"x": 1}])
+    bad = run_worker(cli_env, db_url, str(tmp_path / "root"))
+    assert bad.returncode == 2 and "movable_exp.experiment" in bad.stderr
+    (tmp_path / "movable_exp.py").write_text("def experiment(state, channel):\n    state.y = 2\n")
+    good = run_worker(cli_env, db_url, str(tmp_path / "root"), cwd=str(tmp_path))
+    assert good.returncode == 0, good.stderr
+    with open_db(db_url, create=False) as store:
+        job = store.get(i)
+    assert job.status == st.DONE and job.state["y"] == 2 and job.extra["losses"] == 0
+
+
+def test_a_job_whose_state_cannot_be_built_is_still_err_start(db_url, tmp_path, cli_env):
+    bad, good = insert(db_url, "noop", [{"a": 1, "a.b": 2}, {"x": 3}])
+    proc = run_worker(cli_env, db_url, str(tmp_path), "-n", "0")
+    assert proc.returncode == 1
+    with open_db(db_url, create=False) as store:
+        assert store.get(bad).status == st.ERR_START and "conflicts" in store.get(bad).error
+        assert store.get(good).status == st.DONE
+    assert "conflicts" in read(os.path.join(job_dir(str(tmp_path), db_url, bad), "stderr"))
