@@ -48,7 +48,7 @@ from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
 from ..store.base import Job, Store
-from . import provenance
+from . import provenance, requeue
 from .channel import Channel, StopSignals, write_conf, write_conf_once
 from .keeper import Keeper, Watched
 from .outcome import JobOutcome, WorkerReport
@@ -135,6 +135,7 @@ class Worker:
         self._store_lock = threading.Lock()
         self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
+        self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
@@ -199,6 +200,8 @@ class Worker:
             ran += 1
             if outcome.note == "interrupted":
                 raise KeyboardInterrupt
+            if self._unasked_in_row:  # let another worker take the job it just handed back
+                requeue.pause(self._unasked_in_row, lambda: signals.received is not None)
             if outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
                 return
 
@@ -245,7 +248,8 @@ class Worker:
             os.chdir(cwd)
             std.exit()
         flat_end = self._final_flat(channel.state, job, start_time, t0)
-        return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0))
+        return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0),
+                         asked=channel.asked_to_stop)
 
     def _import(self, name: str) -> Callable[..., Any]:
         """The experiment, imported once per worker."""
@@ -295,7 +299,7 @@ class Worker:
         return Watched(job.id, job.attempt, channel, heartbeat_at, None, None)
 
     def _end(self, job: Job, job_dir: str, result: Any, error: str | None, interrupted: bool,
-             flat_end: dict[str, Any], done_at: tuple[float, float]) -> JobOutcome:
+             flat_end: dict[str, Any], done_at: tuple[float, float], asked: bool = False) -> JobOutcome:
         """Record how the experiment ended: DONE, handed back (INCOMPLETE or interrupted) or ERR_RUN."""
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
@@ -303,14 +307,30 @@ class Worker:
         if error is None and result is Channel.COMPLETE:
             return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at)
         if error is None and result is Channel.INCOMPLETE:
-            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
-                                priority=max(job.priority, RESTART_PRIORITY))
+            return self._incomplete(job, job_dir, flat_end, asked)
         if error is None:
             error = (f"the experiment returned {result!r}: expected channel.COMPLETE (None) or "
                      "channel.INCOMPLETE (True)\n")
             self._append(job_dir, "stderr", f"jobman: {error}")
         self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
         return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
+
+    def _incomplete(self, job: Job, job_dir: str, flat_end: dict[str, Any], asked: bool) -> JobOutcome:
+        """Requeue the job; bound the INCOMPLETEs returned unasked (:mod:`.requeue`)."""
+        streak = requeue.unasked_streak(job.state, flat_end, asked)
+        self._unasked_in_row = self._unasked_in_row + 1 if streak else 0
+        if streak >= self.options.max_attempts:
+            error = requeue.too_many(streak)
+            self._append(job_dir, "stderr", f"jobman: {error}")
+            self.log(f"job {job.id}: INCOMPLETE returned unasked {streak} times in a row: ERR_RUN")
+            return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
+        flat_end.pop(requeue.STREAK_KEY, None)
+        if streak:
+            flat_end[requeue.STREAK_KEY] = streak
+        self.log(f"job {job.id}: INCOMPLETE, requeued" + (
+            f" (returned without a stop request, {streak} of {self.options.max_attempts} in a row)" if streak else ""))
+        return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
+                            priority=max(job.priority, RESTART_PRIORITY))
 
     def _final_flat(self, state: Any, job: Job, start_time: float, t0: float) -> dict[str, Any]:
         try:

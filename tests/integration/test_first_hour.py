@@ -96,3 +96,35 @@ def test_a_job_whose_state_cannot_be_built_is_still_err_start(db_url, tmp_path, 
         assert store.get(bad).status == st.ERR_START and "conflicts" in store.get(bad).error
         assert store.get(good).status == st.DONE
     assert "conflicts" in read(os.path.join(job_dir(str(tmp_path), db_url, bad), "stderr"))
+
+
+# -- 3. returning True (INCOMPLETE) unasked is bounded and said -------------------------------------
+def test_returning_true_unasked_is_bounded_logged_and_lets_other_jobs_run(db_url, tmp_path, cli_env):
+    spin, other = insert(db_url, "returns_true", [{"x": 1}]) + insert(db_url, "noop", [{"x": 2}])
+    proc = run_worker(cli_env, db_url, str(tmp_path), "-n", "0")
+    assert proc.returncode == 1, proc.stderr
+    for n in (1, 2):
+        assert f"job {spin}: INCOMPLETE, requeued (returned without a stop request, {n} of 3 in a row)" in proc.stderr
+    assert f"job {spin}: INCOMPLETE returned unasked 3 times in a row: ERR_RUN" in proc.stderr
+    assert read(os.path.join(job_dir(str(tmp_path), db_url, spin), "calls")).count("call") == 3
+    with open_db(db_url, create=False) as store:
+        job = store.get(spin)
+        assert job.status == st.ERR_RUN and "channel.COMPLETE (None) when the job is done" in job.error
+        assert store.get(other).status == st.DONE
+
+
+def test_incomplete_that_records_progress_is_requeued_until_done(db_url, tmp_path, cli_env):
+    [i] = insert(db_url, "chunked", [{"chunks": 5}])
+    proc = run_worker(cli_env, db_url, str(tmp_path), "-n", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count(f"job {i}: INCOMPLETE, requeued\n") == 4
+    with open_db(db_url, create=False) as store:
+        job = store.get(i)
+    assert job.status == st.DONE and job.state["chunk"] == 5
+
+
+def test_the_channel_documents_its_return_values():
+    from jobstore.worker.channel import Channel
+
+    doc = Channel.__doc__ or ""
+    assert "``None``" in doc and "``True``" in doc and "'stop'" in doc
