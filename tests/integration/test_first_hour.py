@@ -128,3 +128,27 @@ def test_the_channel_documents_its_return_values():
 
     doc = Channel.__doc__ or ""
     assert "``None``" in doc and "``True``" in doc and "'stop'" in doc
+
+
+# -- 4. {{...}} and broken-looking values at schedule time ------------------------------------------
+@pytest.mark.parametrize("command, param, words", [
+    ("sqlschedule", "k={{1,2}}", ["'k={{1,2}}'", "expands with jobman sqlschedules"]),
+    ("sqlschedule", "k={{1,2", ["'k={{1,2'", "expands with jobman sqlschedules"]),
+    ("sqlschedules", "k={{}}", ["empty '{{}}'", "key 'k'", "{{a,b,...}}"]),
+    ("sqlschedules", "k=[1,2", ["key 'k'", "'[1,2'", "never closed", 'k="[1,2"']),
+    ("sqlschedule", "opt={'a': 1", ["key 'opt'", "not valid Python"]),
+])
+def test_a_sweep_or_broken_value_is_refused_and_nothing_written(command, param, words, tmp_path, cli_env):
+    path = tmp_path / "sweep.db"
+    proc = jobman(cli_env, command, f"sqlite:///{path}?table=t", "worker_exps.noop", "x=1", param)
+    one_line_error(proc, *words)
+    assert not path.exists()
+
+
+def test_a_quoted_or_literal_value_is_still_accepted(tmp_path, cli_env):
+    url = f"sqlite:///{tmp_path}/sweep.db?table=t"
+    proc = jobman(cli_env, "sqlschedule", url, "worker_exps.noop", 'a="[1,2"', "b=[1, 2]", "c={'d': {'e': 1}}")
+    assert proc.returncode == 0, proc.stderr
+    with open_db(url, create=False) as store:
+        [job] = store.jobs()
+    assert (job.state["a"], job.state["b"], job.state["c"]) == ("[1,2", [1, 2], {"d": {"e": 1}})
