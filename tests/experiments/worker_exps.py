@@ -167,3 +167,10 @@ def chunked(state, channel):
     """Returns INCOMPLETE by choice after each chunk, recording its progress in the state."""
     state.chunk = int(getattr(state, "chunk", 0)) + 1
     return channel.COMPLETE if state.chunk >= int(state.chunks) else channel.INCOMPLETE
+
+
+def fail_deep(state, channel):
+    """Raise an error of a package (its class printed with the module path in the traceback)."""
+    import json.decoder
+
+    raise json.decoder.JSONDecodeError(f"deliberate bad document for x={state.get('x')}", "{", 0)

@@ -152,3 +152,63 @@ def test_a_quoted_or_literal_value_is_still_accepted(tmp_path, cli_env):
     with open_db(url, create=False) as store:
         [job] = store.jobs()
     assert (job.state["a"], job.state["b"], job.state["c"]) == ("[1,2", [1, 2], {"d": {"e": 1}})
+
+
+# -- 5. a failed job's traceback is reachable with jobman's own commands ----------------------------
+@pytest.fixture
+def failed_job(db_url, tmp_path, cli_env):
+    [i] = insert(db_url, "fail_deep", [{"x": 7}])
+    proc = run_worker(cli_env, db_url, str(tmp_path / "root"))
+    assert proc.returncode == 1
+    return i, job_dir(str(tmp_path / "root"), db_url, i)
+
+
+def test_print_shows_the_row_columns_on_one_line(failed_job, db_url, cli_env):
+    i, _ = failed_job
+    proc = jobman(cli_env, "sqlstatus", "--all", "--print=error", "--print=end_reason", "--print=attempt",
+                  "--print=jobman.ended", db_url)
+    assert proc.returncode == 0, proc.stderr
+    [line] = proc.stdout.splitlines()
+    assert "error=json.decoder.JSONDecodeError: deliberate bad document for x=7" in line
+    assert " end_reason=error attempt=1 jobman.ended=20" in line and "KeyDontExist" not in line
+
+
+def test_traceback_prints_the_whole_error_and_the_stderr_path(failed_job, db_url, cli_env):
+    i, d = failed_job
+    proc = jobman(cli_env, "sqlstatus", "--traceback", str(i), db_url)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"Job {i}: ERR_RUN (error), attempt 1 on ")
+    path = os.path.join(d, "stderr")
+    assert lines[1].startswith(f"stderr: {path}") and os.path.exists(path)
+    assert lines[2] == "Traceback (most recent call last):" and "in fail_deep" in proc.stdout
+    assert lines[-1].startswith("json.decoder.JSONDecodeError: deliberate bad document for x=7")
+    missing = jobman(cli_env, "sqlstatus", "--traceback", "999", db_url)
+    one_line_error(missing, "no job 999", "1 jobs")
+
+
+def test_export_keys_gives_the_error_and_times(failed_job, db_url, cli_env):
+    import csv
+    import datetime
+    import io
+
+    i, _ = failed_job
+    proc = jobman(cli_env, "export", "--keys=x,error,end_reason,attempt,started", db_url)
+    assert proc.returncode == 0, proc.stderr
+    [row] = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert row["id"] == str(i) and row["x"] == "7" and row["end_reason"] == "error" and row["attempt"] == "1"
+    assert row["error"].startswith("Traceback") and "deliberate bad document for x=7" in row["error"]
+    assert datetime.datetime.fromisoformat(row["started"]).tzinfo is not None
+    table = jobman(cli_env, "export", "--keys=x,error", "--format=table", db_url)
+    assert len(table.stdout.splitlines()) == 4  # header, rule, one row, count: no newline breaks a row
+    bad = jobman(cli_env, "export", "--keys=x,eror", db_url)
+    one_line_error(bad, "'eror'", "the row's: error, end_reason")
+
+
+def test_summary_error_lines_keep_the_message_and_point_at_traceback(failed_job, db_url, cli_env):
+    i, _ = failed_job
+    proc = jobman(cli_env, "sqlstatus", "--summary", db_url)
+    assert proc.returncode == 0, proc.stderr
+    assert "JSONDecodeError: deliberate bad document for x=7" in proc.stdout
+    assert "json.decoder.JSONDecodeError" not in proc.stdout
+    assert f"jobman sqlstatus --traceback {i} DB" in proc.stdout
