@@ -58,7 +58,7 @@ def build_parser(prog: str) -> CommandParser:
     group.add_argument("--set_status", "--set-status", metavar="S", dest="set_status",
                        help="set the status of the selected jobs")
     group.add_argument("--ret_nb_jobs", "--ret-nb-jobs", action="store_true", dest="ret_nb_jobs",
-                       help="print only the number of selected jobs")
+                       help="print only the number of selected jobs (every job when none is selected)")
     add_summary_arguments(p)  # --summary, --watch[=SECONDS], --best=KEY, --best-max, --top=K
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("ids", metavar="ID", nargs="*", type=_job_ids, help="job ids")
@@ -144,6 +144,15 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
     return text
 
 
+def refuse_unselected(args: argparse.Namespace) -> None:
+    """A change with nothing selected would do nothing, silently: say what selects."""
+    action = (f"--set_status={args.set_status}" if args.set_status is not None
+              else "--reset_prio" if args.reset_prio else None)
+    if action:
+        raise UsageError(f"{action} changes the selected jobs, and none is selected: add job ids, --all, "
+                         "--status=S or --select=KEY=VALUE")
+
+
 def show_tracebacks(db: Store, ids: Sequence[int]) -> int:
     """``--traceback ID``: each job's whole error and its stderr path; exit 2 for an unknown id."""
     for n, i in enumerate(ids):
@@ -165,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
     check_url(args.db)
     sel = selection_from(args)
     new_status = Status.parse(args.set_status) if args.set_status is not None else None
+    if sel.empty():
+        refuse_unselected(args)
+        if args.ret_nb_jobs:  # no selection: the whole table
+            sel.all = True
     if args.traceback:
         with open_store(args.db, create=False) as db:
             return show_tracebacks(db, [i for group in args.traceback for i in group])

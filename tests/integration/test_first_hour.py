@@ -212,3 +212,22 @@ def test_summary_error_lines_keep_the_message_and_point_at_traceback(failed_job,
     assert "JSONDecodeError: deliberate bad document for x=7" in proc.stdout
     assert "json.decoder.JSONDecodeError" not in proc.stdout
     assert f"jobman sqlstatus --traceback {i} DB" in proc.stdout
+
+
+# -- 6. sqlstatus actions without a selection -----------------------------------------------------
+@pytest.mark.parametrize("option", ["--set_status=START", "--reset_prio"])
+def test_a_change_without_selection_is_refused(option, db_url, cli_env):
+    [i] = insert(db_url, "noop", [{"x": 1}], priority=3.0)
+    with open_db(db_url, create=False) as store:
+        store.set_status([i], st.CANCELED)
+    proc = jobman(cli_env, "sqlstatus", option, db_url)
+    one_line_error(proc, option, "none is selected", "--all", "--status=S", "--select=KEY=VALUE")
+    with open_db(db_url, create=False) as store:
+        job = store.get(i)
+    assert job.status == st.CANCELED and job.priority == 3.0
+
+
+def test_ret_nb_jobs_without_selection_counts_the_table(db_url, cli_env):
+    insert(db_url, "noop", [{"x": 1}, {"x": 2}, {"x": 3}])
+    proc = jobman(cli_env, "sqlstatus", "--ret_nb_jobs", db_url)
+    assert proc.returncode == 0 and proc.stdout == "3\n", (proc.stdout, proc.stderr)
