@@ -6,8 +6,11 @@ import importlib
 import os
 import sys
 
-from ..errors import UsageError
+from ..errors import DatabaseError, UsageError
+from ..status import START
+from ..store.base import Store
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from ..worker.outcome import WorkerReport
 from .base import CommandParser
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
@@ -79,6 +82,22 @@ def build_parser(prog: str) -> CommandParser:
     return p
 
 
+def _stopped_by_limit(store: Store, report: WorkerReport, n: int) -> str | None:
+    """When -n K (default 1) ended the run with jobs still waiting, say so: a forgotten -n 0 looks
+    like a finished sweep otherwise."""
+    if n <= 0 or len(report.outcomes) < n or report.no_more_jobs or report.stop_signal or report.db_error \
+            or report.import_error or report.interrupted:
+        return None
+    try:
+        waiting = store.count(statuses=[START])
+    except DatabaseError:
+        return None
+    if not waiting:
+        return None
+    jobs = "job" if n == 1 else "jobs"
+    return f"stopped after {n} {jobs} (-n {n}); {waiting} still waiting; -n 0 runs until the table is empty"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.heartbeat is not None and args.heartbeat >= args.lease:
         raise UsageError(f"invalid --heartbeat {args.heartbeat:g}: expected less than the lease "
@@ -101,8 +120,11 @@ def run(args: argparse.Namespace) -> int:
     store = open_db(args.db, create=False)  # a misspelt table must not be created and "run"
     try:
         report = run_worker(store, args.exproot, options)
+        limit_note = _stopped_by_limit(store, report, args.n)
     finally:
         store.close()
+    if limit_note:
+        print(f"jobman sql: {limit_note}", file=sys.stderr)
     summary = report.summary()
     if summary:
         print(f"jobman sql: {summary}", file=sys.stderr)

@@ -191,7 +191,7 @@ class Worker:
                 return
             if job is None:
                 self.report.no_more_jobs = True
-                print(f"No more jobs to run (ran {ran} jobs)", file=self.out, flush=True)
+                print(f"No more jobs to run (ran {ran} job{'s' if ran != 1 else ''})", file=self.out, flush=True)
                 return
             print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
                   file=self.out, flush=True)

@@ -231,3 +231,16 @@ def test_ret_nb_jobs_without_selection_counts_the_table(db_url, cli_env):
     insert(db_url, "noop", [{"x": 1}, {"x": 2}, {"x": 3}])
     proc = jobman(cli_env, "sqlstatus", "--ret_nb_jobs", db_url)
     assert proc.returncode == 0 and proc.stdout == "3\n", (proc.stdout, proc.stderr)
+
+
+# -- 8. silent defaults --------------------------------------------------------------------------
+def test_a_forgotten_n_says_how_many_jobs_still_wait(db_url, tmp_path, cli_env):
+    insert(db_url, "noop", [{"x": i} for i in range(5)])
+    proc = run_worker(cli_env, db_url, str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "jobman sql: stopped after 1 job (-n 1); 4 still waiting; -n 0 runs until the table is empty")
+    last = run_worker(cli_env, db_url, str(tmp_path), "-n", "0")
+    assert "No more jobs to run (ran 4 jobs)" in last.stdout and "still waiting" not in last.stderr
+    one = run_worker(cli_env, db_url, str(tmp_path))
+    assert "No more jobs to run (ran 0 jobs)" in one.stdout
