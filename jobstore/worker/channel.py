@@ -56,6 +56,9 @@ class StopSignals:
         self.count = 0
         self.installed = False
         self._previous: dict[int, Any] = {}
+        # Called (in the handler) with the signal's name when the first one arrives, so the worker
+        # can say at once what happens next; it must not take locks or use buffered files.
+        self.on_first: Callable[[str], None] | None = None
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -74,6 +77,8 @@ class StopSignals:
         again = self.received is not None
         if self.received is None:
             self.received = signum
+            if self.on_first is not None:
+                self.on_first(signal.Signals(signum).name)
         self.count += 1
         if again and signum == signal.SIGINT:
             raise KeyboardInterrupt

@@ -136,6 +136,7 @@ class Worker:
         self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
+        self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
@@ -148,6 +149,17 @@ class Worker:
         except (OSError, ValueError):
             pass
 
+    def _say_stop_requested(self, name: str) -> None:
+        """The first stop signal, said at once (from the handler: a raw write, no buffered file)."""
+        job = self._current_job
+        what = (f"job {job} is handed back at its next switch()" if job is not None
+                else "no further job is claimed")
+        again = "; ^C again to abort" if name == "SIGINT" else ""
+        try:
+            os.write(self.err.fileno(), f"jobman sql: stop requested ({name}): {what}{again}\n".encode())
+        except (OSError, ValueError):
+            pass
+
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> WorkerReport:
         opts = self.options
@@ -156,6 +168,7 @@ class Worker:
         keeper = Keeper(self.store, self._store_lock, opts.heartbeat_interval_s, opts.lease_s, self.log)
         try:
             with StopSignals() as signals:
+                signals.on_first = self._say_stop_requested
                 try:
                     self._loop(signals, keeper)
                 except KeyboardInterrupt:
@@ -195,7 +208,11 @@ class Worker:
                 return
             print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
                   file=self.out, flush=True)
-            outcome = self._run_job(job, signals, keeper)
+            self._current_job = job.id
+            try:
+                outcome = self._run_job(job, signals, keeper)
+            finally:
+                self._current_job = None
             self.report.outcomes.append(outcome)
             ran += 1
             if outcome.note == "interrupted":

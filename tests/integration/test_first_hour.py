@@ -244,3 +244,22 @@ def test_a_forgotten_n_says_how_many_jobs_still_wait(db_url, tmp_path, cli_env):
     assert "No more jobs to run (ran 4 jobs)" in last.stdout and "still waiting" not in last.stderr
     one = run_worker(cli_env, db_url, str(tmp_path))
     assert "No more jobs to run (ran 0 jobs)" in one.stdout
+
+
+# -- 7. interrupts ---------------------------------------------------------------------------------
+def test_the_first_interrupt_says_what_happens_next(db_url, tmp_path, cli_env):
+    import signal
+
+    from tests.helpers.worker import start_worker, wait_for
+
+    [i] = insert(db_url, "sleepy", [{"seconds": 60}])
+    proc = start_worker(cli_env, db_url, str(tmp_path))
+    d = job_dir(str(tmp_path), db_url, i)
+    wait_for(lambda: os.path.exists(os.path.join(d, "started")), what="the experiment to start")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert (f"jobman sql: stop requested (SIGINT): job {i} is handed back at its next switch(); "
+            "^C again to abort") in err
+    with open_db(db_url, create=False) as store:
+        assert store.get(i).status == st.START
