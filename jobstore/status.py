@@ -54,6 +54,7 @@ class EndReason(str, enum.Enum):
     LOST = "lost"  # the lease expired: worker killed or node lost
     TIMEOUT = "timed-out"
     CANCELED = "canceled"
+    HANDED_BACK = "handed-back"  # the worker could not import the experiment: the job was not tried
 
     def __str__(self) -> str:
         return self.value

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..files import atomic_write
+from ..report import jobinfo
 from ..report.table import align
 from ..status import Status
 from ..store.base import Job, Store
@@ -50,7 +51,8 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--status", action="append", default=[], metavar="S",
                    help="only the jobs with status S (repeatable; default: every job)")
     p.add_argument("--keys", metavar="A,B", default=None,
-                   help="only these keys of the state as columns, in this order (after id, status, priority)")
+                   help="only these keys as columns, in this order (after id, status, priority): keys of the state, "
+                        "or of the row: " + ", ".join(jobinfo.ROW_KEYS) + " (times in ISO 8601)")
     p.add_argument("--sort", metavar="KEY", default=None,
                    help="order the jobs by KEY (missing values last; default: by id)")
     p.add_argument("--desc", action="store_true", help="with --sort: largest first")
@@ -86,8 +88,8 @@ def columns_for(db: Store, jobs: Sequence[Job], wanted: Sequence[str] | None) ->
     if wanted is None:
         return keys
     for k in wanted:
-        if k not in seen:
-            raise UsageError(f"unknown key {k!r} in --keys: the table's keys are {', '.join(keys) or 'none'}")
+        if k not in seen and jobinfo.row_key(k) is None:
+            raise UsageError(f"unknown key {k!r} in --keys: {jobinfo.unknown_key_hint(keys)}")
     return list(wanted)
 
 
@@ -106,7 +108,7 @@ def to_csv(jobs: Sequence[Job], keys: Sequence[str], raw_formulas: bool = False)
     writer.writerow([safe(c) for c in (*FIXED_COLUMNS, *keys)])
     for job in jobs:
         writer.writerow([job.id, Status.name_of(job.status), cell(job.priority),
-                         *(safe(cell(job.state.get(k))) for k in keys)])
+                         *(safe(cell(jobinfo.value_of(job, k, None))) for k in keys)])
     return buf.getvalue()
 
 
@@ -114,13 +116,18 @@ def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool) -> str:
     """psql's aligned format: a header of view column names, a rule, one line per job, a row count."""
     header = [*(FIXED_COLUMNS if fixed else ()), *(column_name(k) for k in keys)]
     rows = [[*((str(j.id), Status.name_of(j.status), _short(j.priority)) if fixed else ()),
-             *(_short(j.state.get(k)) for k in keys)] for j in jobs]
+             *(_short(_one_line(jobinfo.value_of(j, k, None))) for k in keys)] for j in jobs]
     numeric = [all(_is_number(r[i]) for r in rows if r[i]) for i in range(len(header))]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     top, *body = align(header, rows, numeric=numeric, sep=" | ", indent=" ", center_header=True)
     lines = [top, "-" + "-+-".join("-" * w for w in widths) + "-", *body]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines) + "\n"
+
+
+def _one_line(value: Any) -> Any:
+    """A text on one line of the table (a traceback's last line); other values as they are."""
+    return jobinfo.one_line(value) if isinstance(value, str) else value
 
 
 def _short(value: Any) -> str:

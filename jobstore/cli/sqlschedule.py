@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ParamError, UsageError
+from ..params.expansion import split_segments
 from ..params.parser import ParamParser
 from ..sql import job_state
 from .base import CommandParser, check_experiment, check_url, open_store
@@ -33,8 +35,22 @@ def line(inserted: bool, state: dict) -> str:
     return ("ADDING " if inserted else "SKIPPING ") + repr(state)
 
 
+def refuse_braces(params: list[str]) -> None:
+    """``sqlschedule`` schedules one job as written: a ``{{a,b}}`` would be stored as that string."""
+    for arg in params:
+        if "{{" in arg or "}}" in arg:
+            try:
+                sweep = any(isinstance(part, list) for part in split_segments(arg))
+            except ParamError:
+                sweep = True
+            if sweep:
+                raise UsageError(f"{arg!r}: {{{{...}}}} expands with jobman sqlschedules (plural); "
+                                 "jobman sqlschedule schedules one job as written")
+
+
 def run(args: argparse.Namespace) -> int:
     check_url(args.db)
+    refuse_braces(args.params)
     experiment = check_experiment(args.experiment)
     state = job_state(ParamParser().parse(args.params), experiment)
     with open_store(args.db, create=True) as db:

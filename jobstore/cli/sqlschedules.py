@@ -14,8 +14,8 @@ import itertools
 import sys
 from typing import Any
 
-from ..errors import UsageError
-from ..params.expansion import count_combinations, expand_arg, expand_braces
+from ..errors import ParamError, UsageError
+from ..params.expansion import count_combinations, expand_arg, expand_braces, split_segments
 from ..params.parser import ParamParser
 from ..report.progress import Progress
 from ..sql import complete_state
@@ -55,10 +55,20 @@ def build_jobs(params: list[str], experiment: str, repeat: int,
     return jobs
 
 
+def refuse_empty_braces(params: list[str]) -> None:
+    """``k={{}}`` expands to the one value '' (jobdispatch uses that): in a sweep it is a slip."""
+    for arg in params:
+        if any(part == [""] for part in split_segments(arg)):
+            key = arg.split("=", 1)[0] if "=" in arg else arg
+            raise ParamError(f"empty '{{{{}}}}' in {arg!r} (key {key!r}): expected {{{{a,b,...}}}} with the "
+                             "values to sweep")
+
+
 def run(args: argparse.Namespace) -> int:
     check_url(args.db)
     if args.repeat < 1:
         raise UsageError(f"invalid --repeat {args.repeat}: expected a number of copies >= 1")
+    refuse_empty_braces(args.params)
     experiment = check_experiment(args.experiment)
     # Parse everything before connecting: bad input fails with the table untouched.
     total = count_combinations(args.params) * args.repeat

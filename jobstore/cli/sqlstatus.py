@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..errors import UsageError
 from ..params.parser import parse_select
+from ..report import jobinfo
 from ..report import summary as glance
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, Status
 from ..store.base import Job, Store
@@ -50,11 +52,13 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--reset_prio", "--resert_prio", "--reset-prio", action="store_true", dest="reset_prio",
                    help=f"put the priority of the selected jobs back to {DEFAULT_PRIORITY}")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-job lines")
+    p.add_argument("--traceback", metavar="ID", action="append", default=[], type=_job_ids,
+                   help="print the whole error of job ID (the traceback) and the path of its stderr file")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--set_status", "--set-status", metavar="S", dest="set_status",
                        help="set the status of the selected jobs")
     group.add_argument("--ret_nb_jobs", "--ret-nb-jobs", action="store_true", dest="ret_nb_jobs",
-                       help="print only the number of selected jobs")
+                       help="print only the number of selected jobs (every job when none is selected)")
     add_summary_arguments(p)  # --summary, --watch[=SECONDS], --best=KEY, --best-max, --top=K
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("ids", metavar="ID", nargs="*", type=_job_ids, help="job ids")
@@ -132,11 +136,32 @@ def fetch_selected(db: Store, sel: Selection) -> list[Job]:
 
 
 def job_line(job: Job, keys: Iterable[str]) -> str:
+    """Jobman's job line; ``--print`` keys from the state or the row (``error`` shows its last line)."""
     text = f"Job id {job.id}, status={job.status} jobman.sql.priority={job.priority}"
     for key in keys:
-        value = job.state.get(key, _MISSING)
-        text += f" {key}={'KeyDontExist' if value is _MISSING else value}"
+        value = jobinfo.value_of(job, key, _MISSING)
+        text += f" {key}={'KeyDontExist' if value is _MISSING else jobinfo.one_line(value)}"
     return text
+
+
+def refuse_unselected(args: argparse.Namespace) -> None:
+    """A change with nothing selected would do nothing, silently: say what selects."""
+    action = (f"--set_status={args.set_status}" if args.set_status is not None
+              else "--reset_prio" if args.reset_prio else None)
+    if action:
+        raise UsageError(f"{action} changes the selected jobs, and none is selected: add job ids, --all, "
+                         "--status=S or --select=KEY=VALUE")
+
+
+def show_tracebacks(db: Store, ids: Sequence[int]) -> int:
+    """``--traceback ID``: each job's whole error and its stderr path; exit 2 for an unknown id."""
+    for n, i in enumerate(ids):
+        job = db.get(i)
+        if job is None:
+            raise UsageError(f"no job {i} in table {db.table!r}: expected the id of one of its "
+                             f"{db.count()} jobs (jobman sqlstatus --all lists them)")
+        print(("\n" if n else "") + jobinfo.traceback_text(job), end="")
+    return 0
 
 
 def summary(db_url: str, args: argparse.Namespace) -> int:
@@ -149,6 +174,13 @@ def run(args: argparse.Namespace) -> int:
     check_url(args.db)
     sel = selection_from(args)
     new_status = Status.parse(args.set_status) if args.set_status is not None else None
+    if sel.empty():
+        refuse_unselected(args)
+        if args.ret_nb_jobs:  # no selection: the whole table
+            sel.all = True
+    if args.traceback:
+        with open_store(args.db, create=False) as db:
+            return show_tracebacks(db, [i for group in args.traceback for i in group])
     if summary_wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:

@@ -27,7 +27,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     url = check_url(args.db)
     name = check_identifier(args.view, "view")
-    with open_store(args.db, create=not args.drop) as db:
+    with open_store(args.db, create=False) as db:  # only the scheduling commands create tables
         if args.drop:
             db.drop_view(name)
             if not args.quiet:

@@ -6,10 +6,13 @@ import importlib
 import os
 import sys
 
-from ..errors import UsageError
+from ..errors import DatabaseError, UsageError
 from ..files import warn_if_world_writable
+from ..status import START
+from ..store.base import Store
 from ..worker.allow import ALLOW_ENV, parse_allow
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from ..worker.outcome import WorkerReport
 from .base import CommandParser
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
@@ -27,7 +30,9 @@ experiment checkpoints and returns channel.INCOMPLETE, the job goes back to STAR
 
 Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
 signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
-in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input.
+in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input,
+a table that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not
+import where the worker runs (its job is handed back untouched and the worker stops).
 The worker's directory is appended to the Python path, so an experiment module there is found."""
 
 
@@ -84,6 +89,22 @@ def build_parser(prog: str) -> CommandParser:
     return p
 
 
+def _stopped_by_limit(store: Store, report: WorkerReport, n: int) -> str | None:
+    """When -n K (default 1) ended the run with jobs still waiting, say so: a forgotten -n 0 looks
+    like a finished sweep otherwise."""
+    if n <= 0 or len(report.outcomes) < n or report.no_more_jobs or report.stop_signal or report.db_error \
+            or report.import_error or report.interrupted:
+        return None
+    try:
+        waiting = store.count(statuses=[START])
+    except DatabaseError:
+        return None
+    if not waiting:
+        return None
+    jobs = "job" if n == 1 else "jobs"
+    return f"stopped after {n} {jobs} (-n {n}); {waiting} still waiting; -n 0 runs until the table is empty"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.heartbeat is not None and args.heartbeat >= args.lease:
         raise UsageError(f"invalid --heartbeat {args.heartbeat:g}: expected less than the lease "
@@ -107,14 +128,19 @@ def run(args: argparse.Namespace) -> int:
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
                             group_access=args.group_access, allow=allow)
-    store = open_db(args.db)
+    store = open_db(args.db, create=False)  # a misspelt table must not be created and "run"
     try:
         report = run_worker(store, args.exproot, options)
+        limit_note = _stopped_by_limit(store, report, args.n)
     finally:
         store.close()
+    if limit_note:
+        print(f"jobman sql: {limit_note}", file=sys.stderr)
     summary = report.summary()
     if summary:
         print(f"jobman sql: {summary}", file=sys.stderr)
+    if report.import_error:
+        print(f"jobman sql: error: {report.import_error}", file=sys.stderr)
     if report.db_error:
         print(f"jobman sql: stopped: the database could not be reached: {report.db_error}", file=sys.stderr)
     if report.stop_signal and not report.interrupted:

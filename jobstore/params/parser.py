@@ -92,6 +92,23 @@ def convert(text: str) -> Any:
     return value if _is_plain(value) else text
 
 
+_OPENERS = "[({"
+
+
+def _check_not_broken(key: str, raw: str, value: Any, origin: str) -> None:
+    """A value that opens a list, tuple or dict but is not valid Python (``[1,2``) would be stored
+    as that string, and every job of the sweep would get it: refuse it, naming the key."""
+    text = raw.strip()
+    if value is not raw or not text or text[0] not in _OPENERS:
+        return
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise ParamError(f"malformed value for key {key!r} ({origin}): {raw!r} opens a list, tuple or dict but "
+                         f"is not valid Python ({e.msg}); write a literal such as [1, 2], or quote it to store "
+                         f"the string: {key}=\"{raw}\"") from None
+
+
 def _storable(value: Any) -> Any:
     """NumPy scalars and arrays (what ``@numpy.random...`` returns) become plain Python values."""
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
@@ -187,6 +204,7 @@ class ParamParser:
         key, op, raw = split_assignment(token, origin)
         if op == "=":
             value = convert(raw)
+            _check_not_broken(key, raw, value, origin)
             return Assignment(key, op, raw, value, origin, isinstance(value, (list, dict)))
         if op == "::":
             return Assignment(key + ".__builder__", op, raw, raw, origin)

@@ -13,6 +13,7 @@ shows up in "running since" and "lease" only.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -108,10 +109,14 @@ def _progress(state: dict[str, Any], keys: Sequence[str] | None) -> list[tuple[s
     return out
 
 
+# ``models.errors.ParamError: ...`` → ``ParamError: ...``: the message, not the package, fills the excerpt.
+_PACKAGE_PREFIX_RE = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")
+
+
 def error_excerpt(job: Job) -> str:
     """The last non-empty line of the job's error (the exception, for a traceback)."""
     lines = [ln.strip() for ln in (job.error or "").splitlines() if ln.strip()]
-    text = lines[-1] if lines else f"({job.end_reason or 'no error text'})"
+    text = _PACKAGE_PREFIX_RE.sub("", lines[-1]) if lines else f"({job.end_reason or 'no error text'})"
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 3] + "..."
 
 
@@ -236,9 +241,10 @@ def render_summary(s: Summary) -> str:
         lines += ["", f"errors ({s.errors_total}):"]
         if s.errors_total > len(s.errors):
             lines.append(f"  ... {s.errors_total - len(s.errors)} earlier ones not shown "
-                         "(jobman sqlstatus --status=ERR_RUN --print=... lists them)")
+                         "(jobman sqlstatus --status=ERR_RUN --print=error lists them)")
         rows = [(e.id, Status.name_of(e.status), e.end_reason, e.excerpt) for e in s.errors]
         lines += _table(("id", "status", "reason", "error"), rows, (True, False, False, False))
+        lines.append(f"  whole error and stderr path: jobman sqlstatus --traceback {s.errors[-1].id} DB")
     return "\n".join(printable(line) for line in lines) + "\n"  # table text never drives the terminal
 
 

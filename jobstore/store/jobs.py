@@ -91,7 +91,7 @@ class SqlStore(Store):
                 raise DatabaseError(f"table {table!r} in {self.url.display()} has schema version {v}, newer "
                                     f"than this jobstore's {SCHEMA_VERSION}: upgrade jobstore")
             if v is None and not create:
-                raise DatabaseError(f"no job table {table!r} in {self.url.display()}: schedule jobs first")
+                raise DatabaseError(self._no_table(conn))
             with self.db.transaction(conn):
                 self.sql.exec(conn, "lock_schema", {"lock": f"jobstore.schema.{table}"})
                 v = self._version(conn)  # again, under the lock: another process may have done it
@@ -104,6 +104,15 @@ class SqlStore(Store):
                 self.sql.exec(conn, "set_schema_version", {"version": str(SCHEMA_VERSION)})
 
         self.db.run("open", op)
+
+    def _no_table(self, conn: Any) -> str:
+        """Why a command that does not schedule refuses to go on: the table is missing (it would
+        create it and run nothing); the job tables that do exist are named, for a misspelt one."""
+        names = {row[0] for row in self.sql.exec(conn, "table_names").fetchall()}
+        tables = sorted(t for t in names if f"{t}__meta" in names)
+        here = f"tables here: {', '.join(tables)}" if tables else "no job table here yet"
+        return (f"no job table {self.url.table!r} in {self.url.display()} ({here}): schedule jobs "
+                "first with jobman sqlschedule(s), the only commands that create a table")
 
     def schema_version(self) -> int:
         return int(self._run("schema_version", None, _first)[0])

@@ -15,8 +15,10 @@ An experiment polls ``channel.switch()`` (or ``channel()``) now and then:
 
 ``channel.save()`` writes ``current.conf`` and the state to the table (fenced by the attempt);
 ``channel.save_and_switch()`` saves and returns what ``switch()`` says (Jobman's returned None).
-The return values are Jobman's: ``channel.COMPLETE`` (None) → DONE, ``channel.INCOMPLETE`` (True) →
-START, anything else or an exception → ERR_RUN.
+The return values are Jobman's, and easy to mistake: ``channel.COMPLETE`` is ``None`` (what a function
+that returns nothing returns) → DONE; ``channel.INCOMPLETE`` is ``True`` → START, requeued (meant for
+after ``'stop'`` or ``'finish-up'``: an experiment that returns it unasked, without changing its state,
+``--max-attempts`` times in a row ends as ERR_RUN); anything else or an exception → ERR_RUN.
 """
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ class StopSignals:
         self.count = 0
         self.installed = False
         self._previous: dict[int, Any] = {}
+        # Called (in the handler) with the signal's name when the first one arrives, so the worker
+        # can say at once what happens next; it must not take locks or use buffered files.
+        self.on_first: Callable[[str], None] | None = None
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -76,6 +81,8 @@ class StopSignals:
         again = self.received is not None
         if self.received is None:
             self.received = signum
+            if self.on_first is not None:
+                self.on_first(signal.Signals(signum).name)
         self.count += 1
         if again and signum == signal.SIGINT:
             raise KeyboardInterrupt
@@ -135,6 +142,10 @@ def _write_all(fd: int, data: bytes) -> None:
 class Channel:
     """What an experiment gets besides its state: the status constants, ``switch()`` and ``save()``.
 
+    Return ``channel.COMPLETE`` (``None``: returning nothing is the same) when the job is done →
+    DONE; ``channel.INCOMPLETE`` (``True``) only after ``switch()`` said ``'stop'`` or ``'finish-up'``,
+    having checkpointed → the job is requeued (START) and resumes wherever it is claimed next.
+
     ``save`` is the worker's function that writes ``current.conf`` and the flat state to the table
     and returns False when the job is no longer ours; without one (a channel built by hand for a
     test or an interactive run) ``save()`` does nothing. ``clock`` is monotonic seconds.
@@ -174,6 +185,12 @@ class Channel:
     @property
     def stop_requested(self) -> bool:
         return self.lost_reason is not None or (self.signals is not None and self.signals.received is not None)
+
+    @property
+    def asked_to_stop(self) -> bool:
+        """Whether switch() said (or would say) 'stop', or said 'finish-up': an INCOMPLETE then is
+        the expected answer, not one the worker bounds (see :mod:`.requeue`)."""
+        return self.stop_requested or self._finished_up
 
     # -- the experiment's API ----------------------------------------------------------------------
     def switch(self, message: Any = None) -> str | None:

@@ -42,13 +42,13 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..backoff import Backoff
-from ..errors import DatabaseError
+from ..errors import DatabaseError, ExperimentError
 from ..files import UnsafePathError, atomic_write, open_append
 from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
 from ..store.base import Job, Store
-from . import provenance
+from . import provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf, write_conf_once
 from .jobdir import JobDirs
@@ -63,6 +63,7 @@ IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experime
 FINISH_RETRY_FIRST_S = 0.25
 FINISH_RETRY_MAX_SLEEP_S = 5.0
 RESULT_FILE = "result.json"
+IMPORT_FAILED = "cannot import"  # the JobOutcome note that stops the worker
 
 
 @dataclass
@@ -128,6 +129,8 @@ class Worker:
         self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self._dirs = JobDirs(self.options.group_access)
+        self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
+        self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
@@ -140,6 +143,17 @@ class Worker:
         except (OSError, ValueError):
             pass
 
+    def _say_stop_requested(self, name: str) -> None:
+        """The first stop signal, said at once (from the handler: a raw write, no buffered file)."""
+        job = self._current_job
+        what = (f"job {job} is handed back at its next switch()" if job is not None
+                else "no further job is claimed")
+        again = "; ^C again to abort" if name == "SIGINT" else ""
+        try:
+            os.write(self.err.fileno(), f"jobman sql: stop requested ({name}): {what}{again}\n".encode())
+        except (OSError, ValueError):
+            pass
+
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> WorkerReport:
         opts = self.options
@@ -148,6 +162,7 @@ class Worker:
         keeper = Keeper(self.store, self._store_lock, opts.heartbeat_interval_s, opts.lease_s, self.log)
         try:
             with StopSignals() as signals:
+                signals.on_first = self._say_stop_requested
                 try:
                     self._loop(signals, keeper)
                 except KeyboardInterrupt:
@@ -183,16 +198,22 @@ class Worker:
                 return
             if job is None:
                 self.report.no_more_jobs = True
-                print(f"No more jobs to run (ran {ran} jobs)", file=self.out, flush=True)
+                print(f"No more jobs to run (ran {ran} job{'s' if ran != 1 else ''})", file=self.out, flush=True)
                 return
             print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
                   file=self.out, flush=True)
-            outcome = self._run_job(job, signals, keeper)
+            self._current_job = job.id
+            try:
+                outcome = self._run_job(job, signals, keeper)
+            finally:
+                self._current_job = None
             self.report.outcomes.append(outcome)
             ran += 1
             if outcome.note == "interrupted":
                 raise KeyboardInterrupt
-            if not outcome.handed_back and outcome.note == "database unreachable":
+            if self._unasked_in_row:  # let another worker take the job it just handed back
+                requeue.pause(self._unasked_in_row, lambda: signals.received is not None)
+            if outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
                 return
 
     # -- one job -------------------------------------------------------------------------------------
@@ -201,12 +222,16 @@ class Worker:
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
         try:
-            flat, state, experiment = self._prepare(job, job_dir, start_time)
+            check_allowed(job.experiment, self.options.allow)  # before anything of it is imported
+            experiment = self._import(job.experiment)
+        except NotAllowedError as e:  # the job's fault: nothing of it is imported
+            return self._cannot_start(job, job_dir, e, str(e))
+        except ExperimentError as e:  # this worker's fault, not the job's: hand it back untouched
+            return self._cannot_import(job, job_dir, e)
+        try:
+            flat, state = self._prepare(job, job_dir, start_time)
         except Exception as e:
-            tb = str(e) if isinstance(e, (NotAllowedError, UnsafePathError)) else traceback.format_exc()
-            self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{tb}")
-            self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
-            return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=tb)
+            return self._cannot_start(job, job_dir, e, str(e) if isinstance(e, UnsafePathError) else traceback.format_exc())
 
         def save() -> bool:
             return self._save(job, job_dir, channel)
@@ -234,23 +259,44 @@ class Worker:
             os.chdir(cwd)
             std.exit()
         flat_end = self._final_flat(channel.state, job, start_time, t0)
-        return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0))
+        return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0),
+                         asked=channel.asked_to_stop)
 
-    def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any, Callable[..., Any]]:
-        """The job directory, the flat state with this attempt's provenance, the nested state handed
-        to the experiment, and the experiment itself; orig.conf on the first run."""
-        check_allowed(job.experiment, self.options.allow)  # before anything of it is imported
+    def _cannot_start(self, job: Job, job_dir: str, e: Exception, error: str) -> JobOutcome:
+        """The job itself cannot start here (not allowed, its state or directory unusable): ERR_START."""
+        self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{error}")
+        self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
+        return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=error)
+
+    def _import(self, name: str) -> Callable[..., Any]:
+        """The experiment, imported once per worker."""
+        experiment = self._experiments.get(name) or resolve_experiment(name)
+        self._experiments[name] = experiment
+        return experiment
+
+    def _cannot_import(self, job: Job, job_dir: str, e: ExperimentError) -> JobOutcome:
+        """A worker started where the experiment does not import would fail every job of the table
+        within milliseconds: hand the job back as it was (START, same priority, no loss counted)
+        and stop this worker instead."""
+        outcome = self._finish(job, job_dir, START, EndReason.HANDED_BACK, None, note=IMPORT_FAILED)
+        self.report.import_error = (
+            f"cannot import {job.experiment} from {os.getcwd()} (PYTHONPATH "
+            f"{os.environ.get('PYTHONPATH') or 'unset'}): {str(e).split(': ', 1)[-1]}; job {job.id} is "
+            "handed back untouched and this worker stops: run the worker where the module is importable")
+        return outcome
+
+    def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any]:
+        """The job directory, the flat state with this attempt's provenance and the nested state
+        handed to the experiment; orig.conf on the first run."""
         self._dirs.make(job_dir)
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
             job_dir=job_dir, attempt=job.attempt, start_time=start_time))
         state = expand(flat)
         state["jobman.id"] = job.id  # Jobman's literal top-level key
-        experiment = self._experiments.get(job.experiment) or resolve_experiment(job.experiment)
-        self._experiments[job.experiment] = experiment
         write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
         flat["jobman.id"] = job.id  # what flatten(state) gives: the state was just expanded from it
-        return flat, state, experiment
+        return flat, state
 
     def _start_save(self, job: Job, job_dir: str, channel: Channel, flat: dict[str, Any], t0: float) -> Watched:
         """current.conf and the provenance keys into the row: now (SQLite), or by the keeper once
@@ -270,7 +316,7 @@ class Worker:
         return Watched(job.id, job.attempt, channel, heartbeat_at, None, None)
 
     def _end(self, job: Job, job_dir: str, result: Any, error: str | None, interrupted: bool,
-             flat_end: dict[str, Any], done_at: tuple[float, float]) -> JobOutcome:
+             flat_end: dict[str, Any], done_at: tuple[float, float], asked: bool = False) -> JobOutcome:
         """Record how the experiment ended: DONE, handed back (INCOMPLETE or interrupted) or ERR_RUN."""
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
@@ -278,14 +324,30 @@ class Worker:
         if error is None and result is Channel.COMPLETE:
             return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at)
         if error is None and result is Channel.INCOMPLETE:
-            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
-                                priority=max(job.priority, RESTART_PRIORITY))
+            return self._incomplete(job, job_dir, flat_end, asked)
         if error is None:
             error = (f"the experiment returned {result!r}: expected channel.COMPLETE (None) or "
                      "channel.INCOMPLETE (True)\n")
             self._append(job_dir, "stderr", f"jobman: {error}")
         self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
         return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
+
+    def _incomplete(self, job: Job, job_dir: str, flat_end: dict[str, Any], asked: bool) -> JobOutcome:
+        """Requeue the job; bound the INCOMPLETEs returned unasked (:mod:`.requeue`)."""
+        streak = requeue.unasked_streak(job.state, flat_end, asked)
+        self._unasked_in_row = self._unasked_in_row + 1 if streak else 0
+        if streak >= self.options.max_attempts:
+            error = requeue.too_many(streak)
+            self._append(job_dir, "stderr", f"jobman: {error}")
+            self.log(f"job {job.id}: INCOMPLETE returned unasked {streak} times in a row: ERR_RUN")
+            return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
+        flat_end.pop(requeue.STREAK_KEY, None)
+        if streak:
+            flat_end[requeue.STREAK_KEY] = streak
+        self.log(f"job {job.id}: INCOMPLETE, requeued" + (
+            f" (returned without a stop request, {streak} of {self.options.max_attempts} in a row)" if streak else ""))
+        return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
+                            priority=max(job.priority, RESTART_PRIORITY))
 
     def _final_flat(self, state: Any, job: Job, start_time: float, t0: float) -> dict[str, Any]:
         try:

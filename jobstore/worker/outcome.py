@@ -41,6 +41,7 @@ class WorkerReport:
     stop_signal: str | None = None  # name of the stop signal that ended the loop
     interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
     db_error: str | None = None
+    import_error: str | None = None  # the experiment does not import here: the worker stopped
 
     @property
     def failures(self) -> list[JobOutcome]:
@@ -57,7 +58,10 @@ class WorkerReport:
     @property
     def exit_code(self) -> int:
         """0: every job handed back (a stop signal included); 130: interrupted by a second ^C;
-        1: a job failed, a result could not be recorded, or the database was unreachable."""
+        1: a job failed, a result could not be recorded, or the database was unreachable;
+        2: the experiment does not import where this worker runs."""
         if self.interrupted:
             return 130
+        if self.import_error:
+            return 2
         return 1 if self.failures or self.db_error else 0

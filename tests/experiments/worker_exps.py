@@ -154,3 +154,23 @@ def stubborn(state, channel):
     while time.monotonic() < deadline:
         time.sleep(0.05)
     return channel.COMPLETE
+
+
+def returns_true(state, channel):
+    """The new user's mistake: ``return True`` meaning success (it is channel.INCOMPLETE)."""
+    with open("calls", "a") as f:
+        f.write("call\n")
+    return True
+
+
+def chunked(state, channel):
+    """Returns INCOMPLETE by choice after each chunk, recording its progress in the state."""
+    state.chunk = int(getattr(state, "chunk", 0)) + 1
+    return channel.COMPLETE if state.chunk >= int(state.chunks) else channel.INCOMPLETE
+
+
+def fail_deep(state, channel):
+    """Raise an error of a package (its class printed with the module path in the traceback)."""
+    import json.decoder
+
+    raise json.decoder.JSONDecodeError(f"deliberate bad document for x={state.get('x')}", "{", 0)

@@ -94,22 +94,6 @@ def test_abnormal_ends_are_err_run_never_running(db_url, tmp_path, cli_env, expe
     assert message in read(os.path.join(job_dir(str(tmp_path), db_url, i), "stderr"))
 
 
-def test_unimportable_experiment_is_err_start_and_worker_goes_on(db_url, tmp_path, cli_env):
-    missing, noattr, good = (insert(db_url, "no_such_module_xyz.experiment", [{"x": 1}])
-                             + insert(db_url, "worker_exps.no_such_function", [{"x": 2}])
-                             + insert(db_url, "noop", [{"x": 3}]))
-    proc = run_worker(cli_env, db_url, str(tmp_path), "-n", "0")
-    assert proc.returncode == 1
-    assert f"2 of 3 jobs failed: ids {missing} (ERR_START), {noattr} (ERR_START)" in proc.stderr
-    assert "No more jobs to run (ran 3 jobs)" in proc.stdout
-    with open_db(db_url) as store:
-        a, b = store.get(missing), store.get(noattr)
-        assert a.status == b.status == st.ERR_START and a.end_reason == "start-error"
-        assert "no_such_module_xyz" in a.error and "no_such_function" in b.error
-        assert store.get(good).status == st.DONE
-    assert "no_such_module_xyz" in read(os.path.join(job_dir(str(tmp_path), db_url, missing), "stderr"))
-
-
 def test_incomplete_goes_back_to_start_at_restart_priority_and_provenance_follows(db_url, tmp_path, cli_env):
     ad = tmp_path / "job.ad"
     ad.write_text('GlobalJobId = "schedd.local#41.0#1700000000"\nClusterId = 41\nProcId = 0\n')

@@ -11,6 +11,11 @@ now()
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
                WHERE schemaname = current_schema() AND tablename = %(name)s)
 
+-- name: table_names
+-- Every table of the schema: the job tables among them (those with a __meta) are named when
+-- a command is given a table that does not exist.
+SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename
+
 -- name: schema_version
 SELECT value FROM {meta} WHERE key = 'schema_version'
 

@@ -9,6 +9,11 @@
 -- name: table_exists
 SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name)
 
+-- name: table_names
+-- Every table of the schema: the job tables among them (those with a __meta) are named when
+-- a command is given a table that does not exist.
+SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name
+
 -- name: schema_version
 SELECT value FROM {meta} WHERE key = 'schema_version'
 
