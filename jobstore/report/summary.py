@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from ..errors import DatabaseError, UsageError
 from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
+from ..store.searches import SearchProgress
 from .table import align
 
 DEFAULT_BEST_KEY = "best_validation_loss"
@@ -75,6 +76,7 @@ class Summary:
     ranked: int = 0  # finished jobs with a numeric value of best_key
     errors: list[ErrorJob] = field(default_factory=list)
     errors_total: int = 0
+    searches: list[SearchProgress] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -163,6 +165,7 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
     summary.errors_total = len(errors)
     summary.errors = [ErrorJob(j.id, j.status, j.end_reason or "-", error_excerpt(j))
                       for j in errors[-MAX_ERRORS_SHOWN:]]
+    summary.searches = store.searches().progress()
     return summary
 
 
@@ -239,7 +242,21 @@ def render_summary(s: Summary) -> str:
                          "(jobman sqlstatus --status=ERR_RUN --print=... lists them)")
         rows = [(e.id, Status.name_of(e.status), e.end_reason, e.excerpt) for e in s.errors]
         lines += _table(("id", "status", "reason", "error"), rows, (True, False, False, False))
+    lines += render_searches(s.searches)
     return "\n".join(lines) + "\n"
+
+
+def render_searches(searches: Sequence[SearchProgress]) -> list[str]:
+    """One line per search (``jobman sqlsearch``): its jobs done, running, failed, the budget left,
+    and the best objective so far with its job; nothing when the table has no search."""
+    if not searches:
+        return []
+    rows = [(p.search.name or "-", p.search.sampler, p.search.objective,
+             "max" if p.search.direction == "maximize" else "min", p.done, p.running, p.failed, p.left,
+             "-" if p.best is None else p.best, "-" if p.best_job is None else p.best_job) for p in searches]
+    header = ("search", "sampler", "objective", "goal", "done", "running", "failed", "left", "best", "job")
+    return ["", f"searches ({len(searches)}):",
+            *_table(header, rows, (False, False, False, False, True, True, True, True, True, True))]
 
 
 # -- watch ----------------------------------------------------------------------------------------
