@@ -58,11 +58,8 @@ def build_search(args: argparse.Namespace) -> Search:
         raise UsageError("empty --name: expected a name for the search")
     samplers.check_sampler(args.sampler, dims, args.trials)
     fixed = ParamParser().parse(param_tokens)
-    for key in [k for k in fixed if k.startswith("jobman.")]:
-        fixed.pop(key)
-    clash = [d.key for d in dims if d.key in fixed]
-    if clash:
-        raise UsageError(f"key {clash[0]!r} is both searched and fixed: give it once")
+    for key in [k for k in fixed if k.startswith("jobman.") or any(d.key == k for d in dims)]:
+        fixed.pop(key)  # a searched key overrides its default from a conf file
     return Search(name=args.name.strip() if args.name else None, experiment=experiment,
                   space=[d.to_json() for d in dims], fixed=fixed, sampler=args.sampler,
                   objective=args.objective.strip(), direction="maximize" if args.maximize else "minimize",
