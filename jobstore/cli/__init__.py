@@ -16,6 +16,7 @@ from ..errors import JobmanError
 COMMANDS: dict[str, str] = {
     "sqlschedule": "sqlschedule",
     "sqlschedules": "sqlschedules",
+    "sqlsearch": "sqlsearch",
     "sqlstatus": "sqlstatus",
     "sqlview": "sqlview",
     "sql": "worker",

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from ..errors import DatabaseError, UsageError
 from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
+from ..store.searches import SearchProgress
 from .table import align, printable
 
 DEFAULT_BEST_KEY = "best_validation_loss"
@@ -76,6 +77,7 @@ class Summary:
     ranked: int = 0  # finished jobs with a numeric value of best_key
     errors: list[ErrorJob] = field(default_factory=list)
     errors_total: int = 0
+    searches: list[SearchProgress] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -168,6 +170,7 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
     summary.errors_total = len(errors)
     summary.errors = [ErrorJob(j.id, j.status, j.end_reason or "-", error_excerpt(j))
                       for j in errors[-MAX_ERRORS_SHOWN:]]
+    summary.searches = store.searches().progress()
     return summary
 
 
@@ -245,7 +248,21 @@ def render_summary(s: Summary) -> str:
         rows = [(e.id, Status.name_of(e.status), e.end_reason, e.excerpt) for e in s.errors]
         lines += _table(("id", "status", "reason", "error"), rows, (True, False, False, False))
         lines.append(f"  whole error and stderr path: jobman sqlstatus --traceback {s.errors[-1].id} DB")
+    lines += render_searches(s.searches)
     return "\n".join(printable(line) for line in lines) + "\n"  # table text never drives the terminal
+
+
+def render_searches(searches: Sequence[SearchProgress]) -> list[str]:
+    """One line per search (``jobman sqlsearch``): its jobs done, running, failed, the budget left,
+    and the best objective so far with its job; nothing when the table has no search."""
+    if not searches:
+        return []
+    rows = [(p.search.name or "-", p.search.sampler, p.search.objective,
+             "max" if p.search.direction == "maximize" else "min", p.done, p.running, p.failed, p.left,
+             "-" if p.best is None else p.best, "-" if p.best_job is None else p.best_job) for p in searches]
+    header = ("search", "sampler", "objective", "goal", "done", "running", "failed", "left", "best", "job")
+    return ["", f"searches ({len(searches)}):",
+            *_table(header, rows, (False, False, False, False, True, True, True, True, True, True))]
 
 
 # -- watch ----------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ The table (one row per job; see ``queries/<dialect>/schema.sql``):
     host, worker, created, started, ended, updated (database times), error (last traceback), end_reason
 
 Side tables: ``<table>__meta`` (schema_version), ``<table>__keys`` (every key ever stored, its SQL
-type, in order of first appearance) and ``<table>__views`` (the views kept up to date).
+type, in order of first appearance), ``<table>__views`` (the views kept up to date),
+``<table>__searches`` and ``<table>__search_jobs`` (adaptive searches and their jobs: ``searches.py``).
 
 Mirrored keys: ``jobman.id`` ↔ ``id``, ``jobman.status`` ↔ ``status``, ``jobman.sql.priority`` ↔
 ``priority``, ``jobman.experiment`` ↔ ``experiment``, ``jobman.hash`` ↔ ``hash``. They are columns,
@@ -137,6 +138,16 @@ class Store(abc.ABC):
         ``max_attempts`` times (``losses``), to ERR_RUN with end_reason 'lost' and an error text
         saying so. Order: priority DESC, id ASC. The claim sets RUNNING, attempt+1, the lease,
         host, worker and the start time, in one statement."""
+
+    def claim_from_search(self, *, worker: str, host: str, lease_s: float) -> Job | None:
+        """When :meth:`claim` found nothing: ask a search with budget left for its next point,
+        insert that job and claim it, in one transaction (:mod:`.searches`); None when no
+        search has budget left."""
+        return None
+
+    def searches(self) -> Any:
+        """The table's searches (:class:`~.searches.Searches`: register, list, progress)."""
+        raise NotImplementedError(f"{type(self).__name__} has no searches")
 
     @abc.abstractmethod
     def reap(self, max_attempts: int) -> int:

@@ -28,6 +28,8 @@ class Dialect(abc.ABC):
             "table": t, "meta": f"{t}__meta", "keys": f"{t}__keys", "views": f"{t}__views",
             "claim_index": f"{t}__claim", "lease_index": f"{t}__lease", "status_index": f"{t}__status",
             "unique_hash": f"{t}__hash_copy",
+            "searches": f"{t}__searches", "search_jobs": f"{t}__search_jobs",
+            "search_jobs_index": f"{t}__search_jobs_search",
         }
         self.q = queries.render_all(self.name, names, self.quote)
 

@@ -17,6 +17,7 @@ from .codec import Encoded, decode_state, encode_state, json_candidates
 from .connector import Connector
 from .dialect import Dialect
 from .inserts import Inserter
+from .searches import Searches
 from .views import MIRROR_COLUMNS, Views
 
 SCHEMA_VERSION = 1
@@ -52,6 +53,7 @@ class SqlStore(Store):
         self.db, self.sql = db, sql
         self.views_ = Views(db, sql)
         self.inserter = Inserter(db, sql, self.views_)
+        self.searches_ = Searches(db, sql, self.views_, self._job)
         self._next_reap_s = 0.0  # time.monotonic() after which claim reaps again
 
     # -- connection -----------------------------------------------------------------------------
@@ -160,6 +162,12 @@ class SqlStore(Store):
                 self._next_reap_s = now + self.reap_interval_s
             return self._job(row) if row else None
         return self.db.run("claim", op)
+
+    def claim_from_search(self, *, worker: str, host: str, lease_s: float) -> Job | None:
+        return self.searches_.claim(worker=worker, host=host, lease_s=lease_s)
+
+    def searches(self) -> Searches:
+        return self.searches_
 
     def reap(self, max_attempts: int) -> int:
         """Hand back jobs whose lease expired now (:meth:`claim` does it every reap_interval_s and

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..backoff import Backoff
-from ..errors import DatabaseError, ExperimentError
+from ..errors import DatabaseError, ExperimentError, UsageError
 from ..files import UnsafePathError, atomic_write, open_append
 from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
@@ -192,7 +192,10 @@ class Worker:
                 with self._store_lock:
                     job = self.store.claim(worker=self.worker_id, host=provenance.host_name(),
                                            lease_s=opts.lease_s, max_attempts=opts.max_attempts)
-            except DatabaseError as e:
+                    if job is None:  # nothing scheduled: the next point of a search, if any
+                        job = self.store.claim_from_search(worker=self.worker_id, host=provenance.host_name(),
+                                                           lease_s=opts.lease_s)
+            except (DatabaseError, UsageError) as e:
                 self.report.db_error = str(e)
                 self.log(f"cannot claim a job: {e}")
                 return

@@ -55,6 +55,23 @@ CREATE TABLE IF NOT EXISTS {keys} (
 );
 CREATE TABLE IF NOT EXISTS {views} (name text PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);
+-- Searches (store/searches.py): their definition, and which job belongs to which search.
+CREATE TABLE IF NOT EXISTS {searches} (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    experiment  text NOT NULL,
+    space       text NOT NULL,
+    fixed       text NOT NULL,
+    fixed_types text,
+    sampler     text NOT NULL,
+    seed        bigint,
+    objective   text NOT NULL,
+    direction   text NOT NULL,
+    budget      integer NOT NULL,
+    created     timestamptz NOT NULL DEFAULT {now}
+);
+CREATE TABLE IF NOT EXISTS {search_jobs} (job_id bigint PRIMARY KEY, search_id bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS {search_jobs_index} ON {search_jobs} (search_id, job_id);
 
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', %(version)s)

@@ -53,6 +53,23 @@ CREATE TABLE IF NOT EXISTS {keys} (
 );
 CREATE TABLE IF NOT EXISTS {views} (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Searches (store/searches.py): their definition, and which job belongs to which search.
+CREATE TABLE IF NOT EXISTS {searches} (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL UNIQUE,
+    experiment  TEXT NOT NULL,
+    space       TEXT NOT NULL,
+    fixed       TEXT NOT NULL,
+    fixed_types TEXT,
+    sampler     TEXT NOT NULL,
+    seed        INTEGER,
+    objective   TEXT NOT NULL,
+    direction   TEXT NOT NULL,
+    budget      INTEGER NOT NULL,
+    created     REAL NOT NULL DEFAULT ({now})
+);
+CREATE TABLE IF NOT EXISTS {search_jobs} (job_id INTEGER PRIMARY KEY, search_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS {search_jobs_index} ON {search_jobs} (search_id, job_id);
 
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', :version)

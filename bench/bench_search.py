@@ -1,0 +1,149 @@
+"""Adaptive search: does TPE beat random search, and what does one ask cost with a long history?
+
+    .venv/bin/python bench/bench_search.py [--seeds 10] [--trials 100] [--history 1000] [--reps 20] [--pg]
+
+1. Branin (a cheap known function, minimum 0.397887): for each seed, random search runs
+   ``--trials`` trials; then TPE runs as many and we count the trials it needs to reach random's
+   best. Printed: the median over seeds (and random's own trials to its best, the baseline from the
+   same run). The issue's target: TPE needs at most half the trials. Both go through the same
+   adapter as the workers (``jobstore.search.samplers.ask``, the study rebuilt for every ask).
+2. Ask latency with ``--history`` finished trials: the adapter alone per sampler, and the
+   worker's whole ``claim_from_search`` transaction (history read, ask, insert, claim) on SQLite
+   (and PostgreSQL with ``--pg``), beside the plain claim of a scheduled job on the same table.
+   Median and 95th percentile of ``--reps`` asks. Target: under 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+
+from benchlib import PgServer, import_test_experiments
+
+from jobstore.search import samplers
+from jobstore.search.samplers import Trial
+from jobstore.search.space import parse_space
+from jobstore.status import DONE, EndReason
+from jobstore.store import open_db
+from jobstore.store.searches import Search
+
+import_test_experiments()
+from search_exps import branin_value  # noqa: E402 - tests/experiments, made importable just above
+
+SPACE = ["x1~uniform(-5,10)", "x2~uniform(0,15)"]
+DIMS = parse_space(SPACE)
+
+
+def run_branin(sampler: str, trials: int, seed: int) -> list[float]:
+    history: list[Trial] = []
+    for _ in range(trials):
+        p = samplers.ask(DIMS, sampler, "minimize", history, seed=seed)
+        history.append(Trial(p, samplers.COMPLETE, branin_value(p["x1"], p["x2"])))
+    return [t.value for t in history if t.value is not None]
+
+
+def trials_to_reach(values: list[float], target: float) -> int | None:
+    return next((i + 1 for i, v in enumerate(values) if v <= target), None)
+
+
+def bench_branin(seeds: int, trials: int) -> None:
+    print(f"Branin, {trials} trials per run, {seeds} seeds (minimum 0.397887)")
+    tpe_needs, rnd_needs, rnd_best, tpe_best = [], [], [], []
+    for seed in range(seeds):
+        rnd = run_branin("random", trials, seed)
+        tpe = run_branin("tpe", trials, seed)
+        target = min(rnd)
+        need = trials_to_reach(tpe, target)
+        tpe_needs.append(need if need is not None else trials + 1)  # not reached: counted past the end
+        rnd_needs.append(trials_to_reach(rnd, target) or trials)
+        rnd_best.append(target)
+        tpe_best.append(min(tpe))
+        print(f"  seed {seed}: random best {target:.4f} (at trial {rnd_needs[-1]}), TPE reaches it at "
+              f"trial {need if need is not None else f'>{trials}'}, TPE best {min(tpe):.4f}")
+    med = statistics.median(tpe_needs)
+    print(f"  median trials to reach random's best: TPE {med:g}, random itself {statistics.median(rnd_needs):g} "
+          f"(of {trials}); TPE/random-budget = {med / trials:.2f} (target <= 0.5)")
+    print(f"  median best after {trials}: TPE {statistics.median(tpe_best):.4f}, random {statistics.median(rnd_best):.4f}")
+
+
+def _summary(times_s: list[float]) -> str:
+    ms = sorted(t * 1000 for t in times_s)
+    return f"median {statistics.median(ms):6.1f} ms   p95 {ms[int(0.95 * (len(ms) - 1))]:6.1f} ms"
+
+
+def bench_adapter(history_n: int, reps: int) -> None:
+    rng = random.Random(0)
+    history = []
+    for _ in range(history_n):
+        p = {"x1": rng.uniform(-5, 10), "x2": rng.uniform(0, 15)}
+        history.append(Trial(p, samplers.COMPLETE, branin_value(**p)))
+    print(f"ask latency, the adapter alone, {history_n} finished trials:")
+    for sampler in ("tpe", "random", "cmaes"):
+        samplers.ask(DIMS, sampler, "minimize", history, seed=1)  # warm imports
+        times = []
+        for r in range(reps):
+            t0 = time.perf_counter()
+            samplers.ask(DIMS, sampler, "minimize", history, seed=r)
+            times.append(time.perf_counter() - t0)
+        print(f"  {sampler:<8} {_summary(times)}")
+
+
+def _finish(store, job) -> None:  # noqa: ANN001 - a Store and a Job
+    state = dict(job.state)
+    state["y"] = branin_value(state["x1"], state["x2"])
+    store.finish(job.id, job.attempt, status=DONE, end_reason=EndReason.COMPLETED, state=state)
+
+
+def bench_store(url: str, label: str, history_n: int, reps: int) -> None:
+    """Fill a search with history_n finished jobs (random sampler, through the real claim path),
+    then time claim_from_search with TPE against the plain claim of a scheduled job."""
+    with open_db(url) as store:
+        fill = Search(name="fill", experiment="search_exps.branin", space=[d.to_json() for d in DIMS], fixed={},
+                      sampler="random", objective="y", direction="minimize", budget=history_n + reps, seed=1)
+        fill = store.searches().register(fill)
+        for _ in range(history_n):
+            _finish(store, store.claim_from_search(worker="bench", host="bench", lease_s=60))
+        store.db.run("tpe", lambda c: c.execute(  # type: ignore[attr-defined]
+            f'UPDATE "{store.table}__searches" SET sampler = \'tpe\''))
+        ask_times, claim_times = [], []
+        for i in range(reps):
+            t0 = time.perf_counter()
+            job = store.claim_from_search(worker="bench", host="bench", lease_s=60)
+            ask_times.append(time.perf_counter() - t0)
+            _finish(store, job)
+            store.insert_jobs([{"jobman.experiment": "search_exps.branin", "x1": 1.0, "x2": float(i)}])
+            t0 = time.perf_counter()
+            job = store.claim(worker="bench", host="bench", lease_s=60, max_attempts=3)
+            claim_times.append(time.perf_counter() - t0)
+            _finish(store, job)
+    print(f"{label}: a search with {history_n} finished jobs")
+    print(f"  claim_from_search (TPE: history, ask, insert, claim)  {_summary(ask_times)}")
+    print(f"  claim of a scheduled job (baseline)                   {_summary(claim_times)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--history", type=int, default=1000)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--pg", action="store_true", help="also through PostgreSQL (starts a private server)")
+    ap.add_argument("--skip-branin", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_branin:
+        bench_branin(args.seeds, args.trials)
+    bench_adapter(args.history, args.reps)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_store(f"sqlite:///{tmp}/bench.db?table=jobs", "SQLite", args.history, args.reps)
+    if args.pg:
+        server = PgServer()
+        try:
+            bench_store(server.url(server.createdb(), "jobs"), "PostgreSQL", args.history, args.reps)
+        finally:
+            server.destroy()
+
+
+if __name__ == "__main__":
+    main()
