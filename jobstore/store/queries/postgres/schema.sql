@@ -49,6 +49,17 @@ CREATE TABLE IF NOT EXISTS {keys} (
     type  text NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {views} (name text PRIMARY KEY);
+-- Per-epoch metrics (channel.report), written with the fenced saves and the finish. The key
+-- makes a retried write (first reply lost) idempotent, and serves the curves of a job by name.
+CREATE TABLE IF NOT EXISTS {metrics} (
+    job     bigint NOT NULL,
+    attempt integer NOT NULL,
+    name    text NOT NULL,
+    step    bigint NOT NULL,
+    value   double precision,
+    time    timestamptz NOT NULL,
+    PRIMARY KEY (job, name, attempt, step)
+);
 CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);
 
 -- name: set_schema_version

@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS {keys} (
     type  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {views} (name TEXT PRIMARY KEY);
+-- Per-epoch metrics (channel.report), written with the fenced saves and the finish. The key
+-- makes a retried write (first reply lost) idempotent, and serves the curves of a job by name.
+CREATE TABLE IF NOT EXISTS {metrics} (
+    job     INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    name    TEXT NOT NULL,
+    step    INTEGER NOT NULL,
+    value   REAL,
+    time    REAL NOT NULL,
+    PRIMARY KEY (job, name, attempt, step)
+);
 CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 -- name: set_schema_version
