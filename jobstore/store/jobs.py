@@ -245,6 +245,8 @@ class SqlStore(Store):
                 clauses.append(self.sql.key_filter(n, key, json_candidates(value), params))
         return (" AND ".join(f"({c})" for c in clauses) or "true"), params
 
+    where_clause = _where  # the dashboard's pages (board.py) filter as jobs() and count() do
+
     def jobs(self, *, ids: Sequence[int] | None = None, statuses: Sequence[int] | None = None,
              select: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Job]:
         where = self._where(ids, statuses, select)
