@@ -38,6 +38,7 @@ function duration(s) {
   return (s / 3600).toFixed(1) + " h";
 }
 // log axes where the values are positive and span two decades or more
+const logTicks = (u, vals) => vals.map((v) => (v === null ? "" : v.toExponential(0)));
 function spansDecades(values) {
   const v = values.filter((x) => typeof x === "number" && x > 0);
   return v.length > 1 && v.length === values.filter((x) => typeof x === "number").length
@@ -106,6 +107,10 @@ function tableParams() {
 
 async function refreshResults() {
   const doc = await api("jobs", tableParams());
+  // rebuilt only when something changed: a refresh leaves the rows (and a click on them) alone
+  const signature = JSON.stringify([doc, state.sort, state.desc, [...state.selected]]);
+  if (signature === state.resultsSignature) return;
+  state.resultsSignature = signature;
   state.total = doc.total;
   const head = $("results").tHead;
   const cols = ["", "id", "status", "priority", "host", ...doc.columns];
@@ -120,7 +125,7 @@ async function refreshResults() {
   $("results").tBodies[0].replaceChildren(...doc.rows.map((r) => {
     const tr = el("tr"); tr.dataset.id = r.id;
     const box = el("input"); box.type = "checkbox"; box.checked = state.selected.has(r.id);
-    box.addEventListener("change", () => { box.checked ? state.selected.add(r.id) : state.selected.delete(r.id); refreshCurves().catch(showError); });
+    box.addEventListener("change", () => { box.checked ? state.selected.add(r.id) : state.selected.delete(r.id); state.resultsSignature = null; refreshCurves().catch(showError); });
     const tdBox = el("td"); tdBox.append(box);
     tr.append(tdBox, el("td", r.id, "num"), el("td", r.status), el("td", fmt(r.priority), "num"), el("td", r.host));
     r.values.forEach((v) => tr.append(el("td", fmt(v), typeof v === "number" ? "num" : "")));
@@ -152,8 +157,8 @@ async function refreshCurves() {
   const xs = [...new Set(jobs.flatMap((j) => doc.series[j].step))].sort((a, b) => a - b);
   const data = [xs, ...jobs.map((j) => { const m = new Map(doc.series[j].step.map((s, i) => [s, doc.series[j].value[i]])); return xs.map((x) => (m.has(x) ? m.get(x) : null)); })];
   const values = data.slice(1).flat();
-  const opts = { width: Math.min(1100, innerWidth - 80), height: 260, scales: { y: { distr: spansDecades(values) ? 3 : 1 } },
-    axes: [{ label: "step" }, { label: doc.name }],
+  const opts = { width: Math.min(1100, innerWidth - 80), height: 260, scales: { x: { time: false }, y: { distr: spansDecades(values) ? 3 : 1 } },
+    axes: [{ label: "step" }, { label: doc.name, size: 60 }],
     series: [{ label: "step" }, ...jobs.map((j, i) => ({ label: "job " + j, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))] };
   redraw("curves", opts, data, $("curves"), doc.name + jobs.join() + opts.scales.y.distr);
 }
@@ -176,6 +181,7 @@ async function refreshParams() {
     const log = spansDecades(xs);
     const opts = { width: 340, height: 220, title: k + (log ? " (log)" : ""), legend: { show: false },
       scales: { x: { time: false, distr: log ? 3 : 1 }, y: { distr: spansDecades(pts.map((p) => p[1])) ? 3 : 1 } },
+      axes: [log ? { values: logTicks } : {}, {}],
       series: [{}, { stroke: COLORS[0], paths: () => null, points: { show: true, size: 5, fill: COLORS[0] } }] };
     let holder = document.getElementById("scatter-" + k);
     if (!holder) { holder = el("div"); holder.id = "scatter-" + k; box.append(holder); }
@@ -189,7 +195,7 @@ function drawParallel(doc) {
   const axes = [...doc.keys, doc.objective];
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   if (axes.length < 2) return;
-  const pad = 40, h = canvas.height - 2 * pad, w = canvas.width - 2 * pad;
+  const pad = 70, h = canvas.height - 2 * pad, w = canvas.width - 2 * pad;
   const scale = axes.map((k) => {
     const v = doc.columns[k].filter((x) => x !== null); const log = spansDecades(v);
     const f = (x) => (log ? Math.log10(x) : x);
