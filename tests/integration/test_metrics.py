@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import subprocess
 import sys
@@ -91,3 +92,20 @@ def test_export_metrics_writes_the_long_format(db_url, tmp_path, cli_env):
     assert len(rows) == 2 * (3 + 2)
     first = [r for r in rows if r["job"] == str(ids[0]) and r["name"] == "loss"]
     assert [(r["step"], float(r["value"])) for r in first] == [("0", 1.0), ("1", 0.5), ("2", 1 / 3)]
+
+
+def test_plot_curves_draws_the_reported_metric(db_url, tmp_path, cli_env):
+    ids = insert(db_url, "metric_exps.curve", [{"steps": 6}, {"steps": 4}])
+    assert run_worker(cli_env, db_url, str(tmp_path / "exp"), "-n", "0").returncode == 0
+    out = tmp_path / "curves.png"
+    done = subprocess.run([sys.executable, "-m", "jobstore.cli", "plot", db_url, "--curves", "loss", "-o", str(out)],
+                          env=cli_env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2 curves of loss" in done.stdout
+    from PIL import Image
+    curves = json.loads(Image.open(out).text["jobman-plot"])
+    assert {k: len(v) for k, v in curves["curves"].items()} == {str(ids[0]): 6, str(ids[1]): 4}
+    bad = subprocess.run([sys.executable, "-m", "jobstore.cli", "plot", db_url, "--curves", "nope", "-o", str(out)],
+                         env=cli_env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "no points of metric 'nope'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
