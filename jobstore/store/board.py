@@ -17,6 +17,7 @@ from .views import MIRROR_COLUMNS
 
 # Columns of the table that a page can be sorted by, besides the state's keys.
 SORT_COLUMNS = {"id": "id", "status": "status", "priority": "priority", "host": "host", "ended": "ended"}
+NOT_NULL_COLUMNS = ("id", "status", "priority")  # ordered by the column alone: the primary key serves id
 MAX_PAGE_ROWS = 500
 
 
@@ -49,9 +50,10 @@ class Board:
         return [{"id": r[0], "host": r[1], "worker": r[2], "attempt": r[3], "heartbeat_age_s": _num(r[4]),
                  "running_s": _num(r[5]), "state": decode_state(r[6], r[7])} for r in rows]
 
-    def timeline(self, bucket_s: float, limit: int = 2000) -> list[tuple[float, int, int]]:
-        """(bucket start, status, jobs ended then) for the last ``limit`` buckets, oldest first."""
-        rows = self._rows("board_timeline", {"bucket_s": float(bucket_s), "limit": int(limit)})
+    def timeline(self, bucket_s: float, since: float = 0.0, limit: int = 2000) -> list[tuple[float, int, int]]:
+        """(bucket start, status, jobs ended then) for the last ``limit`` buckets from ``since``
+        (epoch seconds) on, oldest first."""
+        rows = self._rows("board_timeline", {"bucket_s": float(bucket_s), "since": float(since), "limit": int(limit)})
         return sorted((float(t), int(s), int(n)) for t, s, n in rows)
 
     def page(self, *, offset: int, limit: int, sort: str = "id", desc: bool = False,
@@ -75,6 +77,8 @@ class Board:
         """An ORDER BY list: a column, or a state key as its typed view expression (the key is a
         quoted literal there, checked against the table's keys first)."""
         direction = "DESC" if desc else "ASC"
+        if sort in NOT_NULL_COLUMNS:
+            return f"{self.sql.quote(sort)} {direction}" + ("" if sort == "id" else f", id {direction}")
         if sort in SORT_COLUMNS:
             expr = self.sql.quote(SORT_COLUMNS[sort])
         else:

@@ -28,6 +28,7 @@ class Dialect(abc.ABC):
             "table": t, "meta": f"{t}__meta", "keys": f"{t}__keys", "views": f"{t}__views",
             "claim_index": f"{t}__claim", "lease_index": f"{t}__lease", "status_index": f"{t}__status",
             "unique_hash": f"{t}__hash_copy", "metrics": f"{t}__metrics",
+            "ended_index": f"{t}__ended",
         }
         self.q = queries.render_all(self.name, names, self.quote)
 

@@ -37,6 +37,11 @@ def test_views_answer_what_the_table_holds(url):
         code, doc, _ = request(server, "GET", "/api/overview")
         assert code == 200 and doc["counts"] == {"START": 3, "DONE": 12}
         assert sum(n for _, s, n in doc["timeline"] if s == "DONE") == 12
+        last = max(t for t, _, _ in doc["timeline"])
+        code, doc, _ = request(server, "GET", f"/api/overview?since={last + 60}")  # a refresh: nothing new
+        assert doc["counts"]["DONE"] == 12 and doc["timeline"] == []
+        code, doc, _ = request(server, "GET", f"/api/overview?since={last}")  # its last bucket again
+        assert [t for t, _, _ in doc["timeline"]] == [last]
         code, doc, _ = request(server, "GET", "/api/jobs?limit=5&offset=10&sort=lr&desc=1")
         assert doc["total"] == 15 and [r["id"] for r in doc["rows"]] == ids[10:15]
         code, doc, _ = request(server, "GET", "/api/jobs?status=START&where=n_hidden=30")
@@ -122,9 +127,11 @@ def test_another_host_name_is_refused(url):
         assert request(server, "GET", "/api/overview", headers={"Host": "localhost:9999"})[0] == 200
 
 
-def test_the_command_binds_loopback_by_default_and_rejects_a_bad_port():
+def test_the_command_binds_loopback_by_default_and_rejects_a_bad_port(tmp_path, capsys):
     from jobstore.cli import main
     from jobstore.cli.dashboard import build_parser
 
     assert build_parser("jobman dashboard").parse_args(["sqlite:///x.db"]).host == "127.0.0.1"
-    assert main(["dashboard", "sqlite:///nowhere.db", "--port", "70000"]) == 2
+    assert main(["dashboard", f"sqlite:///{tmp_path}/jobs.db?table=jobs", "--port", "70000"]) == 2
+    assert capsys.readouterr().err == "jobman dashboard: error: bad --port 70000: expected 0 to 65535\n"
+    assert not (tmp_path / "jobs.db").exists()  # nothing written

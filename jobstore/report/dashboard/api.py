@@ -47,10 +47,13 @@ class Api:
                 "statuses": {s.name: int(s) for s in Status}, "page_rows": PAGE_ROWS}
 
     def overview(self, q: Query) -> dict[str, Any]:
+        """Counts by status, and the timeline from ``since`` on (the page asks for its last bucket
+        onwards: a refresh reads only the recently ended jobs)."""
         bucket_s = _number(q, "bucket_s", 60.0, low=1.0)
+        since = _number(q, "since", 0.0, low=0.0)
         counts = {Status.name_of(s): n for s, n in self.store.count_by_status().items()}
-        timeline = [[t, Status.name_of(s), n] for t, s, n in self.board.timeline(bucket_s)]
-        return {"counts": counts, "timeline": timeline, "bucket_s": bucket_s}
+        timeline = [[t, Status.name_of(s), n] for t, s, n in self.board.timeline(bucket_s, since)]
+        return {"counts": counts, "timeline": timeline, "bucket_s": bucket_s, "since": since}
 
     def running(self, q: Query) -> dict[str, Any]:
         jobs = []

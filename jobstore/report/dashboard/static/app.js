@@ -8,7 +8,7 @@ const STALE_HEARTBEAT_S = 120;
 const COLORS = ["#4a7fd4", "#d4604a", "#3b9a5a", "#9a5ad4", "#d4a34a", "#4ab8d4", "#d44a98", "#7a8494"];
 const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const state = { offset: 0, sort: "id", desc: false, status: "", where: "", selected: new Set(),
-                total: 0, config: null, tick: 0, bucket: 60, charts: {} };
+                total: 0, config: null, tick: 0, bucket: 60, charts: {}, timeline: new Map() };
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -47,7 +47,13 @@ function spansDecades(values) {
 
 // -- overview: counts and timeline ------------------------------------------------------------
 async function refreshOverview() {
-  const doc = await api("overview", { bucket_s: state.bucket });
+  // the timeline is fetched from its last bucket on: a refresh reads only the recently ended jobs
+  const known = [...state.timeline.values()].map((r) => r[0]);
+  const since = known.length ? Math.max(...known) : 0;
+  const doc = await api("overview", { bucket_s: state.bucket, since });
+  if (doc.bucket_s !== state.bucket) return;  // the bucket changed while this was in flight
+  for (const key of [...state.timeline.keys()]) if (state.timeline.get(key)[0] >= since) state.timeline.delete(key);
+  doc.timeline.forEach((r) => state.timeline.set(r[0] + "/" + r[1], r));
   const cards = $("counts");
   cards.replaceChildren();
   let total = 0;
@@ -58,12 +64,12 @@ async function refreshOverview() {
     total += n;
   }
   const all = el("div", null, "card"); all.append(el("b", total), el("span", "total")); cards.append(all);
-  drawTimeline(doc.timeline);
+  drawTimeline([...state.timeline.values()]);
 }
 
 function drawTimeline(timeline) {
   const times = [...new Set(timeline.map((r) => r[0]))].sort((a, b) => a - b);
-  if (times.length > 300) state.bucket = Math.min(state.bucket * 5, 86400);
+  if (times.length > 300 && state.bucket < 86400) { state.bucket = Math.min(state.bucket * 5, 86400); state.timeline.clear(); }
   const statuses = [...new Set(timeline.map((r) => r[1]))].sort();
   const index = new Map(times.map((t, i) => [t, i]));
   const series = statuses.map((s) => { const ys = times.map(() => 0); timeline.filter((r) => r[1] === s).forEach((r) => { ys[index.get(r[0])] = r[2]; }); return ys; });

@@ -9,10 +9,12 @@ SELECT id, host, worker, attempt,
 FROM {table} WHERE status = 1 ORDER BY id LIMIT %(limit)s
 
 -- name: board_timeline
--- Jobs ended per time bucket and status (a sweep's history); at most %(limit)s buckets.
+-- Jobs ended per time bucket and status (a sweep's history) from %(since)s on (epoch seconds: a
+-- refresh asks only for its last bucket onwards, read through the {ended_index}); at most %(limit)s buckets.
 SELECT (floor(extract(epoch FROM ended) / %(bucket_s)s) * %(bucket_s)s)::double precision AS t,
        status, count(*)
-FROM {table} WHERE ended IS NOT NULL GROUP BY 1, 2 ORDER BY 1 DESC LIMIT %(limit)s
+FROM {table} WHERE ended IS NOT NULL AND ended >= to_timestamp(%(since)s)
+GROUP BY 1, 2 ORDER BY 1 DESC LIMIT %(limit)s
 
 -- name: board_page
 SELECT id, status, priority, host, attempt, extract(epoch FROM ended)::double precision, state, types

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS {table} (
 CREATE INDEX IF NOT EXISTS {claim_index} ON {table} (priority DESC, id) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS {lease_index} ON {table} (lease_until) WHERE status = 1;
 CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status);
+-- The dashboard's timeline reads only the jobs ended since its last refresh.
+CREATE INDEX IF NOT EXISTS {ended_index} ON {table} (ended) WHERE ended IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {keys} (
     seq   bigserial,
     name  text PRIMARY KEY,

@@ -9,7 +9,7 @@ FROM {table} WHERE status = 1 ORDER BY id LIMIT :limit
 
 -- name: board_timeline
 SELECT CAST(ended / :bucket_s AS INTEGER) * :bucket_s AS t, status, count(*)
-FROM {table} WHERE ended IS NOT NULL GROUP BY 1, 2 ORDER BY 1 DESC LIMIT :limit
+FROM {table} WHERE ended IS NOT NULL AND ended >= :since GROUP BY 1, 2 ORDER BY 1 DESC LIMIT :limit
 
 -- name: board_page
 SELECT id, status, priority, host, attempt, ended, state, types
