@@ -6,7 +6,9 @@ the 2010 tutorial's MLP on MNIST, and stores ``best_validation_loss``, ``test_sc
 ``minutes_trained`` and ``iter`` (the iteration of the best validation, as the tutorial) in the state.
 
 While it trains it keeps the state current at every validation (``epoch``, ``iteration``,
-``validation_error`` and the best-so-far results) and calls ``channel.save()``, so that
+``validation_error`` and the best-so-far results), reports ``validation_error`` and ``test_score``
+per epoch with ``channel.report`` where the channel has one (jobstore's: the dashboard's and
+``jobman plot --curves``' learning curves) and calls ``channel.save()``, so that
 ``jobman sqlstatus --print=epoch`` shows progress. It asks ``channel.switch()`` every
 :data:`~models.mlp.POLL_EVERY_STEPS` minibatches: on ``'stop'`` or ``'finish-up'`` it writes a
 checkpoint into the job directory (the working directory) and returns ``channel.INCOMPLETE``; on
@@ -182,6 +184,9 @@ def train_mnist(learning_rate: float = 0.01, n_hidden: int = 10, L1_reg: float =
                                ("test_score", current.test_score), ("iter", current.best_iter),
                                ("minutes_trained", current.elapsed_s / 60.0)):
                 _put(state, key, value)
+        report = getattr(channel, "report", None)  # jobstore's channel keeps a metric history
+        if report is not None:
+            report(epoch, validation_error=float(current.validation_error), test_score=float(current.test_score))
         if channel is not None:
             channel.save()
         if show:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "worker": "worker",
     "plot": "plot",
     "export": "export",
+    "dashboard": "dashboard",
 }
 
 

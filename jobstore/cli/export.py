@@ -10,6 +10,10 @@ number) is prefixed with ``'``; ``--raw-formulas`` keeps it as stored.
 
 ``--format=table`` prints what ``psql`` prints for a query on the ``sqlview`` view: with ``--keys``,
 exactly those columns, named by Jobman's view rule (``best_validation_loss`` → ``bestvalidationloss``).
+
+``--metrics`` writes the metric history instead (``channel.report``), in long format: one row per
+point, ``job,attempt,step,name,value,time`` (time in epoch seconds from the database clock; a
+non-finite value is an empty cell), ordered by job, name, attempt and step.
 """
 from __future__ import annotations
 
@@ -61,6 +65,9 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--raw-formulas", "--raw_formulas", dest="raw_formulas", action="store_true",
                    help="csv: keep cells starting with = + - @ as they are (default: prefixed with ' so that "
                         "a spreadsheet shows them as text instead of running them)")
+    p.add_argument("--metrics", action="store_true",
+                   help="write the metric history (channel.report) as CSV, one row per point: "
+                        "job,attempt,step,name,value,time")
     return p
 
 
@@ -162,6 +169,21 @@ def sort_jobs(jobs: Sequence[Job], key: str, desc: bool) -> list[Job]:
     return present + missing
 
 
+METRIC_COLUMNS = ("job", "attempt", "step", "name", "value", "time")
+
+
+def metrics_csv(db: Store) -> tuple[str, int]:
+    """The metric history as long-format CSV, and how many points it holds."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(METRIC_COLUMNS)
+    n = 0
+    for job, attempt, step, name, value, time in db.metrics.rows():
+        writer.writerow([job, attempt, step, name, cell(value), repr(time)])
+        n += 1
+    return buf.getvalue(), n
+
+
 def check_writable(path: str) -> None:
     """Fail before any work when ``path`` cannot be written (a missing or read-only directory)."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -197,6 +219,10 @@ def run(args: argparse.Namespace) -> int:
     if to_file:
         check_writable(args.output)
     with open_db(args.db, create=False) as db:
+        if args.metrics:
+            text, n = metrics_csv(db)
+            _emit(args.output if to_file else None, text, f"{n} point{'s' if n != 1 else ''}")
+            return 0
         jobs = db.jobs(statuses=statuses)
         keys = columns_for(db, jobs, wanted)
         if args.sort is not None:
@@ -208,10 +234,15 @@ def run(args: argparse.Namespace) -> int:
             text = to_table(jobs, keys, fixed=wanted is None)
         else:
             text = to_csv(jobs, keys, args.raw_formulas)
-    if to_file:
-        write_atomic(args.output, text.encode("utf-8"))
-        print(f"wrote {len(jobs)} job{'s' if len(jobs) != 1 else ''} to {args.output}", file=sys.stderr)
+    _emit(args.output if to_file else None, text, f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}")
+    return 0
+
+
+def _emit(path: str | None, text: str, what: str) -> None:
+    """Write ``text`` to ``path`` atomically (saying how much on stderr), or to standard output."""
+    if path is not None:
+        write_atomic(path, text.encode("utf-8"))
+        print(f"wrote {what} to {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return 0

@@ -24,7 +24,8 @@ The table (one row per job; see ``queries/<dialect>/schema.sql``):
 
 Side tables: ``<table>__meta`` (schema_version), ``<table>__keys`` (every key ever stored, its SQL
 type, in order of first appearance), ``<table>__views`` (the views kept up to date),
-``<table>__searches`` and ``<table>__search_jobs`` (adaptive searches and their jobs: ``searches.py``).
+``<table>__searches`` and ``<table>__search_jobs`` (adaptive searches and their jobs: ``searches.py``) and
+``<table>__metrics`` (per-epoch metric points, see ``metrics.py``).
 
 Mirrored keys: ``jobman.id`` ↔ ``id``, ``jobman.status`` ↔ ``status``, ``jobman.sql.priority`` ↔
 ``priority``, ``jobman.experiment`` ↔ ``experiment``, ``jobman.hash`` ↔ ``hash``. They are columns,
@@ -38,9 +39,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .urls import DbUrl
+
+if TYPE_CHECKING:
+    from .metrics import Metrics, Point
 
 MIRRORED_KEYS = ("jobman.id", "jobman.status", "jobman.sql.priority", "jobman.experiment", "jobman.hash")
 
@@ -161,15 +165,22 @@ class Store(abc.ABC):
         first try committed but whose reply was lost is recognised by re-reading the row."""
 
     @abc.abstractmethod
-    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float) -> bool:
-        """Store the flat state (mirrored keys ignored) and renew the lease; False if not ours."""
+    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float,
+             metrics: Sequence[Point] = ()) -> bool:
+        """Store the flat state (mirrored keys ignored) and renew the lease, with the ``metrics``
+        points reported since the last write; False (and nothing written) if not ours."""
 
     @abc.abstractmethod
     def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
                state: Mapping[str, Any] | None = None, priority: float | None = None,
-               error: str | None = None) -> bool:
+               error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
         """End the attempt: set status, end_reason, end time, clear the lease; optionally the state,
-        the priority and the error text. False (and nothing written) if not ours."""
+        the priority, the error text and metric points. False (and nothing written) if not ours."""
+
+    @property
+    @abc.abstractmethod
+    def metrics(self) -> Metrics:
+        """The metric history (``channel.report``) of this table's jobs."""
 
     # -- queries and administration ----------------------------------------------------------------
     @abc.abstractmethod

@@ -17,6 +17,7 @@ from .codec import Encoded, decode_state, encode_state, json_candidates
 from .connector import Connector
 from .dialect import Dialect
 from .inserts import Inserter
+from .metrics import Metrics, Point
 from .searches import Searches
 from .views import MIRROR_COLUMNS, Views
 
@@ -54,6 +55,7 @@ class SqlStore(Store):
         self.views_ = Views(db, sql)
         self.inserter = Inserter(db, sql, self.views_)
         self.searches_ = Searches(db, sql, self.views_, self._job)
+        self._metrics = Metrics(db, sql)
         self._next_reap_s = 0.0  # time.monotonic() after which claim reaps again
 
     # -- connection -----------------------------------------------------------------------------
@@ -180,17 +182,26 @@ class SqlStore(Store):
         return self._run("heartbeat", params, _rowcount) == 1
 
     def _fenced(self, what: str, job_id: int, attempt: int, params: dict[str, Any],
-                enc: Encoded | None, done: Callable[[Job], bool]) -> bool:
-        """A fenced write (the query ``what``). If it was retried and then refused, the first try
-        may have committed with its reply lost: re-read the row and count it as ours if it holds
-        what we wrote."""
+                enc: Encoded | None, done: Callable[[Job], bool], metrics: Sequence[Point] = ()) -> bool:
+        """A fenced write (the query ``what``), with the ``metrics`` points in its transaction when
+        it succeeds. If it was retried and then refused, the first try may have committed with its
+        reply lost: re-read the row and count it as ours if it holds what we wrote."""
         tries = [0]
+
+        def write(conn: Any) -> bool:
+            if enc is not None:
+                self.views_.register(conn, enc.types)
+            ok = bool(self.sql.exec(conn, what, params).rowcount == 1)
+            if ok:
+                self._metrics.write(conn, job_id, attempt, metrics)
+            return ok
 
         def op(conn: Any) -> bool:
             tries[0] += 1
-            if enc is not None:
-                self.views_.register(conn, enc.types)
-            return bool(self.sql.exec(conn, what, params).rowcount == 1)
+            if not metrics:
+                return write(conn)
+            with self.db.transaction(conn):
+                return write(conn)
 
         ok = self.db.run(what, op)
         if ok or tries[0] == 1:
@@ -199,22 +210,27 @@ class SqlStore(Store):
         return bool(job is not None and job.attempt == attempt and done(job)
                     and (enc is None or encode_state(job.state, MIRRORED_KEYS).state == enc.state))
 
-    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float) -> bool:
+    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float,
+             metrics: Sequence[Point] = ()) -> bool:
         enc = encode_state(state, MIRRORED_KEYS)
         params = {"id": job_id, "attempt": attempt, "lease_s": float(lease_s), "state": enc.state_json,
                   "types": enc.tags_json}
-        return self._fenced("save", job_id, attempt, params, enc, lambda j: j.status == 1)
+        return self._fenced("save", job_id, attempt, params, enc, lambda j: j.status == 1, metrics)
 
     def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
                state: Mapping[str, Any] | None = None, priority: float | None = None,
-               error: str | None = None) -> bool:
+               error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
         enc = encode_state(state, MIRRORED_KEYS) if state is not None else None
         params = {"id": job_id, "attempt": attempt, "status": int(status), "end_reason": str(end_reason),
                   "set_state": enc is not None, "state": enc.state_json if enc else None,
                   "types": enc.tags_json if enc else None,
                   "priority": float(priority) if priority is not None else None, "error": error}
         return self._fenced("finish", job_id, attempt, params, enc,
-                            lambda j: j.status == status and j.end_reason == end_reason)
+                            lambda j: j.status == status and j.end_reason == end_reason, metrics)
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._metrics
 
     # -- queries and administration ---------------------------------------------------------------
     def get(self, job_id: int) -> Job | None:
@@ -245,6 +261,8 @@ class SqlStore(Store):
             else:
                 clauses.append(self.sql.key_filter(n, key, json_candidates(value), params))
         return (" AND ".join(f"({c})" for c in clauses) or "true"), params
+
+    where_clause = _where  # the dashboard's pages (board.py) filter as jobs() and count() do
 
     def jobs(self, *, ids: Sequence[int] | None = None, statuses: Sequence[int] | None = None,
              select: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Job]:

@@ -13,6 +13,9 @@ An experiment polls ``channel.switch()`` (or ``channel()``) now and then:
   Jobman); never after ``'finish-up'``.
 - ``None``: carry on.
 
+``channel.report(step, **metrics)`` records metric values at a step (an epoch): they wait in the
+channel and go to the table's metric history with the next save or the finish, in the same fenced
+transaction (a refused attempt writes none). Cheap: no database work of its own.
 ``channel.save()`` writes ``current.conf`` and the state to the table (fenced by the attempt);
 ``channel.save_and_switch()`` saves and returns what ``switch()`` says (Jobman's returned None).
 The return values are Jobman's, and easy to mistake: ``channel.COMPLETE`` is ``None`` (what a function
@@ -35,6 +38,7 @@ from typing import Any
 from .. import status as _status
 from ..errors import ParamError
 from ..files import atomic_write
+from ..store.metrics import Point, make_points
 
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -175,6 +179,7 @@ class Channel:
         self._last_save_tick = self.start_time
         self._finished_up = False
         self.lost_reason: str | None = None  # set when the job stopped being ours
+        self._points: list[Point] = []  # reported, not yet written
 
     # -- what the worker tells the channel ---------------------------------------------------------
     def lose(self, reason: str) -> None:
@@ -220,6 +225,19 @@ class Channel:
         if not ok:
             self.lose("the job is no longer ours: its save was refused")
         return ok
+
+    def report(self, step: int, **metrics: float) -> None:
+        """Record ``metrics`` (name=value, real numbers) at ``step``; written with the next save or
+        the finish. A value that is not a real number is a TypeError naming it."""
+        self._points.extend(make_points(step, metrics))
+
+    def pending_metrics(self) -> list[Point]:
+        """The points reported and not yet written (a copy: the worker drops them once written)."""
+        return list(self._points)
+
+    def drop_metrics(self, n: int) -> None:
+        """Forget the first ``n`` pending points: written, or refused with their attempt."""
+        del self._points[:n]
 
     def save_and_switch(self) -> str | None:
         """``save()`` then ``switch()``, returning switch()'s answer."""

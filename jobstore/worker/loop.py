@@ -37,7 +37,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -48,6 +48,7 @@ from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
 from ..store.base import Job, Store
+from ..store.metrics import Point
 from . import provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf, write_conf_once
@@ -263,7 +264,7 @@ class Worker:
             std.exit()
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0),
-                         asked=channel.asked_to_stop)
+                         channel.pending_metrics(), asked=channel.asked_to_stop)
 
     def _cannot_start(self, job: Job, job_dir: str, e: Exception, error: str) -> JobOutcome:
         """The job itself cannot start here (not allowed, its state or directory unusable): ERR_START."""
@@ -319,23 +320,28 @@ class Worker:
         return Watched(job.id, job.attempt, channel, heartbeat_at, None, None)
 
     def _end(self, job: Job, job_dir: str, result: Any, error: str | None, interrupted: bool,
-             flat_end: dict[str, Any], done_at: tuple[float, float], asked: bool = False) -> JobOutcome:
-        """Record how the experiment ended: DONE, handed back (INCOMPLETE or interrupted) or ERR_RUN."""
+             flat_end: dict[str, Any], done_at: tuple[float, float], metrics: list[Point],
+             asked: bool = False) -> JobOutcome:
+        """Record how the experiment ended: DONE, handed back (INCOMPLETE or interrupted) or ERR_RUN,
+        with the metric points not written yet."""
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
-            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted")
+            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted",
+                                metrics=metrics)
         if error is None and result is Channel.COMPLETE:
-            return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at)
+            return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at,
+                                metrics=metrics)
         if error is None and result is Channel.INCOMPLETE:
-            return self._incomplete(job, job_dir, flat_end, asked)
+            return self._incomplete(job, job_dir, flat_end, asked, metrics)
         if error is None:
             error = (f"the experiment returned {result!r}: expected channel.COMPLETE (None) or "
                      "channel.INCOMPLETE (True)\n")
             self._append(job_dir, "stderr", f"jobman: {error}")
         self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
-        return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
+        return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
 
-    def _incomplete(self, job: Job, job_dir: str, flat_end: dict[str, Any], asked: bool) -> JobOutcome:
+    def _incomplete(self, job: Job, job_dir: str, flat_end: dict[str, Any], asked: bool,
+                    metrics: list[Point]) -> JobOutcome:
         """Requeue the job; bound the INCOMPLETEs returned unasked (:mod:`.requeue`)."""
         streak = requeue.unasked_streak(job.state, flat_end, asked)
         self._unasked_in_row = self._unasked_in_row + 1 if streak else 0
@@ -343,14 +349,14 @@ class Worker:
             error = requeue.too_many(streak)
             self._append(job_dir, "stderr", f"jobman: {error}")
             self.log(f"job {job.id}: INCOMPLETE returned unasked {streak} times in a row: ERR_RUN")
-            return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error)
+            return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
         flat_end.pop(requeue.STREAK_KEY, None)
         if streak:
             flat_end[requeue.STREAK_KEY] = streak
         self.log(f"job {job.id}: INCOMPLETE, requeued" + (
             f" (returned without a stop request, {streak} of {self.options.max_attempts} in a row)" if streak else ""))
         return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
-                            priority=max(job.priority, RESTART_PRIORITY))
+                            priority=max(job.priority, RESTART_PRIORITY), metrics=metrics)
 
     def _final_flat(self, state: Any, job: Job, start_time: float, t0: float) -> dict[str, Any]:
         try:
@@ -360,17 +366,22 @@ class Worker:
         flat[provenance.PREFIX + "end_time"] = start_time + (time.monotonic() - t0)
         return flat
 
-    def _write_state(self, job: Job, job_dir: str, flat: dict[str, Any], what: str) -> bool:
-        """current.conf, then the state into the row (fenced; the caller holds the store lock).
-        False only when the job is no longer ours; an unreachable database is logged and the
-        state waits for the next save or the finish."""
+    def _write_state(self, job: Job, job_dir: str, flat: dict[str, Any], what: str,
+                     channel: Channel | None = None) -> bool:
+        """current.conf, then the state (and the channel's pending metrics) into the row (fenced;
+        the caller holds the store lock). False only when the job is no longer ours; an
+        unreachable database is logged and the state waits for the next save or the finish."""
         write_conf(f"{job_dir}/current.conf", flat)
+        points = channel.pending_metrics() if channel is not None else []
         try:
-            return self.store.save(job.id, job.attempt, flat, self.options.lease_s)
+            ok = self.store.save(job.id, job.attempt, flat, self.options.lease_s, metrics=points)
         except DatabaseError as e:
             self.log(f"job {job.id}: {what} failed ({e}); current.conf is written, the table will "
                      "get the state with the next save or the finish")
             return True
+        if channel is not None:
+            channel.drop_metrics(len(points))  # written, or refused for good with the attempt
+        return ok
 
     def _save(self, job: Job, job_dir: str, channel: Channel) -> bool:
         """channel.save(): current.conf and the state (fenced); no connection kept afterwards
@@ -380,14 +391,15 @@ class Worker:
             watched = self._watched
             if watched is not None and watched.job_id == job.id:
                 watched.start_save = None  # this save supersedes the deferred start save
-            ok = self._write_state(job, job_dir, flat, "save")
+            ok = self._write_state(job, job_dir, flat, "save", channel)
             if watched is None or watched.idle_due is None:
                 self.store.release()
         return ok
 
     def _finish(self, job: Job, job_dir: str, status: int, end_reason: str,
                 flat: dict[str, Any] | None, *, priority: float | None = None, error: str | None = None,
-                done_at: tuple[float, float] | None = None, note: str = "") -> JobOutcome:
+                done_at: tuple[float, float] | None = None, note: str = "",
+                metrics: Sequence[Point] = ()) -> JobOutcome:
         """Hand the job back, fenced by its attempt; retry while the lease could still be ours;
         keep the result in result.json when it cannot be recorded."""
         if flat is not None:
@@ -407,7 +419,7 @@ class Worker:
             try:
                 with self._store_lock:
                     ok = self.store.finish(job.id, job.attempt, status=status, end_reason=end_reason,
-                                           state=flat, priority=priority, error=error)
+                                           state=flat, priority=priority, error=error, metrics=metrics)
                 break
             except DatabaseError as e:
                 delay = backoff.next_delay()

@@ -48,12 +48,25 @@ CREATE TABLE IF NOT EXISTS {table} (
 CREATE INDEX IF NOT EXISTS {claim_index} ON {table} (priority DESC, id) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS {lease_index} ON {table} (lease_until) WHERE status = 1;
 CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status);
+-- The dashboard's timeline reads only the jobs ended since its last refresh.
+CREATE INDEX IF NOT EXISTS {ended_index} ON {table} (ended) WHERE ended IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {keys} (
     seq   bigserial,
     name  text PRIMARY KEY,
     type  text NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {views} (name text PRIMARY KEY);
+-- Per-epoch metrics (channel.report), written with the fenced saves and the finish. The key
+-- makes a retried write (first reply lost) idempotent, and serves the curves of a job by name.
+CREATE TABLE IF NOT EXISTS {metrics} (
+    job     bigint NOT NULL,
+    attempt integer NOT NULL,
+    name    text NOT NULL,
+    step    bigint NOT NULL,
+    value   double precision,
+    time    timestamptz NOT NULL,
+    PRIMARY KEY (job, name, attempt, step)
+);
 CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);
 -- Searches (store/searches.py): their definition, and which job belongs to which search.
 CREATE TABLE IF NOT EXISTS {searches} (
