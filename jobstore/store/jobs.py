@@ -21,9 +21,10 @@ from .metrics import Metrics, Point
 from .searches import Searches
 from .views import MIRROR_COLUMNS, Views
 
-SCHEMA_VERSION = 1
-# Migrations: MIGRATIONS[v] is the query (in schema.sql) that upgrades version v to v + 1.
-MIGRATIONS: dict[int, str] = {}
+SCHEMA_VERSION = 2
+# Migrations: MIGRATIONS[v] is the query (in schema.sql) that upgrades version v to v + 1;
+# create_schema (all IF NOT EXISTS) runs after them and adds what a version brought.
+MIGRATIONS: dict[int, str] = {1: "migrate_1"}
 
 # Expired leases are reaped by a claim at most this often per store (and whenever no job is
 # claimable): far below any lease, and it spares every other claim a statement.

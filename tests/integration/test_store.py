@@ -50,6 +50,21 @@ def test_schema_is_created_once_and_versioned(db_url):
     assert raw_query(db_url, "SELECT value FROM jobs__meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
+def test_a_version_1_table_is_migrated_in_place_with_its_rows(db_url):
+    """Version 2 brought side tables (metrics, searches): a table made by version 1 gets them when
+    it is opened, even by a command that creates nothing, and keeps its rows."""
+    with open_db(db_url) as db:
+        [first] = db.insert_jobs([job(a=1)])
+    for side in ("jobs__metrics", "jobs__searches", "jobs__search_jobs"):
+        raw_query(db_url, f"DROP TABLE {side}")
+    raw_query(db_url, "UPDATE jobs__meta SET value = '1' WHERE key = 'schema_version'")
+    with open_db(db_url, create=False) as db:
+        assert db.schema_version() == SCHEMA_VERSION == 2
+        assert [j.id for j in db.jobs()] == [first.job_id]
+    for side in ("jobs__metrics", "jobs__searches", "jobs__search_jobs"):
+        assert raw_query(db_url, f"SELECT count(*) FROM {side}") == [(0,)]
+
+
 def test_missing_table_without_create_is_an_error(db_url):
     with pytest.raises(DatabaseError, match="no job table 'other'"):
         open_db(db_url.replace("table=jobs", "table=other"), create=False)

@@ -89,3 +89,9 @@ CREATE INDEX IF NOT EXISTS {search_jobs_index} ON {search_jobs} (search_id, job_
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', %(version)s)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: migrate_1
+-- Version 1 -> 2 adds only side tables and indexes (metrics, searches and their jobs, the index
+-- on ended): create_schema, run after every migration, creates them (every statement there is IF
+-- NOT EXISTS), so this step itself has nothing to change.
+SELECT 1
