@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..errors import UsageError
+from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from .base import CommandParser
 
@@ -71,6 +72,11 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", metavar="N", type=_attempts,
                    default=MAX_ATTEMPTS,
                    help=f"a job whose lease expired this many times ends as ERR_RUN (default {MAX_ATTEMPTS})")
+    p.add_argument("--connect-timeout", "--connect_timeout", dest="connect_timeout", metavar="S",
+                   type=_positive("--connect-timeout"), default=WORKER_CONNECT_TIMEOUT_S,
+                   help="wait up to S seconds for a database that refuses connections (at its connection "
+                        f"limit, starting up) before giving up (default {WORKER_CONNECT_TIMEOUT_S:g}: "
+                        "a cluster-wide start)")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts)
-    store = open_db(args.db)
+    store = open_db(args.db, connect_timeout_s=args.connect_timeout)
     try:
         report = run_worker(store, args.exproot, options)
     finally:
