@@ -11,8 +11,9 @@ class Backoff:
     """Delays ``first_s, 2*first_s, ...`` capped at ``max_s``, each scaled by a random factor in
     [0.5, 1.5) so that many clients refused at once do not come back at once, within ``total_s``.
 
-    ``next_delay()`` gives the next delay, or None once sleeping it would pass the deadline (the
-    clock starts at the first call); ``tries`` counts the delays given."""
+    ``next_delay()`` gives the next delay (the last one shortened to end at the deadline, so the
+    last try comes ``total_s`` after the first call), or None once the deadline has passed;
+    ``tries`` counts the delays given."""
 
     def __init__(self, first_s: float, max_s: float, total_s: float) -> None:
         self.first_s, self.max_s, self.total_s = first_s, max_s, total_s
@@ -23,11 +24,12 @@ class Backoff:
         now = time.monotonic()
         if self._deadline is None:
             self._deadline = now + self.total_s
-        delay = min(self.max_s, self.first_s * 2 ** self.tries) * random.uniform(0.5, 1.5)
-        if now + delay > self._deadline:
+        left = self._deadline - now
+        if left <= 0:
             return None
+        delay = min(self.max_s, self.first_s * 2 ** self.tries) * random.uniform(0.5, 1.5)
         self.tries += 1
-        return delay
+        return min(delay, left)
 
     def sleep(self) -> bool:
         """Sleep the next delay; False (without sleeping) once the time is up."""

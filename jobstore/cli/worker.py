@@ -10,6 +10,7 @@ from ..errors import DatabaseError, UsageError
 from ..files import warn_if_world_writable
 from ..status import START
 from ..store.base import Store
+from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
@@ -83,6 +84,11 @@ def build_parser(prog: str) -> CommandParser:
                         "unset: any experiment a row names); any other job ends ERR_START, unimported")
     p.add_argument("--group-access", "--group_access", dest="group_access", action="store_true",
                    help="job directories readable by your group (0750; default 0700)")
+    p.add_argument("--connect-timeout", "--connect_timeout", dest="connect_timeout", metavar="S",
+                   type=_positive("--connect-timeout"), default=WORKER_CONNECT_TIMEOUT_S,
+                   help="wait up to S seconds for a database that refuses connections (at its connection "
+                        f"limit, starting up) before giving up (default {WORKER_CONNECT_TIMEOUT_S:g}: "
+                        "a cluster-wide start)")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -128,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
                             group_access=args.group_access, allow=allow)
-    store = open_db(args.db, create=False)  # a misspelt table must not be created and "run"
+    # create=False: a misspelt table must not be created and "run"
+    store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:
         report = run_worker(store, args.exproot, options)
         limit_note = _stopped_by_limit(store, report, args.n)

@@ -10,10 +10,17 @@ run in autocommit; writes that need several statements use one short explicit tr
 connector may be shared by threads (a lock serializes its operations); the worker's heartbeat
 thread uses its own :meth:`~Connector.clone`.
 
-Retries: once a connector has reached its database, a lost connection (server restarted,
-connection dropped) or a deadlock is retried with jittered exponential backoff for up to
-:data:`RETRY_TOTAL_S`, with one warning line per retry on the ``jobstore`` logger. Errors on the
-first connection (no server, wrong password, no such database) are reported at once.
+Retries, all with jittered exponential backoff:
+
+- **Refused connections** (too many clients, a server starting up, shutting down or in recovery,
+  connection refused or reset) are waited out for up to :attr:`Connector.connect_timeout_s` — long
+  for a worker (``jobman sql --connect-timeout``, 10 minutes: a cluster-wide start of hundreds of
+  workers against a server's connection limit), short for the commands
+  (:data:`COMMAND_CONNECT_TIMEOUT_S`). One line on the ``jobstore`` logger when the wait starts and
+  one when it ends, not one per try.
+- **A lost connection or a deadlock** once connected (server restarted, connection dropped) is
+  retried for up to :data:`RETRY_TOTAL_S`, with one warning line per retry.
+- What retrying cannot fix (a bad URL, wrong credentials, no such database) is reported at once.
 """
 from __future__ import annotations
 
@@ -34,6 +41,12 @@ logger = logging.getLogger("jobstore")
 RETRY_TOTAL_S = 60.0
 RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 8.0
+COMMAND_CONNECT_TIMEOUT_S = 30.0
+"""How long a command (sqlschedule, sqlstatus, ...) waits for a database that refuses connections."""
+WORKER_CONNECT_TIMEOUT_S = 600.0
+"""How long a worker waits for a database that refuses connections (``--connect-timeout``)."""
+CONNECT_FIRST_S = 0.5
+CONNECT_MAX_S = 15.0
 
 _R = TypeVar("_R")
 
@@ -46,8 +59,9 @@ def one_line(exc: BaseException) -> str:
 class Connector(abc.ABC):
     """One database connection, opened on demand, with the retry policy of the module docstring."""
 
-    def __init__(self, url: DbUrl) -> None:
+    def __init__(self, url: DbUrl, *, connect_timeout_s: float = COMMAND_CONNECT_TIMEOUT_S) -> None:
         self.url = url
+        self.connect_timeout_s = connect_timeout_s
         self._lock = threading.RLock()
         self._conn: Any = None
         self._connected_once = False
@@ -78,7 +92,7 @@ class Connector(abc.ABC):
     # -- the policy -----------------------------------------------------------------------------
     def clone(self) -> Connector:
         """A connector to the same database with a connection of its own (for another thread)."""
-        other = type(self)(self.url)
+        other = type(self)(self.url, connect_timeout_s=self.connect_timeout_s)
         other._connected_once = self._connected_once
         return other
 
@@ -94,32 +108,51 @@ class Connector(abc.ABC):
             self._close_conn()
 
     def run(self, what: str, fn: Callable[[Any], _R], *, retry: bool = True) -> _R:
-        """Run ``fn(connection)``, reconnecting and retrying transient failures (see module doc);
-        any other driver error becomes a one-line :class:`DatabaseError`."""
+        """Run ``fn(connection)``, connecting first if needed, waiting out refused connections and
+        retrying transient failures (see the module docstring); any other driver error becomes a
+        one-line :class:`DatabaseError`."""
         with self._lock:
-            backoff = Backoff(RETRY_FIRST_S, RETRY_MAX_S, RETRY_TOTAL_S)
+            failures = Backoff(RETRY_FIRST_S, RETRY_MAX_S, RETRY_TOTAL_S)
+            refusals = Backoff(CONNECT_FIRST_S, CONNECT_MAX_S, self.connect_timeout_s)
+            waiting_since: float | None = None
             while True:
                 conn = self._conn
                 try:
                     if conn is None:
                         conn = self._conn = self.connect()
                         self._connected_once = True
+                        if waiting_since is not None:
+                            logger.warning("jobstore: reached %s after %.1f s (%d tries)", self.url.display(),
+                                           time.monotonic() - waiting_since, refusals.tries + 1)
+                            waiting_since = None
                     return fn(conn)
                 except (DatabaseError, UsageError):
                     raise
                 except Exception as exc:
                     if not self.is_driver_error(exc):
                         raise
-                    transient = self.is_transient(exc, self._conn)
+                    connecting = self._conn is None or conn is not self._conn
+                    transient = self.is_transient(exc, None if connecting else self._conn)
                     if transient or (conn is not None and getattr(conn, "closed", False)):
                         self._close_conn()
-                    if not (transient and retry and self._connected_once):
+                    if not (transient and retry):
                         raise self.translate(exc) from None
-                    delay = backoff.next_delay()
-                    if delay is None:
-                        raise DatabaseError(
-                            f"gave up on {self.url.display()} after {backoff.tries + 1} tries in "
-                            f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}") from None
-                    logger.warning("jobstore: %s on %s failed (%s); retry %d in %.1f s", what,
-                                   self.url.display(), one_line(exc), backoff.tries, delay)
+                    if connecting:
+                        delay = refusals.next_delay()
+                        if delay is None:
+                            raise DatabaseError(
+                                f"cannot connect to {self.url.display()}: still refused after "
+                                f"{self.connect_timeout_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}") from None
+                        if waiting_since is None:
+                            waiting_since = time.monotonic()
+                            logger.warning("jobstore: %s refuses connections (%s); waiting up to %g s",
+                                           self.url.display(), one_line(exc), self.connect_timeout_s)
+                    else:
+                        delay = failures.next_delay()
+                        if delay is None:
+                            raise DatabaseError(
+                                f"gave up on {self.url.display()} after {failures.tries + 1} tries in "
+                                f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}") from None
+                        logger.warning("jobstore: %s on %s failed (%s); retry %d in %.1f s", what,
+                                       self.url.display(), one_line(exc), failures.tries, delay)
                     time.sleep(delay)

@@ -26,7 +26,7 @@ apt_install() {  # apt_install PKG... : install what is missing, updating the li
 export -f apt_install
 
 t0=$(date +%s)
-apt_install postgresql postgresql-client python3-venv iproute2 chromium chromium-driver
+apt_install postgresql postgresql-client pgbouncer python3-venv iproute2 chromium chromium-driver
 for s in slurm sshd netns condor; do
   s0=$(date +%s)
   bash "$here/$s.sh" up

@@ -10,7 +10,7 @@ extract(epoch FROM updated)::float8, error, end_reason
 CREATE TEMP TABLE IF NOT EXISTS jobstore_insert (
     ord integer, experiment text, priority double precision, state text, types text,
     hash text, copy integer
-) ON COMMIT DELETE ROWS
+) ON COMMIT DROP
 
 -- name: insert_copy
 COPY jobstore_insert (ord, experiment, priority, state, types, hash, copy) FROM STDIN
