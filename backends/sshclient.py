@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import known_hosts
 from .errors import AuthError, CommandError, ConnectError, HostKeyError, UsageError
 from .runner import Completed, Runner
 
@@ -99,26 +100,23 @@ class SshRunner(Runner):
 
         client = paramiko.SSHClient()
         files = [SYSTEM_KNOWN_HOSTS, os.path.expanduser(USER_KNOWN_HOSTS)]
-        for path in files:
-            if os.path.exists(path):
-                client.load_system_host_keys(path)
         extra = os.path.expanduser(self.auth.known_hosts) if self.auth.known_hosts else None
         if extra:
             files.append(extra)
-            if os.path.exists(extra):
-                client.load_host_keys(extra)
+        known = known_hosts.read(files)
+        known.install(client)
         self.auth.known_hosts_files = files
         if self.auth.accept_new_host_keys:
-            client.set_missing_host_key_policy(_AcceptNewPolicy(extra or os.path.expanduser(USER_KNOWN_HOSTS)))
+            client.set_missing_host_key_policy(_AcceptNewPolicy(extra or os.path.expanduser(USER_KNOWN_HOSTS), known))
         else:
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            client.set_missing_host_key_policy(_RejectPolicy(known))
         start = time.monotonic()
         try:
             client.connect(self.target.host, port=self.target.port, username=self.target.user,
                            key_filename=self.auth.key_file, look_for_keys=self.auth.key_file is None,
                            allow_agent=self.auth.key_file is None, timeout=self.auth.connect_timeout_s,
                            banner_timeout=self.auth.connect_timeout_s, auth_timeout=self.auth.connect_timeout_s)
-        except (paramiko.SSHException, OSError, socket.timeout, EOFError) as e:
+        except (paramiko.SSHException, HostKeyError, OSError, socket.timeout, EOFError) as e:
             client.close()
             raise self._failure(e, files) from None
         finally:
@@ -135,9 +133,12 @@ class SshRunner(Runner):
             return HostKeyError(
                 f"ssh host {self.target} presented a {e.key.get_name()} key that does NOT match known_hosts "
                 f"({', '.join(files)}); refusing to connect (remove the stale line if the host was reinstalled)")
+        if isinstance(e, HostKeyError):
+            return e
         if isinstance(e, paramiko.SSHException) and "not found in known_hosts" in str(e):
+            ca = " (@cert-authority lines are not used)" if "@cert-authority" in str(e) else ""
             return HostKeyError(
-                f"ssh host {self.target} is not in known_hosts ({', '.join(files)}); add its key "
+                f"ssh host {self.target} is not in known_hosts ({', '.join(files)}){ca}; add its key "
                 f"(ssh-keyscan -p {self.target.port} {self.target.host} >> ~/.ssh/known_hosts, after checking "
                 "it) or pass --ssh_accept_new_host_keys")
         if isinstance(e, paramiko.AuthenticationException):
@@ -208,15 +209,36 @@ def _login() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
 
 
-class _AcceptNewPolicy:
-    """OpenSSH's ``StrictHostKeyChecking=accept-new``: trust a host never seen before and remember
-    it in ``path``. A host whose key changed never reaches a missing-key policy: paramiko raises
-    ``BadHostKeyException`` first."""
+class _RejectPolicy:
+    """paramiko's ``RejectPolicy``, saying why: a revoked key, or a host known only through a
+    ``@cert-authority`` line (host certificates cannot be checked here)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, known: known_hosts.KnownHosts) -> None:
+        self.known = known
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        import paramiko
+
+        if self.known.is_revoked(key):
+            raise HostKeyError(f"ssh host {hostname} presented a {key.get_name()} key marked @revoked in "
+                               "known_hosts; refusing to connect")
+        why = (" (its @cert-authority lines are not used: host certificates cannot be checked here; "
+               "list the host's own key)" if self.known.cert_authority_lines else "")
+        raise paramiko.SSHException(f"Server {hostname!r} not found in known_hosts{why}")
+
+
+class _AcceptNewPolicy(_RejectPolicy):
+    """OpenSSH's ``StrictHostKeyChecking=accept-new``: trust a host never seen before and remember
+    it in ``path``; a revoked key is still refused. A host whose key changed never reaches a
+    missing-key policy: paramiko raises ``BadHostKeyException`` first."""
+
+    def __init__(self, path: str, known: known_hosts.KnownHosts) -> None:
+        super().__init__(known)
         self.path = path
 
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        if self.known.is_revoked(key):
+            super().missing_host_key(client, hostname, key)
         client.get_host_keys().add(hostname, key.get_name(), key)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as fh:

@@ -200,3 +200,23 @@ def test_status_and_cancel_reach_every_host(netns_hosts, env, tmp_path):
         wait_for(lambda pid=pid: not alive(pid), 30, "the canceled tasks to end on both hosts")
     assert not (launch / "2.pid").exists() and not (launch / "3.pid").exists()  # the queued never started
     assert [t["status"] for t in manifest(launch)["tasks"]] == ["canceled"] * 4
+
+
+def test_revoked_keys_are_refused_and_cert_authority_lines_skipped(sshd, env, tmp_path):
+    line = Path(sshd["known_hosts"]).read_text().strip().splitlines()[0]
+    names, ktype, b64 = line.split()[:3]
+    kh = tmp_path / "kh"
+    kh.write_text(f"@cert-authority *.example.org {ktype} {b64}\n{line}\n")  # paramiko alone cannot read it
+    proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd, kh), "--wait", "true")
+    assert proc.returncode == 0, proc.stderr
+
+    for accept in ([], ["--ssh_accept_new_host_keys"]):
+        kh.write_text(f"{line}\n@revoked * {ktype} {b64}\n")
+        proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd, kh), *accept, "touch", str(tmp_path / "ran"))
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "marked @revoked" in proc.stderr and not (tmp_path / "ran").exists()
+        assert kh.read_text() == f"{line}\n@revoked * {ktype} {b64}\n"
+
+    kh.write_text(f"@cert-authority {names} {ktype} {b64}\n")
+    proc = jobdispatch(env, tmp_path, "--ssh", *ssh_args(sshd, kh), "true")
+    assert proc.returncode == 1 and "@cert-authority lines are not used" in proc.stderr, proc.stderr
