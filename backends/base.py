@@ -47,7 +47,7 @@ from .submission import Resources, Submission, Task, TaskRecord, TaskStatus
 from .values import check_one_line, check_values
 
 __all__ = ["Backend", "LAUNCHER_NAME", "Task", "Resources", "Submission", "TaskRecord", "TaskStatus",
-           "read_exit_code", "read_pid"]
+           "read_exit_code", "read_pid", "pid_of"]
 
 WAIT_POLL_S = 2.0
 
@@ -259,6 +259,18 @@ def read_exit_code(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.lstrip("-").isdigit() else None
+
+
+def pid_of(value: object, what: str) -> int:
+    """A process id read back from a manifest: a positive int (or its digits), else a one-line
+    :class:`UsageError` — never text to be put into a shell line or passed to ``kill``."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+        raise UsageError(f"the manifest's {what} {value!r} is not a process id: the launch directory was "
+                         "altered; follow the launch from a fresh one")
+    pid = int(value)
+    if pid <= 1:
+        raise UsageError(f"the manifest's {what} {value!r} is not a process id")
+    return pid
 
 
 def read_pid(path: Path) -> int | None:

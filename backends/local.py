@@ -22,14 +22,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from .base import read_pid
+from .base import pid_of, read_pid
 from .errors import UsageError
 from .launcher import LAUNCHER_NAME
 from .process import Placement, ProcessBackend
 from .runner import LocalRunner
-from .submission import Resources, Submission, Task, TaskStatus
+from .submission import Resources, Submission, Task, TaskRecord, TaskStatus
 
 _NVIDIA_SMI_GPU_RE = re.compile(r"^GPU (\d+):", re.MULTILINE)
 DISPATCHER_EXIT_WAIT_S = 20.0
@@ -46,6 +47,22 @@ def process_start(pid: int) -> str | None:
     except (OSError, IndexError):
         return None
     return None if fields[0] == "Z" else fields[19]
+
+
+def runs_launcher(pid: int, launcher: Path, index: int) -> bool:
+    """Whether process ``pid`` is ``sh LAUNCHER INDEX`` for this launch's launcher: a pid read back
+    from a pid file is trusted only then (the pid may have been reused, or the file altered)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            args = fh.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return False
+    if len(args) < 2 or args[-1] != str(index).encode():
+        return False
+    try:
+        return os.path.samefile(os.fsdecode(args[-2]), launcher)
+    except OSError:
+        return False
 
 
 def _alive(pid: int | None, start: str | None = None) -> bool:
@@ -151,7 +168,7 @@ class LocalBackend(ProcessBackend):
         dispatcher = self._dispatcher(sub)
         states: dict[int, TaskStatus] = {}
         for rec in sub.tasks:
-            pid = rec.pid if rec.pid is not None else read_pid(self.launch_dir / f"{rec.name}.pid")
+            pid = self._task_pid(rec)
             if _alive(pid):
                 states[rec.index] = TaskStatus.RUNNING
             elif pid is None and rec.status is TaskStatus.PENDING and _alive(*dispatcher):
@@ -160,12 +177,20 @@ class LocalBackend(ProcessBackend):
                 states[rec.index] = TaskStatus.LOST
         return states
 
+    def _task_pid(self, rec: TaskRecord) -> int | None:
+        """The pid of a task's launcher, from the record or its pid file, if that process is still
+        this launch's launcher for this task (else None: gone, reused or not ours)."""
+        pid = rec.pid if rec.pid is not None else read_pid(self.launch_dir / f"{rec.name}.pid")
+        if pid is None or not runs_launcher(pid, self.launch_dir / LAUNCHER_NAME, rec.index):
+            return None
+        return pid
+
     def _dispatcher(self, sub: Submission) -> tuple[int | None, str | None]:
         info: dict[str, Any] = sub.extra.get("dispatcher") or {}
         if info.get("host") not in (None, self._host):
             raise UsageError(f"this local launch ran on {info['host']}: follow it from there")
         pid = info.get("pid")
-        return (int(pid) if pid is not None else None), info.get("start")
+        return (pid_of(pid, "dispatcher pid") if pid is not None else None), info.get("start")
 
     def stop(self, sub: Submission) -> None:
         """Kill every running task's process group and forget the queued ones."""
@@ -194,8 +219,7 @@ class LocalBackend(ProcessBackend):
         if pid is not None and _alive(pid, start):
             os.kill(pid, signal.SIGTERM)
             _wait_gone([pid], DISPATCHER_EXIT_WAIT_S)
-        pids = [p for rec in sub.tasks if not rec.final
-                for p in [rec.pid if rec.pid is not None else read_pid(self.launch_dir / f"{rec.name}.pid")]
+        pids = [p for rec in sub.tasks if not rec.final for p in [self._task_pid(rec)]
                 if p is not None and _alive(p)]
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for p in pids:

@@ -20,6 +20,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from .base import pid_of
 from .errors import BackendError, UsageError
 from .launcher import LAUNCHER_NAME
 from .process import Placement, ProcessBackend, round_robin
@@ -230,7 +231,7 @@ class SshBackend(ProcessBackend):
             if not open_recs:
                 continue
             conn = self.connection(SshTarget.parse(host["host"]))
-            out = conn.run(self.status_line([r.name for r in open_recs], host["runner_pid"])).stdout
+            out = conn.run(self.status_line([r.name for r in open_recs], pid_of(host["runner_pid"], "runner_pid"))).stdout
             runner_alive = "runner 1" in out.splitlines()
             for line in out.splitlines():
                 parts = line.split()
@@ -253,9 +254,15 @@ class SshBackend(ProcessBackend):
     def stop(self, sub: Submission) -> None:
         """Kill each runner's process group (the runner, its launchers and their commands)."""
         for host in sub.extra.get("hosts", []):
-            pid = int(host["runner_pid"])
+            pid = pid_of(host["runner_pid"], "runner_pid")
+            # Only if that pid still runs this launch's runner (its script, in the launch directory):
+            # a pid reused since by another process is left alone.
+            runner = shlex.quote(f"./{os.path.basename(str(host['runner']))}")
+            here = shlex.quote(str(self.launch_dir))
             self.connection(SshTarget.parse(host["host"])).run(
-                f"kill -TERM -- -{pid} 2>/dev/null; kill -TERM {pid} 2>/dev/null; true")
+                f"if [ \"$(readlink /proc/{pid}/cwd 2>/dev/null)\" = \"$(cd {here} 2>/dev/null && pwd -P)\" ] && "
+                f"tr '\\0' ' ' < /proc/{pid}/cmdline 2>/dev/null | grep -qF -- {runner}; then "
+                f"kill -TERM -- -{pid} 2>/dev/null; kill -TERM {pid} 2>/dev/null; fi; true")
 
     def runners(self) -> list[Runner]:
         return [self.runner, *self._ssh.values()]

@@ -102,3 +102,39 @@ def test_bad_follow_requests_are_one_line_errors(cli_env, tmp_path):
     assert made.returncode == 0, made.stderr
     dry = jobdispatch(env, tmp_path, "--status", str(tmp_path / "LOGS" / "dry"))
     assert dry.returncode == 0 and "nothing to follow, a --test launch" in dry.stdout
+
+
+def test_cancel_trusts_no_pid_that_is_not_this_launch(cli_env, tmp_path):
+    """A pid file naming another process (a reused pid, or an altered file) is not signalled, and a
+    manifest whose dispatcher pid is not a number is refused in one line."""
+    env = dispatch_env(cli_env)
+    dispatcher = start(env, tmp_path, "--local=1", "--exp_dir=run", "sleep", "300")
+    launch = tmp_path / "LOGS" / "run"
+    pid = task_pid(launch, 0)
+    bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        (launch / "0.pid").write_text(f"{bystander.pid}\n")
+        dispatcher.send_signal(signal.SIGKILL)  # the dispatcher is gone: --cancel acts alone
+        dispatcher.wait()
+        cancel = jobdispatch(env, tmp_path, "--cancel", str(launch))
+        assert cancel.returncode in (0, 1), cancel.stderr
+        assert bystander.poll() is None, "--cancel killed a process that is not this launch's"
+    finally:
+        bystander.kill()
+        bystander.wait()
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+
+    # A launch whose task has not started: --cancel asks the dispatcher, whose pid must be a number.
+    dispatcher = start(env, tmp_path, "--local=1", "--repeat_jobs=2", "--exp_dir=run2", "sleep", "300")
+    launch = tmp_path / "LOGS" / "run2"
+    pid = task_pid(launch, 0)
+    dispatcher.send_signal(signal.SIGKILL)
+    dispatcher.wait()
+    os.killpg(pid, signal.SIGKILL)
+    data = manifest(launch)
+    data["extra"]["dispatcher"]["pid"] = "1; touch PWNED"
+    (launch / "manifest.json").write_text(json.dumps(data))
+    status = jobdispatch(env, tmp_path, "--cancel", str(launch))
+    assert status.returncode == 2 and status.stderr.count("\n") == 1, status.stderr
+    assert "is not a process id" in status.stderr and not (tmp_path / "PWNED").exists()
