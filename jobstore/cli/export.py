@@ -1,4 +1,4 @@
-"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B] [--sort=KEY] [--format=csv|table]``: the jobs as
+"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B] [--sort=KEY] [--format=csv|table|json]``: the jobs as
 CSV, for pandas and spreadsheets, or as a table like psql's.
 
 One row per job: ``id``, ``status`` (its name), ``priority``, then one column per key of the
@@ -14,6 +14,9 @@ exactly those columns, named by Jobman's view rule (``best_validation_loss`` →
 ``--metrics`` writes the metric history instead (``channel.report``), in long format: one row per
 point, ``job,attempt,step,name,value,time`` (time in epoch seconds from the database clock; a
 non-finite value is an empty cell), ordered by job, name, attempt and step.
+
+``--json`` (``--format=json``) writes one JSON object a line per job, the records of
+``sqlstatus --json`` (:mod:`jobstore.report.records`).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..files import atomic_write
-from ..report import jobinfo
+from ..report import jobinfo, records
 from ..report.table import align
 from ..status import Status
 from ..store.base import Job, Store
@@ -60,8 +63,9 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--sort", metavar="KEY", default=None,
                    help="order the jobs by KEY (missing values last; default: by id)")
     p.add_argument("--desc", action="store_true", help="with --sort: largest first")
-    p.add_argument("--format", choices=("csv", "table"), default="csv",
-                   help="csv (default) or a table like psql's output")
+    p.add_argument("--format", choices=("csv", "table", "json"), default="csv",
+                   help="csv (default), a table like psql's output, or json (one object a line, as sqlstatus --json)")
+    p.add_argument("--json", action="store_const", const="json", dest="format", help="the same as --format=json")
     p.add_argument("--raw-formulas", "--raw_formulas", dest="raw_formulas", action="store_true",
                    help="csv: keep cells starting with = + - @ as they are (default: prefixed with ' so that "
                         "a spreadsheet shows them as text instead of running them)")
@@ -230,7 +234,9 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"unknown key {args.sort!r} in --sort: the table's keys are "
                                  f"{', '.join(columns_for(db, jobs, None)) or 'none'}")
             jobs = sort_jobs(jobs, args.sort, args.desc)
-        if args.format == "table":
+        if args.format == "json":
+            text = "".join(records.dumps(records.job_record(j, wanted)) + "\n" for j in jobs)
+        elif args.format == "table":
             text = to_table(jobs, keys, fixed=wanted is None)
         else:
             text = to_csv(jobs, keys, args.raw_formulas)
