@@ -204,9 +204,10 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
     if args.print_keys and jobs:
         out.append("Keys in the state of the first jobs " + " ".join(jobs[0].state))
     existing = {j.id for j in jobs}
-    for i in sel.ids:
-        if i not in existing:
-            out.append(f"Job id {i} don't exist in the db")
+    missing = [i for i in sel.ids if i not in existing]
+    if missing and (new_status is not None or args.reset_prio):  # nothing changed on a mistyped id
+        raise UsageError(f"no job {_ids_text(missing)} in table {db.table!r}: nothing changed; expected ids "
+                         f"of its {db.count()} jobs (jobman sqlstatus --all lists them)")
     if args.json:  # the jobs on stdout, one JSON object a line; what was done goes to stderr
         sys.stdout.write("".join(records.dumps(records.job_record(j, args.print_ or None)) + "\n" for j in jobs))
     elif not args.quiet:
@@ -226,6 +227,9 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
         out.append("Reset the priority to the default value")
     if out:
         print("\n".join(out), file=sys.stderr if args.json else sys.stdout)
+    if missing:  # Jobman's line, then exit 2 as for any bad input
+        print("\n".join(f"Job id {i} don't exist in the db" for i in missing), file=sys.stderr)
+        return 2
     return 0
 
 
