@@ -195,9 +195,18 @@ class SlurmBackend(BatchBackend):
                 state = _STATES.get(f.get("JobState", ""), TaskStatus.RUNNING)
                 for i in _expand(f["ArrayTaskId"]):
                     states[i + offset] = state
+                    _record_host(sub, i + offset, f.get("BatchHost"))
         for rec in sub.tasks:
             states.setdefault(rec.index, TaskStatus.LOST)
         return states
+
+
+def _record_host(sub: Submission, index: int, host: str | None) -> None:
+    """The node a task runs on (scontrol's ``BatchHost``), kept in the manifest once known."""
+    if host and host != "(null)":
+        for rec in sub.tasks:
+            if rec.index == index and not rec.host:
+                rec.host = host
 
 
 def _whole(value: object) -> int | None:

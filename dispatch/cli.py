@@ -21,6 +21,7 @@ from jobstore.report.progress import Progress
 
 from .config import detect_backend, resolve
 from .credentials import PGPASS_NAME, Credentials
+from .errors import UsageError
 from .follow import follow, progress_reporter, summary
 from .launch import (
     Manifest,
@@ -32,6 +33,7 @@ from .launch import (
     select,
     warn_unsupported,
 )
+from .launches import LIST_LAUNCHES, list_launches, log_root, resolve_last
 
 
 @contextlib.contextmanager
@@ -55,8 +57,8 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
     """``jobdispatch`` on ``argv``: launch (and, for local or ``--wait``, wait for) the tasks, or follow
     an earlier launch; the exit status."""
     settings, words = resolve(argv)
-    if settings.get("status_of") or settings.get("cancel_of"):
-        return follow(settings, words, out, err, progress=Progress(err))
+    if settings.get("status_of") is not None or settings.get("cancel_of"):
+        return _follow(settings, words, out, err)
     name = settings["backend"] or detect_backend()
     cls: type[Backend] = get_backend(name)
     creds = Credentials()  # passwords out of every word, line and value passed on
@@ -93,6 +95,19 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
         return 0
     finally:
         backend.close()
+
+
+def _follow(settings: dict, words: list[str], out: TextIO, err: TextIO) -> int:
+    """``--status [DIR|last]`` and ``--cancel DIR|last``: a bare ``--status`` lists the recent launches."""
+    root = log_root(settings)
+    if settings.get("status_of") == LIST_LAUNCHES and not settings.get("cancel_of"):
+        if words:
+            raise UsageError(f"--status takes a launch directory, not a command ({words[0]!r})")
+        return list_launches(root, out)
+    for key in ("status_of", "cancel_of"):
+        if settings.get(key):
+            settings[key] = resolve_last(settings[key], root)
+    return follow(settings, words, out, err, progress=Progress(err))
 
 
 def _wait(backend: Backend, sub: Submission, manifest: Manifest, out: TextIO, err: TextIO) -> int:

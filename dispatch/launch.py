@@ -15,6 +15,7 @@ import re
 import shlex
 import socket
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from .errors import UsageError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-MAX_DIR_NAME_CHARS = 200
+MAX_PROGRAM_CHARS = 40
 MAX_LOG_NAME_CHARS = 120
 SPECIAL_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -101,23 +102,21 @@ def task_names(commands: Sequence[tuple[str, list[str]]], patterns: Sequence[str
 
 
 def auto_exp_dir(words: Sequence[str], files: Sequence[str], now: _dt.datetime) -> str:
-    """Jobman's log directory name: the command words (the program's basename) or the --file
-    names, joined by '_', unsafe characters → '_', then the date and time."""
-    if words:
-        parts = [os.path.basename(words[0]), *words[1:]]
-    else:
-        parts = [os.path.basename(f) for f in files]
-    stem = _DIR_UNSAFE_RE.sub("_", "_".join(parts)).replace(",", "-")[:MAX_DIR_NAME_CHARS]
-    return f"{stem}_{now.strftime('%Y-%m-%d_%H-%M-%S.%f')}"
+    """The stem of a launch's default directory name: the program's basename (or the first --file's,
+    without its extension), unsafe characters → '_', then the date: ``jobman-2026-11-27``;
+    :func:`launch_dir` appends the launch's number that day (``-1``, ``-2``...)."""
+    program = os.path.basename(words[0]) if words else os.path.splitext(os.path.basename(files[0]))[0] if files else ""
+    stem = _DIR_UNSAFE_RE.sub("_", program).strip("._")[:MAX_PROGRAM_CHARS] or "launch"
+    return f"{stem}-{now.strftime('%Y-%m-%d')}"
 
 
 def launch_dir(settings: Mapping[str, Any], words: Sequence[str], now: _dt.datetime, err: Any = None) -> Path:
     """The launch directory to use; the backend creates it when it writes the first file (0700,
     0750 with ``--group_access``), so that bad input writes nothing.
 
-    An automatic name is one that does not exist yet (``~2``, ``~3``... when taken); an existing
-    ``--exp_dir`` is reused only if it holds no launch yet and is the user's own, not writable by
-    others: a directory someone else prepared in a shared log root is never used."""
+    An automatic name is ``<program>-<date>-<n>``, ``n`` one more than the day's last launch of that
+    program; an existing ``--exp_dir`` is reused only if it holds no launch yet and is the user's own,
+    not writable by others: a directory someone else prepared in a shared log root is never used."""
     root = Path(os.path.abspath(os.path.expanduser(settings["logdir"] or "LOGS")))
     warn_if_world_writable(root, "the log root", err)
     if settings.get("exp_dir"):
@@ -131,12 +130,14 @@ def launch_dir(settings: Mapping[str, Any], words: Sequence[str], now: _dt.datet
             except UnsafePathError as e:
                 raise UsageError(f"--exp_dir: {e}") from None
         return d
-    d = root / auto_exp_dir(words, settings.get("file") or [], now)
-    n = 1
-    while os.path.lexists(d):
+    stem = auto_exp_dir(words, settings.get("file") or [], now)
+    numbered = re.compile(re.escape(stem) + r"-(\d+)")
+    taken = [int(m.group(1)) for name in (os.listdir(root) if root.is_dir() else [])
+             if (m := numbered.fullmatch(name))]
+    n = max(taken, default=0) + 1
+    while os.path.lexists(root / f"{stem}-{n}"):
         n += 1
-        d = d.with_name(f"{d.name.rsplit('~', 1)[0]}~{n}")
-    return d
+    return root / f"{stem}-{n}"
 
 
 def make_resources(settings: Mapping[str, Any], nb_proc: int | None) -> Resources:
@@ -185,6 +186,7 @@ class Manifest:
             "version": MANIFEST_VERSION,
             "argv": list(argv),
             "created": _now_iso(),
+            "created_epoch": time.time(),  # orders launches made within one second (jobdispatch --status)
             "cwd": os.getcwd(),
             "submit_host": socket.gethostname(),
             "user": _user(),
@@ -196,7 +198,7 @@ class Manifest:
         """The manifest of an earlier launch, to be rewritten with what was found since."""
         manifest = cls.__new__(cls)
         manifest.path = path
-        manifest.head = {k: data[k] for k in ("version", "argv", "created", "cwd", "submit_host", "user", "profile")
+        manifest.head = {k: data[k] for k in ("version", "argv", "created", "created_epoch", "cwd", "submit_host", "user", "profile")
                          if k in data}
         return manifest
 

@@ -24,7 +24,14 @@ from .errors import UsageError
 
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _MEM_FACTOR_MB = {"": 1.0, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024}
-_HMS_RE = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2}):(\d{1,2})$")
+# SLURM's --time forms, each with the seconds of its fields (a bare number is the unit regex's minutes).
+_SLURM_TIME_FORMS = (
+    (re.compile(r"^(\d+)-(\d+):(\d{1,2}):(\d{1,2})$"), (86400, 3600, 60, 1)),
+    (re.compile(r"^(\d+)-(\d+):(\d{1,2})$"), (86400, 3600, 60)),
+    (re.compile(r"^(\d+)-(\d+)$"), (86400, 3600)),
+    (re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})$"), (3600, 60, 1)),
+    (re.compile(r"^(\d+):(\d{2})$"), (60, 1)),
+)
 _UNIT_TIME_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$", re.IGNORECASE)
 _UNIT_TIME_S = {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}
 _ENV_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -139,21 +146,24 @@ def parse_mem(text: str) -> int:
 
 
 def parse_duration(text: str) -> int:
-    """A wall time in seconds: ``[D-]H:MM:SS``, or a number with a unit s/m/h/d (a bare number is
-    minutes, as in SLURM)."""
+    """A wall time in seconds, in any of SLURM's forms (``MM``, ``MM:SS``, ``H:MM:SS``, ``D-HH``,
+    ``D-HH:MM``, ``D-HH:MM:SS``: a bare number is minutes), or a number with a unit s/m/h/d."""
     s = str(text).strip()
-    m = _HMS_RE.match(s)
-    if m:
-        d, h, mi, se = (int(x) if x else 0 for x in m.groups())
-        if mi < 60 and se < 60:
-            total = ((d * 24 + h) * 60 + mi) * 60 + se
-            if total > 0:
+    for pattern, unit_s in _SLURM_TIME_FORMS:
+        m = pattern.match(s)
+        if m:
+            fields = [int(x) for x in m.groups()]
+            total = sum(f * u for f, u in zip(fields, unit_s))
+            # minutes and seconds after a colon stay below 60 (the leading field may be any size)
+            if total > 0 and all(f < 60 for f, u in zip(fields[1:], unit_s[1:]) if u < 3600):
                 return total
+            break
     m = _UNIT_TIME_RE.match(s)
     if m and float(m.group(1)) > 0:
         return int(round(float(m.group(1)) * _UNIT_TIME_S[m.group(2).lower()]))
-    raise UsageError(f"bad --time/--duree value {s!r}: expected [D-]H:MM:SS (e.g. 12:00:00, 2-00:00:00) "
-                     "or a number with a unit s, m, h or d (e.g. 90m, 2h; a bare number is minutes)")
+    raise UsageError(f"bad --time/--duree value {s!r}: expected SLURM's MM:SS, H:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS "
+                     "(e.g. 30:00, 12:00:00, 2-00) or a number with a unit s, m, h or d (e.g. 90m, 2h; "
+                     "a bare number is minutes)")
 
 
 def parse_env(text: str) -> list[tuple[str, str]]:
@@ -278,7 +288,7 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> Optio
                    help="names of the per-task log files, patterns joined by '.': nb0, nb1, compact (the "
                         "varying arguments), explicit (the whole command), none (reset); default nb0,compact")
     g.add_argument("--exp_dir", "--exp-dir", dest="exp_dir", metavar="DIR",
-                   help="log directory name under the log root (default: command words + timestamp)")
+                   help="log directory name under the log root (default: <program>-<date>-<n>, e.g. jobman-2026-11-27-3)")
     g.add_argument("--logdir", "--log_dir", "--log-dir", dest="logdir", metavar="DIR",
                    help="log root (default $JOBDISPATCH_LOGDIR, else LOGS)")
     g.add_argument("--group_access", "--group-access", dest="group_access", action="store_const", const=True,
@@ -291,11 +301,12 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> Optio
                    help="return once submitted (not for local)")
 
     g = p.section("an earlier launch (no command)")
-    g.add_argument("--status", dest="status_of", metavar="DIR",
-                   help="the tasks of the launch logged in DIR (its LOGS/<exp_dir>/) as they are now; "
-                        "with --wait, until they end. Exit 1 if a task failed, was lost or canceled")
+    g.add_argument("--status", dest="status_of", metavar="DIR", nargs="?", const="",
+                   help="the tasks of the launch logged in DIR (its LOGS/<exp_dir>/, or 'last' for the newest) "
+                        "as they are now; with --wait, until they end. Exit 1 if a task failed, was lost or "
+                        "canceled. Without DIR: the recent launches under the log root")
     g.add_argument("--cancel", dest="cancel_of", metavar="DIR",
-                   help="cancel the unfinished tasks of the launch logged in DIR")
+                   help="cancel the unfinished tasks of the launch logged in DIR ('last': the newest)")
 
     g = p.section("resources (per task)")
     g.add_argument("--cpu", type=CONVERTERS["cpu"], metavar="N", help="cores per task (-1: do not ask)")
@@ -304,7 +315,8 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> Optio
                    help="GPUs per task (default 1); each task sees only its own in CUDA_VISIBLE_DEVICES")
     g.add_argument("--no_gpu", "--no-gpu", dest="gpu", action="store_const", const=0, help="no GPU")
     g.add_argument("--duree", "--time", dest="time", type=parse_duration, metavar="TIME",
-                   help="wall time per task: [D-]H:MM:SS, or 90m, 2h, 1d")
+                   help="wall time per task, in SLURM's forms (MM:SS, H:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS; "
+                        "a bare number is minutes) or 90m, 2h, 1d")
     g.add_argument("--env", action=_AppendAction, type=parse_env, metavar="VAR=VALUE",
                    help="environment of every task (repeatable; 'A=1 B=2' also accepted)")
     g.add_argument("--set_special_env", "--set-special-env", dest="set_special_env", action="store_const",
@@ -364,6 +376,11 @@ def _epilog() -> str:
     return string.Template(EPILOG).safe_substitute(autodetect=", ".join([*order, f"else {registry.DEFAULT_BACKEND}"]))
 
 
+# Options with an optional value that takes the next word (``--status [DIR]``: no command follows it);
+# the others (``--local [N]``, ``--gpu [N]``) take only ``=N``, the next word being the command.
+_OPTIONAL_VALUE_TAKES_WORD = frozenset({"status_of"})
+
+
 def split_argv(parser: OptionParser, argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split ``argv`` into (options, command): options end at the first argument that is not an
     option, or at ``--``. An option that takes a separate value (``--mem 4G``) keeps it. An
@@ -381,6 +398,7 @@ def split_argv(parser: OptionParser, argv: Sequence[str]) -> tuple[list[str], li
         if action is None:
             raise UsageError(f"unknown option {arg!r} (options come before the command; see jobdispatch --help)")
         # nargs None: exactly one value (flags, --help and store_const actions have nargs 0)
-        takes_separate_value = action.nargs is None and not has_value
+        takes_separate_value = not has_value and (action.nargs is None or (
+            action.dest in _OPTIONAL_VALUE_TAKES_WORD and i + 1 < len(argv) and not argv[i + 1].startswith("-")))
         i += 2 if takes_separate_value else 1
     return list(argv[:i]), list(argv[i:])

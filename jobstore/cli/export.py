@@ -1,4 +1,4 @@
-"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B] [--sort=KEY] [--format=csv|table]``: the jobs as
+"""``jobman export DB [-o FILE] [--status=S] [--keys=A,B] [--sort=KEY] [--format=csv|table|json]``: the jobs as
 CSV, for pandas and spreadsheets, or as a table like psql's.
 
 One row per job: ``id``, ``status`` (its name), ``priority``, then one column per key of the
@@ -8,12 +8,16 @@ digits (``repr``), so that ``pandas.read_csv`` gives back the stored numbers. A 
 spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR, and not a
 number) is prefixed with ``'``; ``--raw-formulas`` keeps it as stored.
 
-``--format=table`` prints what ``psql`` prints for a query on the ``sqlview`` view: with ``--keys``,
-exactly those columns, named by Jobman's view rule (``best_validation_loss`` → ``bestvalidationloss``).
+``--format=table`` prints what ``psql`` prints for a query on the ``sqlview`` view: ``id``, ``status``,
+``priority`` and the keys, named by Jobman's view rule (``best_validation_loss`` → ``bestvalidationloss``),
+each cell on one line, floats to 6 digits, long values cut in the middle.
 
 ``--metrics`` writes the metric history instead (``channel.report``), in long format: one row per
 point, ``job,attempt,step,name,value,time`` (time in epoch seconds from the database clock; a
 non-finite value is an empty cell), ordered by job, name, attempt and step.
+
+``--json`` (``--format=json``) writes one JSON object a line per job, the records of
+``sqlstatus --json`` (:mod:`jobstore.report.records`).
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..files import atomic_write
-from ..report import jobinfo
+from ..report import jobinfo, records
 from ..report.table import align
 from ..status import Status
 from ..store.base import Job, Store
@@ -39,6 +43,7 @@ from .base import CommandParser
 HELP = "write the jobs as CSV, one row per job and one column per key: export DB [-o FILE] [--status=S]"
 
 FIXED_COLUMNS = ("id", "status", "priority")
+MAX_TABLE_CELL_CHARS = 60
 # Mirrored keys already given by the fixed columns.
 _DUPLICATE_KEYS = {"jobman.id", "jobman.status", "jobman.sql.priority"}
 
@@ -60,8 +65,9 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--sort", metavar="KEY", default=None,
                    help="order the jobs by KEY (missing values last; default: by id)")
     p.add_argument("--desc", action="store_true", help="with --sort: largest first")
-    p.add_argument("--format", choices=("csv", "table"), default="csv",
-                   help="csv (default) or a table like psql's output")
+    p.add_argument("--format", choices=("csv", "table", "json"), default="csv",
+                   help="csv (default), a table like psql's output, or json (one object a line, as sqlstatus --json)")
+    p.add_argument("--json", action="store_const", const="json", dest="format", help="the same as --format=json")
     p.add_argument("--raw-formulas", "--raw_formulas", dest="raw_formulas", action="store_true",
                    help="csv: keep cells starting with = + - @ as they are (default: prefixed with ' so that "
                         "a spreadsheet shows them as text instead of running them)")
@@ -96,7 +102,7 @@ def columns_for(db: Store, jobs: Sequence[Job], wanted: Sequence[str] | None) ->
         return keys
     for k in wanted:
         if k not in seen and jobinfo.row_key(k) is None:
-            raise UsageError(f"unknown key {k!r} in --keys: {jobinfo.unknown_key_hint(keys)}")
+            raise UsageError(f"unknown key {k!r} in --keys: {jobinfo.unknown_key_hint(keys, k)}")
     return list(wanted)
 
 
@@ -119,11 +125,13 @@ def to_csv(jobs: Sequence[Job], keys: Sequence[str], raw_formulas: bool = False)
     return buf.getvalue()
 
 
-def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool) -> str:
-    """psql's aligned format: a header of view column names, a rule, one line per job, a row count."""
+def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool = True) -> str:
+    """psql's aligned format: a header of view column names, a rule, one line per job, a row count.
+    A cell is one line (a newline shows as ``\\n``, an error as its last line), floats have 6
+    significant digits and a long value is cut in the middle, so that no row breaks or sprawls."""
     header = [*(FIXED_COLUMNS if fixed else ()), *(column_name(k) for k in keys)]
     rows = [[*((str(j.id), Status.name_of(j.status), _short(j.priority)) if fixed else ()),
-             *(_short(_one_line(jobinfo.value_of(j, k, None))) for k in keys)] for j in jobs]
+             *(_middle(_short(_table_value(j, k))) for k in keys)] for j in jobs]
     numeric = [all(_is_number(r[i]) for r in rows if r[i]) for i in range(len(header))]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     top, *body = align(header, rows, numeric=numeric, sep=" | ", indent=" ", center_header=True)
@@ -132,16 +140,25 @@ def to_table(jobs: Sequence[Job], keys: Sequence[str], fixed: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _one_line(value: Any) -> Any:
-    """A text on one line of the table (a traceback's last line); other values as they are."""
-    return jobinfo.one_line(value) if isinstance(value, str) else value
+def _table_value(job: Job, key: str) -> Any:
+    """The value of a table cell: an error (a traceback) as its last line, the exception."""
+    value = jobinfo.value_of(job, key, None)
+    return jobinfo.one_line(value) if jobinfo.row_key(key) == "error" and isinstance(value, str) else value
 
 
 def _short(value: Any) -> str:
-    """A value as psql shows a double precision: up to 15 significant digits."""
+    """A value for the eye: floats to 6 significant digits (the CSV keeps every digit)."""
     if isinstance(value, float):
-        return f"{value:.15g}"
+        return f"{value:.6g}"
     return cell(value)
+
+
+def _middle(text: str) -> str:
+    """A long text cut in the middle, keeping its start and its end (paths, tracebacks, ids)."""
+    if len(text) <= MAX_TABLE_CELL_CHARS:
+        return text
+    head = (MAX_TABLE_CELL_CHARS - 3) // 2
+    return text[:head] + "..." + text[-(MAX_TABLE_CELL_CHARS - 3 - head):]
 
 
 def _is_number(text: str) -> bool:
@@ -227,11 +244,13 @@ def run(args: argparse.Namespace) -> int:
         keys = columns_for(db, jobs, wanted)
         if args.sort is not None:
             if args.sort not in keys and args.sort not in columns_for(db, jobs, None):
-                raise UsageError(f"unknown key {args.sort!r} in --sort: the table's keys are "
-                                 f"{', '.join(columns_for(db, jobs, None)) or 'none'}")
+                raise UsageError(f"unknown key {args.sort!r} in --sort: "
+                                 f"{jobinfo.unknown_key_hint(columns_for(db, jobs, None), args.sort)}")
             jobs = sort_jobs(jobs, args.sort, args.desc)
-        if args.format == "table":
-            text = to_table(jobs, keys, fixed=wanted is None)
+        if args.format == "json":
+            text = "".join(records.dumps(records.job_record(j, wanted)) + "\n" for j in jobs)
+        elif args.format == "table":
+            text = to_table(jobs, keys)
         else:
             text = to_csv(jobs, keys, args.raw_formulas)
     _emit(args.output if to_file else None, text, f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}")

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from ..errors import UsageError
 from ..params.parser import parse_select
-from ..report import jobinfo
+from ..report import jobinfo, records
 from ..report import summary as glance
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, Status
 from ..store.base import Job, Store
@@ -60,6 +60,7 @@ def build_parser(prog: str) -> CommandParser:
     group.add_argument("--ret_nb_jobs", "--ret-nb-jobs", action="store_true", dest="ret_nb_jobs",
                        help="print only the number of selected jobs (every job when none is selected)")
     add_summary_arguments(p)  # --summary, --watch[=SECONDS], --best=KEY, --best-max, --top=K
+    add_script_arguments(p)  # --json, --check, --max-errors
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("ids", metavar="ID", nargs="*", type=_job_ids, help="job ids")
     return p
@@ -181,14 +182,18 @@ def run(args: argparse.Namespace) -> int:
     if args.traceback:
         with open_store(args.db, create=False) as db:
             return show_tracebacks(db, [i for group in args.traceback for i in group])
+    if args.check:
+        return run_check(args)
     if summary_wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:
         if sel.empty():  # --print-keys alone: every key of the table
-            print("Keys in the table", " ".join(db.keys()))
+            keys = db.keys()
+            print(records.dumps({"keys": keys}) if args.json else "Keys in the table " + " ".join(keys))
             return 0
         if args.ret_nb_jobs:
-            print(count_selected(db, sel))
+            n = count_selected(db, sel)
+            print(records.dumps({"count": n}) if args.json else n)
             return 0
         return _show_and_change(db, sel, args, new_status)
 
@@ -199,10 +204,13 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
     if args.print_keys and jobs:
         out.append("Keys in the state of the first jobs " + " ".join(jobs[0].state))
     existing = {j.id for j in jobs}
-    for i in sel.ids:
-        if i not in existing:
-            out.append(f"Job id {i} don't exist in the db")
-    if not args.quiet:
+    missing = [i for i in sel.ids if i not in existing]
+    if missing and (new_status is not None or args.reset_prio):  # nothing changed on a mistyped id
+        raise UsageError(f"no job {_ids_text(missing)} in table {db.table!r}: nothing changed; expected ids "
+                         f"of its {db.count()} jobs (jobman sqlstatus --all lists them)")
+    if args.json:  # the jobs on stdout, one JSON object a line; what was done goes to stderr
+        sys.stdout.write("".join(records.dumps(records.job_record(j, args.print_ or None)) + "\n" for j in jobs))
+    elif not args.quiet:
         out.extend(job_line(j, args.print_) for j in jobs)
     ids = [j.id for j in jobs]
     if new_status is not None:
@@ -218,7 +226,10 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
             db.set_priority(ids, DEFAULT_PRIORITY)
         out.append("Reset the priority to the default value")
     if out:
-        print("\n".join(out))
+        print("\n".join(out), file=sys.stderr if args.json else sys.stdout)
+    if missing:  # Jobman's line, then exit 2 as for any bad input
+        print("\n".join(f"Job id {i} don't exist in the db" for i in missing), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -276,8 +287,41 @@ def run_summary(open_store: Callable[[], Store], args: argparse.Namespace, out: 
     progress = getattr(args, "print_", None) or getattr(args, "print", None) or None
     kw: dict[str, Any] = {"progress_keys": progress, "best_key": args.best,
                           "best_max": args.best_max, "top": args.top}
+    as_json = getattr(args, "json", False)
     if args.watch is not None:
-        return glance.watch(open_store, args.watch, out=out, **kw)
+        render = (lambda s: records.dumps(records.summary_record(s)) + "\n") if as_json else None
+        return glance.watch(open_store, args.watch, out=out, render=render, **kw)
     with open_store() as store:
-        out.write(glance.render_summary(glance.build_summary(store, **kw)))
+        s = glance.build_summary(store, **kw)
+    out.write(records.dumps(records.summary_record(s)) + "\n" if as_json else glance.render_summary(s))
     return 0
+
+
+# -- for scripts ----------------------------------------------------------------------------------
+
+CHECK_HELP = ("print one line and exit 0 when no job failed, 1 when jobs ended ERR_* (more than "
+              "--max-errors), 3 when jobs wait and no worker holds a live lease (2: bad input or no database)")
+
+
+def add_script_arguments(parser: CommandParser) -> None:
+    """``--json``, ``--check`` and ``--max-errors N``: the output cron jobs and monitors read."""
+    group = parser.add_argument_group("for scripts")
+    group.add_argument("--json", action="store_true",
+                       help="JSON instead of text, one object a line: the summary, each job, or the count "
+                            "(stable keys, documented in the README)")
+    group.add_argument("--check", action="store_true", help=CHECK_HELP)
+    group.add_argument("--max-errors", "--max_errors", dest="max_errors", type=int, default=0, metavar="N",
+                       help="with --check: up to N jobs in error still pass (default 0)")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``--check``: the summary reduced to one line and an exit status (:func:`records.check`)."""
+    if args.max_errors < 0:
+        raise UsageError(f"invalid --max-errors {args.max_errors}: expected a number of jobs >= 0")
+    with open_store(args.db, create=False) as db:
+        s = glance.build_summary(db, top=0)
+    code, line = records.check(s, args.max_errors)
+    if args.json:
+        line = records.dumps({**records.summary_record(s), "check": {"exit": code, "message": line}})
+    print(line)
+    return code

@@ -10,6 +10,7 @@ shown as local ISO 8601 with the offset (``2026-11-03T14:05:09+01:00``).
 from __future__ import annotations
 
 import datetime
+import difflib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -82,6 +83,9 @@ def traceback_text(job: Job) -> str:
     return "\n".join(lines) + "\n"
 
 
-def unknown_key_hint(known: Sequence[str]) -> str:
-    """The end of an 'unknown key' message: the state's keys, then the row's."""
-    return (f"the table's keys are {', '.join(known) or 'none'}; the row's: {', '.join(ROW_KEYS)}")
+def unknown_key_hint(known: Sequence[str], key: str | None = None) -> str:
+    """The end of an 'unknown key' message: the closest keys to ``key`` (``did you mean ...?``), then
+    the state's keys and the row's."""
+    close = difflib.get_close_matches(key, [*known, *ROW_KEYS], n=3, cutoff=0.6) if key else []
+    guess = f"did you mean {' or '.join(repr(k) for k in close)}? " if close else ""
+    return (f"{guess}the table's keys are {', '.join(known) or 'none'}; the row's: {', '.join(ROW_KEYS)}")

@@ -24,6 +24,7 @@ from ..errors import DatabaseError, UsageError
 from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
 from ..store.searches import SearchProgress
+from .pace import Pace, pace_of
 from .table import align, printable
 
 DEFAULT_BEST_KEY = "best_validation_loss"
@@ -78,6 +79,8 @@ class Summary:
     errors: list[ErrorJob] = field(default_factory=list)
     errors_total: int = 0
     searches: list[SearchProgress] = field(default_factory=list)
+    pace: Pace | None = None
+    workers_alive: int = 0  # RUNNING jobs whose lease has not expired: a worker holds each
 
     @property
     def total(self) -> int:
@@ -87,6 +90,19 @@ class Summary:
     def active(self) -> int:
         """Jobs still to run or running: a watch in a pipe stops when this reaches 0."""
         return self.counts.get(START, 0) + self.counts.get(RUNNING, 0)
+
+    @property
+    def stalled(self) -> bool:
+        """Jobs wait and no worker holds a live lease: nothing will move until workers start."""
+        return self.counts.get(START, 0) > 0 and self.workers_alive == 0
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What a refresh shows, without the clock: two summaries with the same fingerprint differ only
+        in durations, so ``--watch`` in a pipe prints only when this changes."""
+        return (sorted(self.counts.items()), self.running_total,
+                [(r.id, r.attempt, repr(r.progress)) for r in self.running],
+                [(j.id, v) for j, v in self.best], [(e.id, e.status) for e in self.errors],
+                [repr(p) for p in self.searches])
 
 
 def _number(value: Any) -> float | None:
@@ -151,6 +167,7 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
 
     running = store.jobs(statuses=[RUNNING])
     summary.running_total = len(running)
+    summary.workers_alive = sum(1 for j in running if j.lease_until is None or j.lease_until > summary.now)
     for job in running[:MAX_RUNNING_SHOWN]:
         summary.running.append(RunningJob(
             id=job.id, host=job.host or "-", attempt=job.attempt,
@@ -158,8 +175,8 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
             lease_left_s=None if job.lease_until is None else job.lease_until - summary.now,
             progress=_progress(job.state, progress_keys)))
 
+    done = store.jobs(statuses=[DONE])
     if best_key is not None and top > 0:
-        done = store.jobs(statuses=[DONE])
         scored = [(j, v) for j in done if (v := _number(j.state.get(best_key))) is not None]
         scored.sort(key=lambda jv: (-jv[1] if best_max else jv[1], jv[0].id))
         summary.ranked = len(scored)
@@ -171,6 +188,7 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
     summary.errors = [ErrorJob(j.id, j.status, j.end_reason or "-", error_excerpt(j))
                       for j in errors[-MAX_ERRORS_SHOWN:]]
     summary.searches = store.searches().progress()
+    summary.pace = pace_of(done, errors, running, summary.active, summary.now)
     return summary
 
 
@@ -217,6 +235,7 @@ def counts_line(counts: dict[int, int]) -> str:
 def render_summary(s: Summary) -> str:
     rows: list[tuple[Any, ...]]
     lines = [f"table {s.table}: {s.total} job{'s' if s.total != 1 else ''}", counts_line(s.counts)]
+    lines += pace_lines(s)
     if s.running_total:
         lines += ["", f"running ({s.running_total}):"]
         rows = [(r.id, r.host, r.attempt, "-" if r.running_s is None else format_duration(r.running_s),
@@ -252,6 +271,26 @@ def render_summary(s: Summary) -> str:
     return "\n".join(printable(line) for line in lines) + "\n"  # table text never drives the terminal
 
 
+def pace_lines(s: Summary) -> list[str]:
+    """``elapsed 1h02m  12 ended (11.6 jobs/hour)  mean job 4m10s  ETA 26m`` and, when jobs wait with
+    no live worker, ``4 waiting, none running: are workers up?``."""
+    lines = []
+    p = s.pace
+    if p is not None and p.elapsed_s is not None:
+        parts = [f"elapsed {format_duration(p.elapsed_s)}",
+                 f"{p.finished} ended" + (f" ({p.jobs_per_hour:.3g} jobs/hour)" if p.jobs_per_hour else "")]
+        if p.mean_job_s is not None:
+            parts.append(f"mean job {format_duration(p.mean_job_s)}")
+        if s.active:
+            parts.append("ETA " + (format_duration(p.eta_s) if p.eta_s is not None else "unknown until a job ends"))
+        lines.append("  " + "   ".join(parts))
+    if s.stalled:
+        waiting = s.counts.get(START, 0)
+        held = "none running" if not s.running_total else f"{s.running_total} RUNNING with expired leases"
+        lines.append(f"  {waiting} waiting, {held}: are workers up? (jobdispatch ... jobman sql -n 0 DB EXPROOT)")
+    return lines
+
+
 def render_searches(searches: Sequence[SearchProgress]) -> list[str]:
     """One line per search (``jobman sqlsearch``): its jobs done, running, failed, the budget left,
     and the best objective so far with its job; nothing when the table has no search."""
@@ -271,19 +310,36 @@ def _stamp(now: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
 
 
+def _show(out: TextIO, summary: Summary, interval_s: float, tty: bool,
+          render: Callable[[Summary], str] | None) -> None:
+    """One refresh: the screen redrawn on a terminal, a stamped snapshot (or a JSON line) in a pipe."""
+    if render is not None:
+        out.write(render(summary))
+    elif tty:
+        out.write(f"{CLEAR_SCREEN}{_stamp(summary.now)}  (every {interval_s:g}s, ^C to stop)\n"
+                  f"{render_summary(summary)}")
+    else:
+        out.write(f"=== {_stamp(summary.now)} ===\n{render_summary(summary)}\n")
+    out.flush()
+
+
 def watch(open_store: Callable[[], Store], interval_s: float = DEFAULT_WATCH_INTERVAL_S, *,
           out: TextIO | None = None, tty: bool | None = None, max_snapshots: int | None = None,
-          **build_kw: Any) -> int:
-    """Print the summary every ``interval_s`` seconds. On a terminal the screen is redrawn until
-    ^C; in a pipe each snapshot follows the last under a time stamp, and the loop ends once no
-    job is START or RUNNING (so that ``jobman sqlstatus --watch DB | tee log`` terminates).
-    A database that cannot be reached is retried (forever on a terminal)."""
+          render: Callable[[Summary], str] | None = None, **build_kw: Any) -> int:
+    """Print the summary every ``interval_s`` seconds. On a terminal the screen is redrawn; in a
+    pipe a snapshot under a time stamp is printed only when something changed (a status, a running
+    job's progress, a result: :meth:`Summary.fingerprint`), not for a clock that ticked. Both end
+    once no job is START or RUNNING, since nothing can change then (so that
+    ``jobman sqlstatus --watch DB | tee log`` terminates), or at ^C. ``render`` replaces the text
+    (``--json``: one JSON object per line). A database that cannot be reached is retried (forever
+    on a terminal)."""
     if not (math.isfinite(interval_s) and interval_s >= MIN_WATCH_INTERVAL_S):
         raise UsageError(f"invalid watch interval {interval_s!r}: expected seconds >= {MIN_WATCH_INTERVAL_S}")
     out = sys.stdout if out is None else out
     tty = out.isatty() if tty is None else tty
     store: Store | None = None
     failures = shown = 0
+    last: tuple[Any, ...] | None = None
     try:
         while True:
             try:
@@ -305,14 +361,13 @@ def watch(open_store: Callable[[], Store], interval_s: float = DEFAULT_WATCH_INT
                 out.flush()
                 time.sleep(interval_s)
                 continue
-            text = render_summary(summary)
-            if tty:
-                out.write(f"{CLEAR_SCREEN}{_stamp(summary.now)}  (every {interval_s:g}s, ^C to stop)\n{text}")
-            else:
-                out.write(f"=== {_stamp(summary.now)} ===\n{text}\n")
-            out.flush()
-            shown += 1
-            if (not tty and summary.active == 0) or (max_snapshots is not None and shown >= max_snapshots):
+            if tty or summary.fingerprint() != last:
+                _show(out, summary, interval_s, tty, render)
+                last = summary.fingerprint()
+                shown += 1
+            if summary.active == 0 or (max_snapshots is not None and shown >= max_snapshots):
+                if tty:
+                    out.write("nothing waiting or running: watch ended\n")
                 return 0
             time.sleep(interval_s)
     except KeyboardInterrupt:

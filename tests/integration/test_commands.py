@@ -143,16 +143,22 @@ def three_jobs(db_url, work):
 
 def test_sqlstatus_lines_prints_and_missing_ids(db_url, work, three_jobs):
     a, b, c = three_jobs
-    lines = ok(work("sqlstatus", "--print=n_hidden", "--print=nokey", db_url, str(a), str(c), "999999"))
+    proc = work("sqlstatus", "--print=n_hidden", "--print=nokey", db_url, str(a), str(c), "999999")
+    assert proc.returncode == 2 and proc.stderr == "Job id 999999 don't exist in the db\n"  # issue 19, item 12
+    lines = proc.stdout.splitlines()
     assert lines == [
-        "Job id 999999 don't exist in the db",
         f"Job id {a}, status=0 jobman.sql.priority=1.0 n_hidden=20 nokey=KeyDontExist",
         f"Job id {c}, status=0 jobman.sql.priority=1.0 n_hidden=40 nokey=KeyDontExist",
     ]
     # the tutorial's "JOB_ID1, JOB_ID2, ..." form
     assert ok(work("sqlstatus", db_url, f"{a},", f"{b}")) == [
         f"Job id {a}, status=0 jobman.sql.priority=1.0", f"Job id {b}, status=0 jobman.sql.priority=1.0"]
-    assert ok(work("sqlstatus", "--quiet", db_url, str(a), "999999")) == ["Job id 999999 don't exist in the db"]
+    quiet = work("sqlstatus", "--quiet", db_url, str(a), "999999")
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (2, "", "Job id 999999 don't exist in the db\n")
+    change = work("sqlstatus", "--set_status=DONE", db_url, str(a), "999999")
+    assert change.returncode == 2 and "no job 999999 in table" in change.stderr and "nothing changed" in change.stderr
+    with open_db(db_url) as db:
+        assert db.get(a).status == 0
 
 
 def test_sqlstatus_set_status_count_select_and_priority(db_url, work, three_jobs):

@@ -202,7 +202,7 @@ def test_export_keys_gives_the_error_and_times(failed_job, db_url, cli_env):
     table = jobman(cli_env, "export", "--keys=x,error", "--format=table", db_url)
     assert len(table.stdout.splitlines()) == 4  # header, rule, one row, count: no newline breaks a row
     bad = jobman(cli_env, "export", "--keys=x,eror", db_url)
-    one_line_error(bad, "'eror'", "the row's: error, end_reason")
+    one_line_error(bad, "'eror'", "did you mean 'error'?", "the row's: error, end_reason")
 
 
 def test_summary_error_lines_keep_the_message_and_point_at_traceback(failed_job, db_url, cli_env):

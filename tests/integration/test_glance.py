@@ -352,17 +352,19 @@ def test_export_table_is_the_tutorials_psql_query(db_url, cli_env):
                   "--sort=best_validation_loss", f"--keys={keys}")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert [c.strip() for c in lines[0].split("|")] == ["learningrate", "nhidden", "bestvalidationloss"]
+    assert [c.strip() for c in lines[0].split("|")] == ["id", "status", "priority", "learningrate", "nhidden",
+                                                         "bestvalidationloss"]  # id, status, priority kept
     assert set(lines[1]) <= {"-", "+"}
-    rows = [[float(c) for c in ln.split("|")] for ln in lines[2:-1]]
+    rows = [[float(c) for c in ln.split("|")[3:]] for ln in lines[2:-1]]
     with open_db(db_url) as db:
         done = [db.get(i).state for i in ids["done"]]
-    expected = sorted((s["learning_rate"], s["n_hidden"], s["best_validation_loss"]) for s in done)
+    expected = sorted(tuple(float(f"{s[k]:.6g}") for k in ("learning_rate", "n_hidden", "best_validation_loss"))
+                      for s in done)  # the table shows 6 significant digits
     assert sorted(tuple(r) for r in rows) == expected
     assert [r[2] for r in rows] == sorted(r[2] for r in rows)
     assert lines[-1] == f"({len(done)} rows)"
     desc = jobman(cli_env, "export", db_url, "--status=DONE", "--format=table",
                   "--sort=best_validation_loss", "--desc", f"--keys={keys}")
-    assert [float(ln.split("|")[2]) for ln in desc.stdout.splitlines()[2:-1]] == [r[2] for r in rows][::-1]
+    assert [float(ln.split("|")[5]) for ln in desc.stdout.splitlines()[2:-1]] == [r[2] for r in rows][::-1]
     bad = jobman(cli_env, "export", db_url, "--sort=no_such_key")
     assert bad.returncode == 2 and "no_such_key" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from dispatch.errors import UsageError
-from dispatch.launch import auto_exp_dir, build_commands, make_resources, select, task_names
+from dispatch.launch import auto_exp_dir, build_commands, launch_dir, make_resources, select, task_names
 
 
 def test_cartesian_product_first_argument_slowest_with_several_segments_per_argument():
@@ -58,10 +58,20 @@ def test_task_names_follow_the_patterns():
     assert task_names([("echo hi", [])], []) == ["0"]
 
 
-def test_auto_log_dir_name_like_jobman():
+def test_readable_default_launch_names(tmp_path):
+    """``LOGS/<program>-<date>-<n>/`` (issue 19, item 11), numbered after the day's last launch."""
     now = dt.datetime(2026, 11, 27, 19, 32, 23, 402467)
-    assert auto_exp_dir(["/bin/prog.sh", "a={{1,2}}"], [], now) == "prog.sh_a___1-2___2026-11-27_19-32-23.402467"
-    assert auto_exp_dir([], ["/x/cmds.txt", "more"], now) == "cmds.txt_more_2026-11-27_19-32-23.402467"
+    assert auto_exp_dir(["/bin/prog.sh", "a={{1,2}}"], [], now) == "prog.sh-2026-11-27"
+    assert auto_exp_dir([], ["/x/cmds.txt", "more"], now) == "cmds-2026-11-27"
+    assert auto_exp_dir(["./$(rm -rf)"], [], now) == "rm_-rf-2026-11-27"
+    settings = {"logdir": str(tmp_path)}
+    first = launch_dir(settings, ["jobman", "sql", "DB", "."], now)
+    assert first == tmp_path / "jobman-2026-11-27-1"
+    (tmp_path / "jobman-2026-11-27-1").mkdir()
+    (tmp_path / "jobman-2026-11-27-7").mkdir()
+    (tmp_path / "jobman-2026-11-27-x").mkdir()
+    assert launch_dir(settings, ["jobman", "sql"], now).name == "jobman-2026-11-27-8"
+    assert launch_dir(settings, ["echo", "hi"], now).name == "echo-2026-11-27-1"
 
 
 def test_resources_from_settings():

@@ -34,12 +34,15 @@ def test_bad_mem_is_one_line_naming_the_value(text):
 
 
 @pytest.mark.parametrize("text, s", [("12:00:00", 43200), ("1-00:00:00", 86400), ("0:01:30", 90), ("90", 5400),
-                                     ("90m", 5400), ("2h", 7200), ("1d", 86400), ("30s", 30), ("47:59:59", 172799)])
+                                     ("90m", 5400), ("2h", 7200), ("1d", 86400), ("30s", 30), ("47:59:59", 172799),
+                                     # SLURM's other forms (issue 19, item 11): MM:SS, D-HH, D-HH:MM
+                                     ("30:00", 1800), ("90:30", 5430), ("2-00", 172800), ("1-12", 129600),
+                                     ("1-02:30", 95400), ("0-00:00:45", 45)])
 def test_durations(text, s):
     assert parse_duration(text) == s
 
 
-@pytest.mark.parametrize("text", ["1:2", "abc", "0", "1:60:00", "-5m", "1w"])
+@pytest.mark.parametrize("text", ["1:2", "abc", "0", "1:60:00", "-5m", "1w", "10:75", "1-2:60", "0-00", "1-", "-1"])
 def test_bad_duration(text):
     with pytest.raises(UsageError, match="expected"):
         parse_duration(text)

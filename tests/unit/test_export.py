@@ -84,8 +84,22 @@ def test_table_with_chosen_keys_only():
     assert to_table(jobs, ["validation_error_of_best", "n_hidden", "opt"], fixed=False) == (
         " validationerrorofbest | nhidden |  opt \n"
         "-----------------------+---------+-------\n"
-        "     0.333333333333333 |     100 | adamw\n"
+        "              0.333333 |     100 | adamw\n"
         "(1 row)\n")
+
+
+def test_table_cells_stay_on_one_line_and_short():
+    """Issue 19, item 12: the fixed columns kept, floats to 6 digits, long values cut in the middle,
+    a traceback as its exception line, a newline never breaking a row."""
+    path = "/very/long/path/" + "x" * 80 + "/checkpoint.pkl"
+    j = job(1, lr=0.000123456789, path=path, note="two\nlines")
+    j.error = "Traceback (most recent call last):\n  File ...\nValueError: boom\n"
+    lines = to_table([j], ["lr", "path", "note", "error"]).splitlines()
+    assert len(lines) == 4 and lines[0].split("|")[:3] == [" id ", " status ", " priority "]
+    cells = [c.strip() for c in lines[2].split("|")]
+    assert cells[3] == "0.000123457" and cells[5] == "two\\nlines" and cells[6] == "ValueError: boom"
+    assert len(cells[4]) == 60 and cells[4].startswith("/very/long/path/xx") and cells[4].endswith("x/checkpoint.pkl")
+    assert "..." in cells[4]
 
 
 def test_table_of_no_jobs():
@@ -140,9 +154,9 @@ def test_command_writes_csv_to_stdout(db_url, capsys):
 
 def test_command_filters_by_status_and_prints_a_table(db_url, capsys):
     assert export(db_url, "--status=DONE", "--keys=n_hidden,loss", "--format=table") == 0
-    assert capsys.readouterr().out == (" nhidden | loss\n"
-                                       "---------+------\n"
-                                       "      10 | 0.25\n"
+    assert capsys.readouterr().out == (" id | status | priority | nhidden | loss\n"
+                                       "----+--------+----------+---------+------\n"
+                                       "  1 | DONE   |        1 |      10 | 0.25\n"
                                        "(1 row)\n")
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 
 import pytest
 
 from jobstore import status as st
 from jobstore.errors import DatabaseError, UsageError
+from jobstore.report.pace import pace_of
 from jobstore.report.summary import (
     MAX_WATCH_FAILURES,
     ErrorJob,
@@ -180,11 +183,31 @@ def test_watch_in_a_pipe_stops_when_nothing_is_left_to_run(store):
     assert "\x1b[" not in text  # no screen control codes in a pipe
 
 
-def test_watch_repeats_while_jobs_are_active(store):
+def test_watch_in_a_pipe_prints_only_on_change(store):
+    """Snapshots that differ only by the clock are not repeated; a change (a job starts) is shown."""
     store.insert_jobs([{"jobman.experiment": EXP, "n_hidden": 1}])
     out = io.StringIO()
-    assert watch(lambda: store.clone(), 0.1, out=out, tty=False, max_snapshots=2) == 0
-    assert out.getvalue().count("=== ") == 2 and out.getvalue().count("START 1") == 2
+    done: list[int] = []
+    watcher = threading.Thread(target=lambda: done.append(
+        watch(lambda: store.clone(), 0.1, out=out, tty=False, max_snapshots=2)))
+    watcher.start()
+    time.sleep(0.8)  # about 8 refreshes of an unchanged table
+    assert out.getvalue().count("=== ") == 1 and "START 1" in out.getvalue()
+    with store.clone() as other:
+        drive(other, st.RUNNING, epoch=1)
+    watcher.join(timeout=10)
+    assert done == [0]
+    second = out.getvalue().split("=== ")[-1]
+    assert out.getvalue().count("=== ") == 2 and "RUNNING 1" in second
+
+
+def test_watch_on_a_terminal_ends_once_nothing_can_change(store):
+    store.insert_jobs([{"jobman.experiment": EXP, "n_hidden": 1}])
+    drive(store, st.DONE, best_validation_loss=0.5)
+    out = io.StringIO()
+    assert watch(lambda: store.clone(), 0.1, out=out, tty=True) == 0
+    assert out.getvalue().count("\x1b[H\x1b[2J") == 1
+    assert out.getvalue().endswith("nothing waiting or running: watch ended\n")
 
 
 def test_watch_on_a_terminal_redraws_the_screen(store):
@@ -207,3 +230,40 @@ def test_watch_in_a_pipe_gives_up_on_an_unreachable_database():
 def test_watch_refuses_a_bad_interval(interval):
     with pytest.raises(UsageError, match="invalid watch interval"):
         watch(lambda: None, interval, out=io.StringIO())
+
+
+# -- pace (issue 19, item 9) -------------------------------------------------------------------------
+
+def test_pace_from_the_recorded_times():
+    """Three jobs ended in the first hour (two DONE taking 10 and 20 minutes, one failed), one runs and
+    two wait: 3 jobs/hour, mean job 15m, and 3 left at that pace is one hour."""
+    done = [job(1, started=0.0, ended=600.0), job(2, started=600.0, ended=1800.0)]
+    failed = [job(3, status=st.ERR_RUN, started=1800.0, ended=1900.0)]
+    running = [job(4, status=st.RUNNING, started=3000.0)]
+    p = pace_of(done, failed, running, remaining=3, now=3600.0)
+    assert (p.elapsed_s, p.finished, p.jobs_per_hour, p.mean_job_s, p.eta_s) == (3600.0, 3, 3.0, 900.0, 3600.0)
+    s = Summary(table="t", counts={st.DONE: 2, st.ERR_RUN: 1, st.RUNNING: 1, st.START: 2}, now=3600.0,
+                running_total=1, workers_alive=1, pace=p)
+    assert "  elapsed 1h00m   3 ended (3 jobs/hour)   mean job 15m00s   ETA 1h00m" in render_summary(s).splitlines()
+    over = pace_of(done, failed, [], remaining=0, now=99999.0)  # finished: elapsed stops at the last end
+    assert (over.elapsed_s, over.eta_s) == (1900.0, 0.0)
+    assert pace_of([], [], [], remaining=4, now=5.0).elapsed_s is None
+
+
+def test_pace_in_a_table_and_an_eta_unknown_until_a_job_ends(store, ids):
+    s = build_summary(store)
+    assert s.pace.finished == 5 and s.pace.jobs_per_hour > 0 and s.pace.mean_job_s >= 0
+    assert s.workers_alive == 1 and not s.stalled
+    fresh = Summary(table="t", counts={st.RUNNING: 1}, now=60.0, running_total=1, workers_alive=1,
+                    pace=pace_of([], [], [job(1, status=st.RUNNING, started=0.0)], remaining=1, now=60.0))
+    assert "  elapsed 1m00s   0 ended   ETA unknown until a job ends" in render_summary(fresh).splitlines()
+
+
+def test_jobs_waiting_with_no_worker_say_so(store):
+    store.insert_jobs([{"jobman.experiment": EXP, "n_hidden": h} for h in range(4)])
+    s = build_summary(store)
+    assert s.stalled
+    assert any(ln.startswith("  4 waiting, none running: are workers up?") for ln in render_summary(s).splitlines())
+    drive(store, st.RUNNING)
+    assert not build_summary(store).stalled
+    assert build_summary(store, now=time.time() + 2 * LEASE_S).stalled  # its lease expired: no live worker
