@@ -12,7 +12,8 @@ def open_db(url: str | DbUrl, *, create: bool = True, connect_timeout_s: float |
     """Open the job table named by ``url``, creating it (and its indexes and side tables) if
     ``create`` and it is missing, and migrating an older schema. A server that refuses
     connections (at its limit, starting up) is waited for up to ``connect_timeout_s`` (default
-    :data:`~jobstore.store.connector.COMMAND_CONNECT_TIMEOUT_S`; a worker waits longer).
+    ``$JOBMAN_CONNECT_TIMEOUT`` or :data:`~jobstore.store.connector.COMMAND_CONNECT_TIMEOUT_S`;
+    a worker waits longer).
 
     Raises :class:`~jobstore.errors.UrlError` for a bad URL and
     :class:`~jobstore.errors.DatabaseError` (one line, password hidden) when the database cannot

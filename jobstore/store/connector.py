@@ -27,6 +27,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -42,13 +43,29 @@ RETRY_TOTAL_S = 60.0
 RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 8.0
 COMMAND_CONNECT_TIMEOUT_S = 30.0
-"""How long a command (sqlschedule, sqlstatus, ...) waits for a database that refuses connections."""
+"""How long a command (sqlschedule, sqlstatus, ...) waits for a database that refuses connections;
+``$JOBMAN_CONNECT_TIMEOUT`` (seconds, 0 = not at all) overrides it."""
+CONNECT_TIMEOUT_ENV = "JOBMAN_CONNECT_TIMEOUT"
 WORKER_CONNECT_TIMEOUT_S = 600.0
 """How long a worker waits for a database that refuses connections (``--connect-timeout``)."""
 CONNECT_FIRST_S = 0.5
 CONNECT_MAX_S = 15.0
 
 _R = TypeVar("_R")
+
+
+def command_connect_timeout_s(environ: dict[str, str] | None = None) -> float:
+    """The commands' wait for a refusing database: ``$JOBMAN_CONNECT_TIMEOUT`` or the default."""
+    text = (os.environ if environ is None else environ).get(CONNECT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return COMMAND_CONNECT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"invalid ${CONNECT_TIMEOUT_ENV} {text!r}: expected a number of seconds >= 0")
+    return value
 
 
 def one_line(exc: BaseException) -> str:
@@ -59,9 +76,9 @@ def one_line(exc: BaseException) -> str:
 class Connector(abc.ABC):
     """One database connection, opened on demand, with the retry policy of the module docstring."""
 
-    def __init__(self, url: DbUrl, *, connect_timeout_s: float = COMMAND_CONNECT_TIMEOUT_S) -> None:
+    def __init__(self, url: DbUrl, *, connect_timeout_s: float | None = None) -> None:
         self.url = url
-        self.connect_timeout_s = connect_timeout_s
+        self.connect_timeout_s = command_connect_timeout_s() if connect_timeout_s is None else connect_timeout_s
         self._lock = threading.RLock()
         self._conn: Any = None
         self._connected_once = False

@@ -295,14 +295,18 @@ def test_bad_input_leaves_the_table_as_it_was(db_url, work):
     ("postgresql://postgres@127.0.0.1:{port}/db?table=jobs", "127.0.0.1", ""),
 ])
 @pytest.mark.parametrize("command", ["sqlschedule", "sqlstatus", "sqlview"])
-def test_bad_url(tmp_path, work, command, url, bad, accepted):
+def test_bad_url(tmp_path, work, cli_env, command, url, bad, accepted):
     port = _closed_port()
+    closed = "{port}" in url
     url = url.replace("{tmp}", str(tmp_path)).replace("{port}", str(port))
     args = {"sqlschedule": [url, EXP, "a=1"], "sqlstatus": ["--all", url], "sqlview": [url, "v"]}[command]
+    cli_env["JOBMAN_CONNECT_TIMEOUT"] = "1"  # a closed port is waited for (30 s by default)
     p = work(command, *args)
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert "Traceback" not in p.stderr
-    [line] = p.stderr.strip().splitlines()
+    *waited, line = p.stderr.strip().splitlines()
+    # the wait is announced in one line; the error is the last line
+    assert len(waited) == closed and all("refuses connections" in w and w.endswith("; waiting up to 1 s") for w in waited), waited
     assert bad in line and accepted in line, line
     if "{port}" not in url:
         assert not os.path.exists(tmp_path / "x.db")
@@ -384,3 +388,10 @@ def test_experiment_module_in_the_current_directory(sqlite_url, tmp_path):
     assert printed_state(line, "ADDING")["jobman.experiment"] == "my_local_exp.experiment"
     p = jobman("sqlschedule", sqlite_url, "my_local_exp.experimen", "a=1", env=env, cwd=str(tmp_path))
     assert p.returncode == 2 and "'my_local_exp.experimen'" in p.stderr
+
+
+def test_a_bad_connect_timeout_is_one_line(tmp_path, work, cli_env):
+    cli_env["JOBMAN_CONNECT_TIMEOUT"] = "soon"
+    p = work("sqlstatus", "--all", f"postgresql://postgres@127.0.0.1:{_closed_port()}/db?table=t")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "invalid $JOBMAN_CONNECT_TIMEOUT 'soon'" in p.stderr
