@@ -10,19 +10,9 @@ import os
 import pytest
 
 from jobstore import status as st
-from jobstore.cli.export import (
-    FIXED_COLUMNS,
-    build_parser,
-    cell,
-    check_writable,
-    columns_for,
-    run,
-    sort_jobs,
-    to_csv,
-    to_table,
-    write_atomic,
-)
+from jobstore.cli.export import build_parser, check_writable, run, write_atomic
 from jobstore.errors import UsageError
+from jobstore.report.export import FIXED_COLUMNS, cell, columns_for, sort_jobs, to_csv, to_table
 from jobstore.store import Job, open_db
 
 EXP = "mlp_jobman.experiment"

@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...cli.export import columns_for, sort_jobs, to_csv
 from ...errors import UsageError
 from ...status import CANCELED, DONE, START, Status
 from ...store.board import Board
 from ...store.jobs import SqlStore
 from ...worker.provenance import PREFIX
+from ..export import columns_for, sort_jobs, to_csv
 
 PAGE_ROWS = 50
 PARAMS_JOBS = 2000  # the objective-against-parameter plots show the first this many DONE jobs
