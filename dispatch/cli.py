@@ -18,6 +18,7 @@ from typing import TextIO
 from backends import Backend, Submission, get_backend
 from jobstore.errors import JobmanError
 from jobstore.report.progress import Progress
+from jobstore.version import version_line
 
 from .config import detect_backend, resolve
 from .credentials import PGPASS_NAME, Credentials
@@ -130,6 +131,9 @@ def _wait(backend: Backend, sub: Submission, manifest: Manifest, out: TextIO, er
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--version"]:
+        print(version_line("jobdispatch"))
+        return 0
     try:
         return run(args)
     except JobmanError as e:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import JobmanError
+from ..version import version_line
 
 # command name -> module of this package (aliases point at the same module)
 COMMANDS: dict[str, str] = {
@@ -28,19 +29,26 @@ COMMANDS: dict[str, str] = {
 
 
 def _usage() -> str:
-    lines = ["usage: jobman <command> [options] ...", "", "commands:"]
-    for name, mod in COMMANDS.items():
+    lines = ["usage: jobman <command> [options] ...", "       jobman --version", "", "commands:"]
+    names: dict[str, list[str]] = {}
+    for name, mod in COMMANDS.items():  # aliases on one line: "sql, worker"
+        names.setdefault(mod, []).append(name)
+    for mod, aliases in names.items():
         try:
             help_ = importlib.import_module(f"jobstore.cli.{mod}").HELP
         except ImportError:
             continue
-        lines.append(f"  {name:<14} {help_}")
-    lines.append("\n'jobman <command> --help' describes a command.")
+        lines.append(f"  {', '.join(aliases):<14} {help_}")
+    lines.append("\n'jobman <command> --help' describes a command. Exit status: 0 done, 1 a job or an action "
+                 "failed, 2 bad input or a database that cannot be used, 130 interrupted.")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--version"]:
+        print(version_line("jobman"))
+        return 0
     if not args or args[0] in ("-h", "--help", "help"):
         if len(args) > 1 and args[0] == "help":
             args = [args[1], "--help"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,12 +15,24 @@ from ..store.urls import DbUrl, parse_url
 PROGRESS_MIN_JOBS = 2000
 
 
+_RST_ROLE_RE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_RST_LITERAL_RE = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str) -> str:
+    """A docstring's reStructuredText markup removed for a terminal: ``x`` → x, :mod:`a.b` → a.b."""
+    return _RST_LITERAL_RE.sub(r"\1", _RST_ROLE_RE.sub(r"\1", text))
+
+
 class CommandParser(argparse.ArgumentParser):
     """The parser of every ``jobman`` command: a usage error is one line (the message and where help
     is) with exit status 2, not argparse's usage block; ``rewrite_argv`` registers a function that
     adjusts the arguments before parsing (e.g. an optional value argparse would take greedily)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for field in ("description", "epilog"):  # docstrings serve as help: show them as plain text
+            if kwargs.get(field):
+                kwargs[field] = plain_text(kwargs[field])
         super().__init__(*args, **kwargs)
         self._rewriters: list[Callable[[list[str]], list[str]]] = []
 

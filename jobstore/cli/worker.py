@@ -31,9 +31,10 @@ experiment checkpoints and returns channel.INCOMPLETE, the job goes back to STAR
 
 Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
 signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
-in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input,
-a table that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not
-import where the worker runs (its job is handed back untouched and the worker stops).
+in the job's result.json), or the database became unreachable while it ran; 130 after a second ^C;
+2 for bad input, a database that cannot be reached at start-up (after --connect-timeout), a table
+that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not import
+where the worker runs (its job is handed back untouched and the worker stops).
 The worker's directory is appended to the Python path, so an experiment module there is found."""
 
 
@@ -62,6 +63,8 @@ def _attempts(text: str) -> int:
 def build_parser(prog: str) -> CommandParser:
     p = CommandParser(prog=prog, description=HELP, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no per-job lines ('Selected job id=...', 'No more jobs...'); warnings and errors still show")
     p.add_argument("-n", dest="n", type=int, default=1, metavar="K",
                    help="run up to K jobs one after the other (default 1); K <= 0: until none is claimable")
     p.add_argument("--finish-up-after", "--finish_up_after", dest="finish_up_after", metavar="S",
@@ -137,7 +140,11 @@ def run(args: argparse.Namespace) -> int:
     # create=False: a misspelt table must not be created and "run"
     store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:
-        report = run_worker(store, args.exproot, options)
+        if args.quiet:
+            with open(os.devnull, "w") as quiet:
+                report = run_worker(store, args.exproot, options, out=quiet)
+        else:
+            report = run_worker(store, args.exproot, options)
         limit_note = _stopped_by_limit(store, report, args.n)
     finally:
         store.close()
