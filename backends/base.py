@@ -70,6 +70,8 @@ class Backend:
         default_nb_proc   concurrency when the user gives none (None = no limit)
         always_waits      jobdispatch waits for the tasks even without --wait (local: no scheduler
                           holds the queue, the dispatcher does)
+        runs_here         the tasks run on this machine with this PATH (local): jobdispatch refuses a
+                          command it cannot find here, where other backends only warn
         poll_interval_s   how often wait() polls
         option_defaults   backend settings (conf/ profiles, ``--backend_option``) and their defaults
     """
@@ -82,6 +84,7 @@ class Backend:
     supports: ClassVar[frozenset[str]] = frozenset({"env", "job_name"})
     default_nb_proc: ClassVar[int | None] = None
     always_waits: ClassVar[bool] = False
+    runs_here: ClassVar[bool] = False
     poll_interval_s: ClassVar[float] = WAIT_POLL_S
     option_defaults: ClassVar[Mapping[str, Any]] = {}
 

@@ -107,6 +107,7 @@ class LocalBackend(ProcessBackend):
     name = "local"
     help = "run here, as subprocesses of jobdispatch"
     always_waits = True
+    runs_here = True
     supports = frozenset({"env", "job_name", "gpus", "nb_proc", "cpu"})
     default_nb_proc = os.cpu_count() or 1
     poll_interval_s = 0.05

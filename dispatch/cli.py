@@ -31,6 +31,7 @@ from .launch import (
     build_tasks,
     launch_dir,
     make_resources,
+    missing_programs,
     select,
     warn_unsupported,
 )
@@ -66,6 +67,7 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
     words = creds.words(words)
     commands = select(creds.commands(build_commands(words, settings.get("file") or [])),
                       settings.get("only_n_first"), settings.get("repeat_jobs") or 1)
+    _check_commands(commands, cls, settings, err)
     nb_proc = settings.get("nb_proc")
     nb_proc = cls.default_nb_proc if nb_proc is None else (None if nb_proc == -1 else nb_proc)
     resources = make_resources(settings, nb_proc)
@@ -96,6 +98,18 @@ def run(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr)
         return 0
     finally:
         backend.close()
+
+
+def _check_commands(commands: list[tuple[str, list[str]]], cls: type[Backend], settings: dict, err: TextIO) -> None:
+    """A program not found here: refused when the tasks would run here (it would fail with 127 in
+    every task), a warning line for a cluster (it may exist only on the nodes); --no_command_check
+    skips it, --test only warns."""
+    if not settings.get("command_check", True):
+        return
+    for problem in missing_programs(commands):
+        if cls.runs_here and not settings.get("test"):
+            raise UsageError(f"{problem}, or pass --no_command_check")
+        print(f"jobdispatch: warning: {problem} (fine if it exists only where the tasks run)", file=err)
 
 
 def _follow(settings: dict, words: list[str], out: TextIO, err: TextIO) -> int:

@@ -44,7 +44,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "queue": None, "project": None, "jobs_name": "jobdispatch",
     "exp_dir": None, "logdir": DEFAULT_LOGDIR,
     "only_n_first": None, "tasks_filename": ["nb0", "compact"],
-    "test": False, "wait": None, "set_special_env": True, "group_access": False,
+    "test": False, "wait": None, "set_special_env": True, "group_access": False, "command_check": True,
     "ssh_key": None, "ssh_known_hosts": None, "ssh_accept_new_host_keys": False, "ssh_connect_timeout": 10,
     "profile": None, "allow": None,
     "env": [], "raw": [], "req": [], "os": [], "machine": [], "machines": [], "file": [], "conf": [],

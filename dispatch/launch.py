@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import sys
 import time
@@ -67,6 +68,37 @@ def build_commands(words: Sequence[str], files: Sequence[str]) -> list[tuple[str
         raise UsageError("empty command: give a command after the options (e.g. jobdispatch --local echo hi) "
                          "or --file=FILE with one command per line")
     return out
+
+
+# Words a shell runs itself: never looked up on the PATH.
+_ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_SHELL_WORDS = frozenset("""! . : [ [[ { alias bg break builtin case cd command continue declare echo eval exec
+exit export false fg for function getopts hash if kill let local printf pwd read readonly return set shift
+source test time trap true type ulimit umask unalias unset wait while until""".split())
+
+
+def missing_programs(commands: Sequence[tuple[str, list[str]]], cwd: str | None = None) -> list[str]:
+    """One line per program of ``commands`` not found here (on the PATH, or as a path from ``cwd``):
+    a typo would otherwise show only as exit status 127 in every task's log. Shell words and
+    variable assignments are not checked."""
+    seen: set[str] = set()
+    missing: list[str] = []
+    for line, _ in commands:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            continue  # an unbalanced quote: the shell will say so in the task's log
+        program = next((w for w in words if not _ASSIGNMENT_RE.match(w)), None)
+        if program is None or program in seen or program in _SHELL_WORDS:
+            continue
+        seen.add(program)
+        if "/" in program:
+            path = os.path.join(cwd or os.getcwd(), os.path.expanduser(program))
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                missing.append(f"command {program!r} is not an executable file here; check the path")
+        elif shutil.which(program) is None:
+            missing.append(f"command {program!r} not found on the PATH here; check the spelling")
+    return missing
 
 
 def select(commands: list[tuple[str, list[str]]], only_n_first: int | None,

@@ -231,6 +231,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "queue": str, "project": str, "jobs_name": str, "exp_dir": str, "logdir": str,
     "only_n_first": parse_int("--only_n_first", 1),
     "test": parse_bool("--test"), "wait": parse_bool("--wait"), "group_access": parse_bool("--group_access"),
+    "command_check": parse_bool("--command_check"),
     "set_special_env": parse_bool("--set_special_env"),
     "ssh_key": str, "ssh_known_hosts": str,
     "ssh_accept_new_host_keys": parse_bool("--ssh_accept_new_host_keys"),
@@ -293,6 +294,8 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> Optio
                    help="log root (default $JOBDISPATCH_LOGDIR, else LOGS)")
     g.add_argument("--group_access", "--group-access", dest="group_access", action="store_const", const=True,
                    help="make the launch directory readable by your group (0750; default 0700: yours only)")
+    g.add_argument("--no_command_check", "--no-command-check", dest="command_check", action="store_const",
+                   const=False, help="submit even if the command is not found here (it exists only on the nodes)")
     g.add_argument("--test", "--testdbi", dest="test", action="store_const", const=True,
                    help="write every file (scripts, submit file, manifest), submit nothing, print where they are")
     g.add_argument("--wait", dest="wait", action="store_const", const=True,

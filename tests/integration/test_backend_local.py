@@ -86,7 +86,7 @@ def test_each_task_gets_its_own_gpu(cli_env, tmp_path):
     assert len(used) == 9 and set(used) <= {"4", "5", "6"}
     proc = jobdispatch(env, work, "--local", "--gpu=2", "--repeat_jobs=2", "sh", "-c", "echo $CUDA_VISIBLE_DEVICES")
     assert proc.returncode == 0, proc.stderr
-    launch = [d for d in (work / "LOGS").iterdir() if d.name.startswith("sh_-c")][0]
+    launch = sorted(d for d in (work / "LOGS").iterdir() if d.name.startswith("sh-"))[-1]  # the second sh launch
     assert sorted((launch / f"{i}.out").read_text() for i in range(2)) == ["4,5\n", "4,5\n"]
     proc = jobdispatch(env, work, "--local", "--gpu=4", "true")
     assert proc.returncode == 2 and "--gpu=4 asks for 4 GPU(s) per task but 3 are visible" in proc.stderr

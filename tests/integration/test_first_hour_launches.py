@@ -38,3 +38,20 @@ def test_default_names_listing_and_last(tmp_path, cli_env):
     assert last.returncode == 1 and f"in {tmp_path / 'LOGS' / 'broken'}" in last.stdout  # its task failed
     named = jobdispatch(env, tmp_path, "--status", str(tmp_path / "LOGS" / f"echo-{today}-1"))
     assert named.returncode == 0 and "1 task: 1 done" in named.stdout
+
+
+def test_a_misspelt_command_is_refused_before_anything_is_submitted(tmp_path, cli_env):
+    env = dispatch_env(cli_env)
+    proc = jobdispatch(env, tmp_path, "--local", "--repeat_jobs=3", "jobmna", "sql", "-n", "0")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "command 'jobmna' not found on the PATH here" in proc.stderr and "--no_command_check" in proc.stderr
+    assert not (tmp_path / "LOGS").exists()
+    proc = jobdispatch(env, tmp_path, "--local", "./missing.sh")
+    assert proc.returncode == 2 and "'./missing.sh' is not an executable file here" in proc.stderr
+    # shell words, assignments and programs found on the PATH pass
+    assert jobdispatch(env, tmp_path, "--local", "X=1", "true").returncode == 0
+    # a cluster's tasks may find it on the nodes: a warning; --no_command_check: not even that
+    proc = jobdispatch(env, tmp_path, "--slurm", "--test", "jobmna")
+    assert proc.returncode == 0 and "warning: command 'jobmna' not found on the PATH here" in proc.stderr
+    proc = jobdispatch(env, tmp_path, "--local", "--no_command_check", "--test", "jobmna")
+    assert proc.returncode == 0 and "jobmna" not in proc.stderr, proc.stderr
