@@ -53,10 +53,12 @@ def _launch_options(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def table(sub: Submission) -> list[str]:
-    """One aligned line per task (and a header): index, status, exit status, id, host, stderr file."""
+    """One aligned line per task (and a header): index, status, exit status, id, (requeues, for a
+    launch with --requeue), host, stderr file."""
+    requeue = sub.extra.get("requeue") is not None  # launched with --requeue: how often each ran again
     rows = [(str(t.index), str(t.status), "" if t.exit_code is None else str(t.exit_code), t.id or "",
-             t.host or "", t.stderr) for t in sub.tasks]
-    return align(("task", "status", "exit", "id", "host", "stderr"), rows)
+             *([str(t.requeues)] if requeue else []), t.host or "", t.stderr) for t in sub.tasks]
+    return align(("task", "status", "exit", "id", *(["requeues"] if requeue else []), "host", "stderr"), rows)
 
 
 def progress_reporter(progress: Progress) -> Callable[[Submission], None]:

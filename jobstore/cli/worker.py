@@ -14,6 +14,7 @@ from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
+from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
 from .base import CommandParser
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
@@ -34,7 +35,12 @@ signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded
 in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input,
 a table that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not
 import where the worker runs (its job is handed back untouched and the worker stops).
-The worker's directory is appended to the Python path, so an experiment module there is found."""
+The worker's directory is appended to the Python path, so an experiment module there is found.
+
+--requeue (or $JOBMAN_REQUEUE=MAX, set by jobdispatch --requeue): a worker stopped by a signal while
+jobs are still waiting asks its scheduler to run its task again (SLURM: scontrol requeue, the script
+needs --requeue; HTCondor: on_exit_remove keeps a job that exits 75) and exits 75, at most
+--max-requeues times per task."""
 
 
 def _positive(what: str):
@@ -57,6 +63,14 @@ def _attempts(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"invalid --max-attempts {text!r}: expected an integer >= 1")
     return value
+
+
+def _requeues(text: str) -> int:
+    try:
+        value = parse_max(text, "--max-requeues")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return DEFAULT_MAX_REQUEUES if value is None else value
 
 
 def build_parser(prog: str) -> CommandParser:
@@ -89,6 +103,12 @@ def build_parser(prog: str) -> CommandParser:
                    help="wait up to S seconds for a database that refuses connections (at its connection "
                         f"limit, starting up) before giving up (default {WORKER_CONNECT_TIMEOUT_S:g}: "
                         "a cluster-wide start)")
+    p.add_argument("--requeue", dest="requeue", action="store_true",
+                   help=f"stopped by a signal while jobs wait: have the batch scheduler run this task again "
+                        f"(default: on when ${REQUEUE_ENV} is set)")
+    p.add_argument("--max-requeues", "--max_requeues", dest="max_requeues", metavar="N", type=_requeues,
+                   default=None, help=f"requeue one task at most N times (default ${REQUEUE_ENV}, else "
+                                      f"{DEFAULT_MAX_REQUEUES})")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -111,6 +131,34 @@ def _stopped_by_limit(store: Store, report: WorkerReport, n: int) -> str | None:
     return f"stopped after {n} {jobs} (-n {n}); {waiting} still waiting; -n 0 runs until the table is empty"
 
 
+def _max_requeues(args: argparse.Namespace) -> int | None:
+    """The maximum number of self-requeues, or None when self-requeue is off."""
+    try:
+        from_env = parse_max(os.environ.get(REQUEUE_ENV), f"${REQUEUE_ENV}")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not args.requeue and from_env is None:
+        return None
+    if args.max_requeues is not None:
+        return int(args.max_requeues)
+    return DEFAULT_MAX_REQUEUES if from_env is None else from_env
+
+
+def _waiting_for_requeue(store: Store, report: WorkerReport, max_requeues: int | None) -> int:
+    """After a stop signal, with self-requeue on: how many jobs are still claimable (0: no requeue)."""
+    if max_requeues is None or not report.stop_signal or report.interrupted or report.exit_code != 0:
+        return 0
+    try:
+        return store.count(statuses=[START])
+    except DatabaseError as e:
+        print(f"jobman sql: cannot count the waiting jobs ({e}): this task is not requeued", file=sys.stderr)
+        return 0
+
+
+def _log(message: str) -> None:
+    print(f"jobman sql: {message}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.heartbeat is not None and args.heartbeat >= args.lease:
         raise UsageError(f"invalid --heartbeat {args.heartbeat:g}: expected less than the lease "
@@ -119,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid EXPROOT {args.exproot!r}: it exists and is not a directory")
     allow = parse_allow(args.allow if args.allow is not None else os.environ.get(ALLOW_ENV),
                         "--allow" if args.allow is not None else f"${ALLOW_ENV}")
+    max_requeues = _max_requeues(args)
     warn_if_world_writable(args.exproot, "EXPROOT")
     here = os.getcwd()
     if here not in sys.path:
@@ -139,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_worker(store, args.exproot, options)
         limit_note = _stopped_by_limit(store, report, args.n)
+        waiting = _waiting_for_requeue(store, report, max_requeues)
     finally:
         store.close()
     if limit_note:
@@ -153,4 +203,8 @@ def run(args: argparse.Namespace) -> int:
     if report.stop_signal and not report.interrupted:
         print(f"jobman sql: stopped by {report.stop_signal} after handing back its job "
               f"({len(report.outcomes)} jobs run)", file=sys.stderr)
+    if waiting and max_requeues is not None:  # last: the scheduler ends this run once it is asked
+        code = requeue_after_stop(max_requeues, waiting, _log)
+        if code is not None:
+            return code
     return report.exit_code
