@@ -157,6 +157,11 @@ class Store(abc.ABC):
     def reap(self, max_attempts: int) -> int:
         """Hand back the jobs whose lease expired, as :meth:`claim` does; return how many."""
 
+    def stale_leases(self, stale_s: float) -> tuple[int, float | None]:
+        """Leased jobs whose holder is presumed dead (no heartbeat for ``stale_s``): how many, and
+        the seconds until the first of those leases expires. A store without leases has none."""
+        return 0, None
+
     @abc.abstractmethod
     def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:
         """Renew the lease; False if the job is no longer ours (attempt moved on or status changed).

@@ -178,6 +178,12 @@ class SqlStore(Store):
         return self._run("reap", {"max_attempts": int(max_attempts), "restart_priority": RESTART_PRIORITY},
                          _rowcount)
 
+    def stale_leases(self, stale_s: float) -> tuple[int, float | None]:
+        """Jobs RUNNING whose holder sent no heartbeat nor save for ``stale_s`` (presumed dead,
+        lease not yet reaped): how many, and the seconds until the first of their leases expires."""
+        n, left = self._run("stale_leases", {"stale_s": float(stale_s)}, _first)
+        return int(n), (None if left is None else float(left))
+
     def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:
         params = {"id": job_id, "attempt": attempt, "lease_s": float(lease_s)}
         return self._run("heartbeat", params, _rowcount) == 1

@@ -54,6 +54,7 @@ from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf, write_conf_once
 from .jobdir import JobDirs
 from .keeper import Keeper, Watched
+from .leftbehind import LeftBehind
 from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
 
@@ -130,6 +131,7 @@ class Worker:
         self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self._dirs = JobDirs(self.options.group_access)
+        self._left_behind = LeftBehind(store, self._store_lock, self.options.heartbeat_interval_s, self.log)
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
@@ -201,6 +203,8 @@ class Worker:
                 self.log(f"cannot claim a job: {e}")
                 return
             if job is None:
+                if opts.n <= 0 and self._left_behind.wait(lambda: signals.received is not None):
+                    continue  # a dead worker's lease expired meanwhile: claim it
                 self.report.no_more_jobs = True
                 print(f"No more jobs to run (ran {ran} job{'s' if ran != 1 else ''})", file=self.out, flush=True)
                 return
