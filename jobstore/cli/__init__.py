@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "plot": "plot",
     "export": "export",
     "dashboard": "dashboard",
+    "jobdir": "jobdir",
 }
 
 

@@ -12,6 +12,7 @@ from ..status import START
 from ..store.base import Store
 from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
+from ..worker.jobdir_archive import DEFAULT_MAX_MB, JOBDIR_MODES
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
 from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
@@ -73,6 +74,16 @@ def _requeues(text: str) -> int:
     return DEFAULT_MAX_REQUEUES if value is None else value
 
 
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid --jobdir-max-mb {text!r}: expected a size in MB > 0")
+    return value
+
+
 def build_parser(prog: str) -> CommandParser:
     p = CommandParser(prog=prog, description=HELP, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,6 +114,13 @@ def build_parser(prog: str) -> CommandParser:
                    help="wait up to S seconds for a database that refuses connections (at its connection "
                         f"limit, starting up) before giving up (default {WORKER_CONNECT_TIMEOUT_S:g}: "
                         "a cluster-wide start)")
+    p.add_argument("--jobdir", dest="jobdir", choices=JOBDIR_MODES, default="shared",
+                   help="shared (default): job directories stay in EXPROOT, which every node must see; db: "
+                        "each attempt's directory is stored in the database when it ends and restored on "
+                        "the next claim, on any machine (jobman jobdir DB ID extracts it)")
+    p.add_argument("--jobdir-max-mb", "--jobdir_max_mb", dest="jobdir_max_mb", metavar="MB", type=_megabytes,
+                   default=DEFAULT_MAX_MB, help=f"with --jobdir=db: a job directory larger than this once "
+                                                f"compressed ends the job ERR_RUN (default {DEFAULT_MAX_MB:g})")
     p.add_argument("--requeue", dest="requeue", action="store_true",
                    help=f"stopped by a signal while jobs wait: have the batch scheduler run this task again "
                         f"(default: on when ${REQUEUE_ENV} is set)")
@@ -182,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
-                            group_access=args.group_access, allow=allow)
+                            group_access=args.group_access, allow=allow, jobdir=args.jobdir,
+                            jobdir_max_mb=args.jobdir_max_mb)
     # create=False: a misspelt table must not be created and "run"
     store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:
