@@ -31,6 +31,7 @@ class TaskStatus(str, Enum):
     DONE = "done"  # exit status 0
     FAILED = "failed"  # non-zero exit status
     CANCELED = "canceled"
+    HELD = "held"  # HTCondor: on hold (its reason in Submission.extra["hold_reasons"]); may run again
     LOST = "lost"  # the scheduler forgot it and it left no exit status
     UNKNOWN = "unknown"
 
