@@ -50,6 +50,7 @@ __all__ = ["Backend", "LAUNCHER_NAME", "Task", "Resources", "Submission", "TaskR
            "read_exit_code", "read_pid", "pid_of"]
 
 WAIT_POLL_S = 2.0
+_AGAIN = (TaskStatus.PENDING, TaskStatus.RUNNING)  # what a requeued task is while its old .rc stays
 
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOG_NAME_RE = re.compile(r"^[A-Za-z0-9_.=,+-]+$")
@@ -184,9 +185,12 @@ class Backend:
         if not open_tasks:
             return sub
         states = self.scheduler_states(sub)
+        requeue = bool(sub.extra.get("requeue"))
         for rec in open_tasks:
             code = read_exit_code(self.launch_dir / f"{rec.name}.rc")
-            if code is not None:
+            if requeue and states.get(rec.index) in _AGAIN:
+                rec.status = states[rec.index]  # requeued: the .rc is an earlier run's
+            elif code is not None:
                 rec.ended(code)
             elif rec.index in states:
                 rec.status = states[rec.index]

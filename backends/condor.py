@@ -15,6 +15,11 @@ job starts with, by default the short list :data:`DEFAULT_GETENV` (``true`` copi
 environment into the job ad, where every user of the pool can read it with ``condor_q -l``, as
 jobdispatch always did; ``false`` none). The launch's own ``--env`` travels in ``environment``.
 
+With the ``requeue`` option (``jobdispatch --requeue``: the maximum number of requeues) a job whose
+worker exits 75 (it was stopped by a signal while jobs wait, :mod:`jobstore.worker.selfrequeue`)
+stays in the queue and runs again: ``on_exit_remove = (ExitCode =!= 75) || (NumJobStarts > MAX)``.
+A held job is reported as HELD with its ``HoldReason``, not as failed: it runs again once released.
+
 ``--nb_proc`` becomes ``max_materialize`` (at most that many jobs exist in the queue, hence run, at
 once); ``--time`` becomes ``allowed_job_duration``; ``--project`` ``+ProjectName``.
 """
@@ -28,7 +33,7 @@ from typing import Any, ClassVar, TypeVar
 from .batch import BatchBackend
 from .errors import CommandError, UsageError
 from .launcher import LAUNCHER_NAME
-from .submission import Resources, Submission, Task, TaskStatus
+from .submission import REQUEUE_EXIT_CODE, Resources, Submission, Task, TaskStatus
 
 SUBMIT_NAME = "submit.condor"
 ITEM_VARIABLE = "task"
@@ -80,7 +85,8 @@ class CondorBackend(BatchBackend):
     }
     supports = frozenset({"cpu", "mem_mb", "gpus", "time_s", "account", "env", "raw", "requirements",
                           "machines", "nb_proc", "job_name"})
-    option_defaults: ClassVar[dict[str, Any]] = {"getenv": DEFAULT_GETENV, "schedd_name": None, "collector": None}
+    option_defaults: ClassVar[dict[str, Any]] = {"getenv": DEFAULT_GETENV, "schedd_name": None, "collector": None,
+                                                 "requeue": None}
     _schedd_handle: Any = None
 
     # -------------------------------------------------------------------------- rendering --
@@ -110,7 +116,13 @@ class CondorBackend(BatchBackend):
             out.append(f"environment = {_environment(resources.env)}")
         if resources.account:
             out.append(f"+ProjectName = {self.quote(_classad_string(resources.account))}")
+        requeue = self.options.get("requeue")
+        if requeue is not None:
+            out.append(f"on_exit_remove = (ExitCode =!= {REQUEUE_EXIT_CODE}) || (NumJobStarts > {int(requeue)})")
         return out
+
+    def submission_extra(self, sub: Submission) -> dict[str, Any]:
+        return {"requeue": self.options["requeue"]} if self.options.get("requeue") is not None else {}
 
     def template_values(self, tasks: Sequence[Task], resources: Resources) -> dict[str, str]:
         return {
@@ -149,13 +161,13 @@ class CondorBackend(BatchBackend):
         return f"{sub.job_ids[0]}.{position}"
 
     def scheduler_states(self, sub: Submission) -> dict[int, TaskStatus]:
-        """Queued jobs from ``query``, finished ones from ``history``. A held job is FAILED (its
+        """Queued jobs from ``query``, finished ones from ``history``. A held job is HELD (its
         hold reason goes to ``sub.extra['hold_reasons']``); a job in neither is PENDING while
         its cluster still has jobs queued (not materialized yet), else LOST."""
         if not sub.job_ids:
             return {}
         cluster = sub.job_ids[0]
-        proj = ["ProcId", "JobStatus", "ExitCode", "HoldReason"]
+        proj = ["ProcId", "JobStatus", "ExitCode", "HoldReason", "NumJobStarts"]
         try:
             schedd = self._located()
             queued = self._call(f"htcondor2 Schedd.query(ClusterId == {cluster})",
@@ -177,10 +189,11 @@ class CondorBackend(BatchBackend):
                 states[rec.index] = TaskStatus.PENDING if in_queue else TaskStatus.LOST
                 continue
             status = int(ad.get("JobStatus", 0))
+            rec.requeues = max(rec.requeues, int(ad.get("NumJobStarts", 0) or 0) - 1)
             if status == _COMPLETED:
                 states[rec.index] = TaskStatus.DONE if int(ad.get("ExitCode", 1)) == 0 else TaskStatus.FAILED
             elif status == _HELD:
-                states[rec.index] = TaskStatus.FAILED
+                states[rec.index] = TaskStatus.HELD
                 sub.extra.setdefault("hold_reasons", {})[str(rec.index)] = str(ad.get("HoldReason", ""))
             else:
                 states[rec.index] = _JOB_STATES.get(status, TaskStatus.RUNNING)

@@ -10,6 +10,11 @@ chunks are chained with ``--dependency=afterany`` so that the throttle holds acr
 batch script ``exec``s the launcher, so the signal reaches it, and the launcher passes it on to the
 task: a worker checkpoints and returns its job to the queue.
 
+With the ``requeue`` option (``jobdispatch --requeue``: the maximum number of requeues) the script
+asks for ``--requeue`` and the tasks get ``$JOBMAN_REQUEUE``: a worker stopped by a signal while jobs
+wait runs ``scontrol requeue <array id>_<task>`` and exits 75; ``--status`` shows each task's
+``Restarts`` as its requeues, and trusts scontrol over the ``.rc`` of an earlier run.
+
 Backend options (``conf/`` profiles or flags): ``gpu_directive`` ``"gres"`` (``--gres=gpu:N``,
 default) or ``"gpus"`` (``--gpus=N``); ``gpu_type`` (``--gres=gpu:TYPE:N``); ``signal_grace_s``
 (default 120, 0 = no ``--signal``); ``max_array_size`` (skip the ``scontrol`` query).
@@ -77,7 +82,7 @@ class SlurmBackend(BatchBackend):
                           "nb_proc", "job_name"})
     option_defaults: ClassVar[dict[str, Any]] = {
         "gpu_directive": "gres", "gpu_type": None, "signal_grace_s": DEFAULT_SIGNAL_GRACE_S,
-        "max_array_size": None,
+        "max_array_size": None, "requeue": None,
     }
 
     # -------------------------------------------------------------------------- rendering --
@@ -118,6 +123,8 @@ class SlurmBackend(BatchBackend):
             if resources.time_s is not None:
                 grace = max(1, min(grace, resources.time_s // 2))
             out.append(f"--signal=B:USR1@{grace}")
+        if self.options.get("requeue") is not None:
+            out.append("--requeue")
         return out
 
     def template_values(self, tasks: Sequence[Task], resources: Resources) -> dict[str, str]:
@@ -163,7 +170,10 @@ class SlurmBackend(BatchBackend):
 
     def submission_extra(self, sub: Submission) -> dict[str, Any]:
         """The first index of each chunk (array task ``i`` of chunk ``k`` is task ``offset[k] + i``)."""
-        return {"chunk_offsets": [c[0] for c in self._chunk_indices([t.index for t in sub.tasks])]}
+        extra: dict[str, Any] = {"chunk_offsets": [c[0] for c in self._chunk_indices([t.index for t in sub.tasks])]}
+        if self.options.get("requeue") is not None:
+            extra["requeue"] = self.options["requeue"]
+        return extra
 
     def submit_argv(self, sub: Submission, path: Path) -> list[str]:
         """With a throttle, each chunk waits for the previous one to end, so that no more than
@@ -181,9 +191,11 @@ class SlurmBackend(BatchBackend):
     def scheduler_states(self, sub: Submission) -> dict[int, TaskStatus]:
         """Each task's state from ``scontrol -o show job <array id>`` (one line per record; the
         pending part of an array is one record with a range of task ids). A task the scheduler no
-        longer knows is LOST (the base class reads its ``.rc`` first)."""
+        longer knows is LOST (the base class reads its ``.rc`` first). Each task's ``Restarts``
+        (how often it was requeued) goes to its record."""
         offsets = sub.extra.get("chunk_offsets") or [0]
         states: dict[int, TaskStatus] = {}
+        restarts: dict[int, int] = {}
         for job_id, offset in zip(sub.job_ids, offsets):
             done = self.runner.run(["scontrol", "-o", "show", "job", job_id], check=False)
             if done.returncode != 0 and "Invalid job id" not in done.stderr:
@@ -196,8 +208,10 @@ class SlurmBackend(BatchBackend):
                 for i in _expand(f["ArrayTaskId"]):
                     states[i + offset] = state
                     _record_host(sub, i + offset, f.get("BatchHost"))
+                    restarts[i + offset] = _whole(f.get("Restarts")) or 0
         for rec in sub.tasks:
             states.setdefault(rec.index, TaskStatus.LOST)
+            rec.requeues = max(rec.requeues, restarts.get(rec.index, 0))
         return states
 
 

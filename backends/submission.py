@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-__all__ = ["TaskStatus", "Task", "Resources", "TaskRecord", "Submission"]
+__all__ = ["TaskStatus", "Task", "Resources", "TaskRecord", "Submission", "REQUEUE_EXIT_CODE"]
+
+# The exit status of a worker that asked its scheduler to run its task again (``jobman sql
+# --requeue``; the same value as jobstore.worker.selfrequeue.REQUEUE_EXIT_CODE): HTCondor keeps
+# such a job in the queue, and a launch with requeue on trusts the scheduler over that ``.rc``.
+REQUEUE_EXIT_CODE = 75
 
 
 class TaskStatus(str, Enum):
@@ -26,6 +31,7 @@ class TaskStatus(str, Enum):
     DONE = "done"  # exit status 0
     FAILED = "failed"  # non-zero exit status
     CANCELED = "canceled"
+    HELD = "held"  # HTCondor: on hold (its reason in Submission.extra["hold_reasons"]); may run again
     LOST = "lost"  # the scheduler forgot it and it left no exit status
     UNKNOWN = "unknown"
 
@@ -112,6 +118,7 @@ class TaskRecord:
     pid: int | None = None
     status: TaskStatus = TaskStatus.NOT_SUBMITTED
     exit_code: int | None = None
+    requeues: int = 0  # times the scheduler ran this task again (launches with --requeue)
 
     def __post_init__(self) -> None:
         self.status = TaskStatus(self.status)  # the word read back from a manifest

@@ -46,13 +46,14 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "only_n_first": None, "tasks_filename": ["nb0", "compact"],
     "test": False, "wait": None, "set_special_env": True, "group_access": False, "command_check": True,
     "ssh_key": None, "ssh_known_hosts": None, "ssh_accept_new_host_keys": False, "ssh_connect_timeout": 10,
-    "profile": None, "allow": None,
+    "profile": None, "allow": None, "requeue": False, "max_requeues": 10,
     "env": [], "raw": [], "req": [], "os": [], "machine": [], "machines": [], "file": [], "conf": [],
     "backend_option": [],
 }
 # conf-file spellings accepted besides the option names
 ALIASES = {"duree": "time", "partition": "queue", "account": "project", "job_name": "jobs_name",
-           "hosts": "machine", "repeat-jobs": "repeat_jobs", "nb-proc": "nb_proc", "backend_options": "backend_option"}
+           "hosts": "machine", "repeat-jobs": "repeat_jobs", "nb-proc": "nb_proc", "backend_options": "backend_option",
+           "max-requeues": "max_requeues"}
 
 
 def detect_backend(path: str | None = None) -> str:

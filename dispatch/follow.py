@@ -23,8 +23,8 @@ from .errors import UsageError
 from .launch import MANIFEST_NAME, MANIFEST_VERSION, Manifest, backend_options
 
 BAD_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.LOST, TaskStatus.CANCELED})
-PROGRESS_ORDER = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.RUNNING, TaskStatus.PENDING, TaskStatus.LOST,
-                  TaskStatus.CANCELED)
+PROGRESS_ORDER = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.RUNNING, TaskStatus.PENDING, TaskStatus.HELD,
+                  TaskStatus.LOST, TaskStatus.CANCELED)
 MAX_FAILURES_LISTED = 5
 
 
@@ -53,10 +53,19 @@ def _launch_options(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def table(sub: Submission) -> list[str]:
-    """One aligned line per task (and a header): index, status, exit status, id, host, stderr file."""
+    """One aligned line per task (and a header): index, status, exit status, id, (requeues, for a
+    launch with --requeue), host, stderr file."""
+    requeue = sub.extra.get("requeue") is not None  # launched with --requeue: how often each ran again
     rows = [(str(t.index), str(t.status), "" if t.exit_code is None else str(t.exit_code), t.id or "",
-             t.host or "", t.stderr) for t in sub.tasks]
-    return align(("task", "status", "exit", "id", "host", "stderr"), rows)
+             *([str(t.requeues)] if requeue else []), t.host or "", t.stderr) for t in sub.tasks]
+    return align(("task", "status", "exit", "id", *(["requeues"] if requeue else []), "host", "stderr"), rows)
+
+
+def held(sub: Submission) -> list[str]:
+    """One line per held task with its hold reason (HTCondor): it is not failed, it may run again."""
+    reasons = sub.extra.get("hold_reasons") or {}
+    return [f"task {t.index} is held: {reasons.get(str(t.index)) or 'no reason given'}"
+            for t in sub.tasks if t.status is TaskStatus.HELD]
 
 
 def progress_reporter(progress: Progress) -> Callable[[Submission], None]:
@@ -117,6 +126,8 @@ def follow(settings: Mapping[str, Any], command: list[str], out: TextIO, err: Te
         print(f"jobdispatch: {sub.backend} launch of {data.get('created', '?')} in {path.parent}"
               + (f" ({', '.join(sub.job_ids)})" if sub.job_ids else ""), file=out)
         for line in table(sub):
+            print(f"  {line}", file=out)
+        for line in held(sub):
             print(f"  {line}", file=out)
         line, _ = summary(sub)
         print(f"jobdispatch: {line}", file=out)

@@ -28,6 +28,10 @@ from jobstore.params.expansion import expand_braces
 
 from .errors import UsageError
 
+REQUEUE_ENV = "JOBMAN_REQUEUE"  # read by jobman sql (jobstore.worker.selfrequeue)
+DEFAULT_MAX_REQUEUES = 10
+REQUEUE_BACKENDS = ("slurm", "condor")
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 MAX_PROGRAM_CHARS = 40
@@ -181,6 +185,8 @@ def make_resources(settings: Mapping[str, Any], nb_proc: int | None) -> Resource
     env.update(dict(settings.get("env") or []))
     if settings.get("allow"):  # a profile's `allow:`: the experiments its workers may import
         env.setdefault("JOBMAN_ALLOW", settings["allow"])
+    if settings.get("requeue"):  # jobman sql reads it: self-requeue on, at most this many times
+        env.setdefault(REQUEUE_ENV, str(settings.get("max_requeues", DEFAULT_MAX_REQUEUES)))
     reqs = list(settings.get("req") or [])
     if settings.get("os"):
         reqs.append("(" + " || ".join(f'OpSys == "{_classad_str(o)}"' for o in settings["os"]) + ")")
@@ -201,6 +207,8 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     opts: dict[str, Any] = dict(settings.get("backend_option") or [])
     if settings.get("group_access"):
         opts["group_access"] = True
+    if settings.get("requeue"):
+        opts["requeue"] = int(settings.get("max_requeues", DEFAULT_MAX_REQUEUES))
     for key, opt in (("ssh_key", "key_file"), ("ssh_known_hosts", "known_hosts"),
                      ("ssh_accept_new_host_keys", "accept_new_host_keys"),
                      ("ssh_connect_timeout", "connect_timeout_s")):
@@ -264,3 +272,6 @@ def warn_unsupported(backend: type[Backend], resources: Resources, out: Any = sy
     for name in resources.requested():
         if name in flag and name not in backend.supports:
             print(f"jobdispatch: warning: {flag[name]} is ignored by the {backend.name} backend", file=out)
+    if resources.env.get(REQUEUE_ENV) and backend.name not in REQUEUE_BACKENDS:
+        print(f"jobdispatch: warning: --requeue is ignored by the {backend.name} backend (only "
+              f"{', '.join(REQUEUE_BACKENDS)} run a task again)", file=out)

@@ -237,6 +237,8 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "ssh_accept_new_host_keys": parse_bool("--ssh_accept_new_host_keys"),
     "ssh_connect_timeout": parse_int("--ssh_connect_timeout", 1),
     "profile": str,
+    "requeue": parse_bool("--requeue"),
+    "max_requeues": parse_int("--max_requeues", 0),
     "allow": lambda v: ",".join(v) if isinstance(v, list) else str(v),
 }
 # list options: dest -> converter of one item (returning a list of items)
@@ -302,6 +304,16 @@ def build_parser(prog: str = "jobdispatch", with_backends: bool = True) -> Optio
                    help="wait for the tasks and report their exit statuses (local always waits)")
     g.add_argument("--no_wait", "--no-wait", dest="wait", action="store_const", const=False,
                    help="return once submitted (not for local)")
+
+    g = p.section("preemption")
+    g.add_argument("--requeue", dest="requeue", action="store_const", const=True,
+                   help="a worker (jobman sql) stopped by a signal while jobs wait has its task run again: "
+                        "SLURM asks for --requeue and the worker runs scontrol requeue; HTCondor keeps a job "
+                        "that exits 75 in the queue (conf: requeue: true)")
+    g.add_argument("--no_requeue", "--no-requeue", dest="requeue", action="store_const", const=False,
+                   help="no self-requeue (the default)")
+    g.add_argument("--max_requeues", "--max-requeues", dest="max_requeues", type=CONVERTERS["max_requeues"],
+                   metavar="N", help="with --requeue: requeue one task at most N times (default 10)")
 
     g = p.section("an earlier launch (no command)")
     g.add_argument("--status", dest="status_of", metavar="DIR", nargs="?", const="",

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "plot": "plot",
     "export": "export",
     "dashboard": "dashboard",
+    "jobdir": "jobdir",
 }
 
 

@@ -12,8 +12,10 @@ from ..status import START
 from ..store.base import Store
 from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
+from ..worker.jobdir_archive import DEFAULT_MAX_MB, JOBDIR_MODES
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
+from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
 from .base import CommandParser
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
@@ -35,7 +37,12 @@ in the job's result.json), or the database became unreachable while it ran; 130 
 2 for bad input, a database that cannot be reached at start-up (after --connect-timeout), a table
 that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not import
 where the worker runs (its job is handed back untouched and the worker stops).
-The worker's directory is appended to the Python path, so an experiment module there is found."""
+The worker's directory is appended to the Python path, so an experiment module there is found.
+
+--requeue (or $JOBMAN_REQUEUE=MAX, set by jobdispatch --requeue): a worker stopped by a signal while
+jobs are still waiting asks its scheduler to run its task again (SLURM: scontrol requeue, the script
+needs --requeue; HTCondor: on_exit_remove keeps a job that exits 75) and exits 75, at most
+--max-requeues times per task."""
 
 
 def _positive(what: str):
@@ -57,6 +64,24 @@ def _attempts(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"invalid --max-attempts {text!r}: expected an integer >= 1")
+    return value
+
+
+def _requeues(text: str) -> int:
+    try:
+        value = parse_max(text, "--max-requeues")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return DEFAULT_MAX_REQUEUES if value is None else value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid --jobdir-max-mb {text!r}: expected a size in MB > 0")
     return value
 
 
@@ -92,6 +117,19 @@ def build_parser(prog: str) -> CommandParser:
                    help="wait up to S seconds for a database that refuses connections (at its connection "
                         f"limit, starting up) before giving up (default {WORKER_CONNECT_TIMEOUT_S:g}: "
                         "a cluster-wide start)")
+    p.add_argument("--jobdir", dest="jobdir", choices=JOBDIR_MODES, default="shared",
+                   help="shared (default): job directories stay in EXPROOT, which every node must see; db: "
+                        "each attempt's directory is stored in the database when it ends and restored on "
+                        "the next claim, on any machine (jobman jobdir DB ID extracts it)")
+    p.add_argument("--jobdir-max-mb", "--jobdir_max_mb", dest="jobdir_max_mb", metavar="MB", type=_megabytes,
+                   default=DEFAULT_MAX_MB, help=f"with --jobdir=db: a job directory larger than this once "
+                                                f"compressed ends the job ERR_RUN (default {DEFAULT_MAX_MB:g})")
+    p.add_argument("--requeue", dest="requeue", action="store_true",
+                   help=f"stopped by a signal while jobs wait: have the batch scheduler run this task again "
+                        f"(default: on when ${REQUEUE_ENV} is set)")
+    p.add_argument("--max-requeues", "--max_requeues", dest="max_requeues", metavar="N", type=_requeues,
+                   default=None, help=f"requeue one task at most N times (default ${REQUEUE_ENV}, else "
+                                      f"{DEFAULT_MAX_REQUEUES})")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -114,6 +152,34 @@ def _stopped_by_limit(store: Store, report: WorkerReport, n: int) -> str | None:
     return f"stopped after {n} {jobs} (-n {n}); {waiting} still waiting; -n 0 runs until the table is empty"
 
 
+def _max_requeues(args: argparse.Namespace) -> int | None:
+    """The maximum number of self-requeues, or None when self-requeue is off."""
+    try:
+        from_env = parse_max(os.environ.get(REQUEUE_ENV), f"${REQUEUE_ENV}")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not args.requeue and from_env is None:
+        return None
+    if args.max_requeues is not None:
+        return int(args.max_requeues)
+    return DEFAULT_MAX_REQUEUES if from_env is None else from_env
+
+
+def _waiting_for_requeue(store: Store, report: WorkerReport, max_requeues: int | None) -> int:
+    """After a stop signal, with self-requeue on: how many jobs are still claimable (0: no requeue)."""
+    if max_requeues is None or not report.stop_signal or report.interrupted or report.exit_code != 0:
+        return 0
+    try:
+        return store.count(statuses=[START])
+    except DatabaseError as e:
+        print(f"jobman sql: cannot count the waiting jobs ({e}): this task is not requeued", file=sys.stderr)
+        return 0
+
+
+def _log(message: str) -> None:
+    print(f"jobman sql: {message}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.heartbeat is not None and args.heartbeat >= args.lease:
         raise UsageError(f"invalid --heartbeat {args.heartbeat:g}: expected less than the lease "
@@ -122,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid EXPROOT {args.exproot!r}: it exists and is not a directory")
     allow = parse_allow(args.allow if args.allow is not None else os.environ.get(ALLOW_ENV),
                         "--allow" if args.allow is not None else f"${ALLOW_ENV}")
+    max_requeues = _max_requeues(args)
     warn_if_world_writable(args.exproot, "EXPROOT")
     here = os.getcwd()
     if here not in sys.path:
@@ -136,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
-                            group_access=args.group_access, allow=allow)
+                            group_access=args.group_access, allow=allow, jobdir=args.jobdir,
+                            jobdir_max_mb=args.jobdir_max_mb)
     # create=False: a misspelt table must not be created and "run"
     store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:
@@ -146,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             report = run_worker(store, args.exproot, options)
         limit_note = _stopped_by_limit(store, report, args.n)
+        waiting = _waiting_for_requeue(store, report, max_requeues)
     finally:
         store.close()
     if limit_note:
@@ -160,4 +229,8 @@ def run(args: argparse.Namespace) -> int:
     if report.stop_signal and not report.interrupted:
         print(f"jobman sql: stopped by {report.stop_signal} after handing back its job "
               f"({len(report.outcomes)} jobs run)", file=sys.stderr)
+    if waiting and max_requeues is not None:  # last: the scheduler ends this run once it is asked
+        code = requeue_after_stop(max_requeues, waiting, _log)
+        if code is not None:
+            return code
     return report.exit_code

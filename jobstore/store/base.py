@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UsageError
 from .urls import DbUrl
 
 if TYPE_CHECKING:
@@ -156,6 +157,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def reap(self, max_attempts: int) -> int:
         """Hand back the jobs whose lease expired, as :meth:`claim` does; return how many."""
+
+    def jobdirs(self) -> Any:
+        """The job directories kept in the database (:class:`~.jobdirs.JobDirArchives`)."""
+        raise UsageError(f"{type(self).__name__} keeps no job directories")
+
+    def stale_leases(self, stale_s: float) -> tuple[int, float | None]:
+        """Leased jobs whose holder is presumed dead (no heartbeat for ``stale_s``): how many, and
+        the seconds until the first of those leases expires. A store without leases has none."""
+        return 0, None
 
     @abc.abstractmethod
     def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:

@@ -31,6 +31,7 @@ class Dialect(abc.ABC):
             "ended_index": f"{t}__ended",
             "searches": f"{t}__searches", "search_jobs": f"{t}__search_jobs",
             "search_jobs_index": f"{t}__search_jobs_search",
+            "jobdirs": f"{t}__jobdirs",
         }
         self.q = queries.render_all(self.name, names, self.quote)
 

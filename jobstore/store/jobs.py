@@ -17,14 +17,15 @@ from .codec import Encoded, decode_state, encode_state, json_candidates
 from .connector import Connector
 from .dialect import Dialect
 from .inserts import Inserter
+from .jobdirs import JobDirArchives
 from .metrics import Metrics, Point
 from .searches import Searches
 from .views import MIRROR_COLUMNS, Views
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Migrations: MIGRATIONS[v] is the query (in schema.sql) that upgrades version v to v + 1;
 # create_schema (all IF NOT EXISTS) runs after them and adds what a version brought.
-MIGRATIONS: dict[int, str] = {1: "migrate_1"}
+MIGRATIONS: dict[int, str] = {1: "migrate_1", 2: "migrate_2"}
 
 # Expired leases are reaped by a claim at most this often per store (and whenever no job is
 # claimable): far below any lease, and it spares every other claim a statement.
@@ -178,6 +179,12 @@ class SqlStore(Store):
         return self._run("reap", {"max_attempts": int(max_attempts), "restart_priority": RESTART_PRIORITY},
                          _rowcount)
 
+    def stale_leases(self, stale_s: float) -> tuple[int, float | None]:
+        """Jobs RUNNING whose holder sent no heartbeat nor save for ``stale_s`` (presumed dead,
+        lease not yet reaped): how many, and the seconds until the first of their leases expires."""
+        n, left = self._run("stale_leases", {"stale_s": float(stale_s)}, _first)
+        return int(n), (None if left is None else float(left))
+
     def heartbeat(self, job_id: int, attempt: int, lease_s: float) -> bool:
         params = {"id": job_id, "attempt": attempt, "lease_s": float(lease_s)}
         return self._run("heartbeat", params, _rowcount) == 1
@@ -232,6 +239,9 @@ class SqlStore(Store):
     @property
     def metrics(self) -> Metrics:
         return self._metrics
+
+    def jobdirs(self) -> JobDirArchives:
+        return JobDirArchives(self.db, self.sql)
 
     # -- queries and administration ---------------------------------------------------------------
     def get(self, job_id: int) -> Job | None:

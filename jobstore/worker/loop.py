@@ -53,7 +53,9 @@ from . import provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf, write_conf_once
 from .jobdir import JobDirs
+from .jobdir_archive import DEFAULT_MAX_MB, JobDirSync
 from .keeper import Keeper, Watched
+from .leftbehind import LeftBehind
 from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
 
@@ -81,6 +83,8 @@ class WorkerOptions:
     worker_id: str | None = None
     group_access: bool = False  # job directories 0750 instead of 0700
     allow: tuple[str, ...] = ()  # experiment prefixes this worker may import (empty: any)
+    jobdir: str = "shared"  # "db": job directories archived in the database (worker/jobdir_archive.py)
+    jobdir_max_mb: float = DEFAULT_MAX_MB
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -130,6 +134,9 @@ class Worker:
         self._watched: Watched | None = None
         self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self._dirs = JobDirs(self.options.group_access)
+        self._jobdir_sync = JobDirSync(store, self._store_lock, self.options.jobdir, self.options.jobdir_max_mb,
+                                       self.log)
+        self._left_behind = LeftBehind(store, self._store_lock, self.options.heartbeat_interval_s, self.log)
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
@@ -201,6 +208,8 @@ class Worker:
                 self.log(f"cannot claim a job: {e}")
                 return
             if job is None:
+                if opts.n <= 0 and self._left_behind.wait(lambda: signals.received is not None):
+                    continue  # a dead worker's lease expired meanwhile: claim it
                 self.report.no_more_jobs = True
                 print(f"No more jobs to run (ran {ran} job{'s' if ran != 1 else ''})", file=self.out, flush=True)
                 return
@@ -293,6 +302,7 @@ class Worker:
         """The job directory, the flat state with this attempt's provenance and the nested state
         handed to the experiment; orig.conf on the first run."""
         self._dirs.make(job_dir)
+        self._jobdir_sync.restore(job, job_dir)
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
             job_dir=job_dir, attempt=job.attempt, start_time=start_time))
@@ -413,6 +423,9 @@ class Worker:
                 write_conf(f"{job_dir}/current.conf", flat)
             except OSError as e:
                 self.log(f"job {job.id}: cannot write current.conf: {e}")
+        status, end_reason, error = self._jobdir_sync.store_at_end(job, job_dir, status, end_reason, error)
+        if flat is not None:
+            flat["jobman.status"] = int(status)
         outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
         backoff = Backoff(FINISH_RETRY_FIRST_S, FINISH_RETRY_MAX_SLEEP_S, self.options.lease_s)
         while True:

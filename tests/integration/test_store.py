@@ -59,10 +59,22 @@ def test_a_version_1_table_is_migrated_in_place_with_its_rows(db_url):
         raw_query(db_url, f"DROP TABLE {side}")
     raw_query(db_url, "UPDATE jobs__meta SET value = '1' WHERE key = 'schema_version'")
     with open_db(db_url, create=False) as db:
-        assert db.schema_version() == SCHEMA_VERSION == 2
+        assert db.schema_version() == SCHEMA_VERSION
         assert [j.id for j in db.jobs()] == [first.job_id]
     for side in ("jobs__metrics", "jobs__searches", "jobs__search_jobs"):
         assert raw_query(db_url, f"SELECT count(*) FROM {side}") == [(0,)]
+
+
+def test_a_version_2_table_gets_the_job_directories_table_in_place(db_url):
+    """Version 3 brought the side table of job directories (jobman sql --jobdir=db)."""
+    with open_db(db_url) as db:
+        [first] = db.insert_jobs([job(a=1)])
+    raw_query(db_url, "DROP TABLE jobs__jobdirs")
+    raw_query(db_url, "UPDATE jobs__meta SET value = '2' WHERE key = 'schema_version'")
+    with open_db(db_url, create=False) as db:
+        assert db.schema_version() == SCHEMA_VERSION == 3
+        assert [j.id for j in db.jobs()] == [first.job_id] and db.jobdirs().get(first.job_id) is None
+    assert raw_query(db_url, "SELECT count(*) FROM jobs__jobdirs") == [(0,)]
 
 
 def test_missing_table_without_create_is_an_error(db_url):

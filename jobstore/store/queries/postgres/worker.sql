@@ -58,3 +58,10 @@ UPDATE {table} SET
     lease_until = NULL,
     updated = {now}
 WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1
+
+-- name: stale_leases
+-- Jobs still leased whose holder is presumed dead (no heartbeat nor save for stale_s): how many,
+-- and the seconds until the first of those leases expires. A worker with nothing to claim waits
+-- for them rather than leave them behind (worker/leftbehind.py).
+SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - {now})::float8
+FROM {table} WHERE status = 1 AND updated < {now} - %(stale_s)s * interval '1 second'

@@ -83,6 +83,15 @@ CREATE TABLE IF NOT EXISTS {searches} (
 );
 CREATE TABLE IF NOT EXISTS {search_jobs} (job_id INTEGER PRIMARY KEY, search_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS {search_jobs_index} ON {search_jobs} (search_id, job_id);
+-- Job directories kept in the database (jobman sql --jobdir=db): one compressed tar archive per
+-- job, the last attempt's, written fenced by that attempt (store/jobdirs.py).
+CREATE TABLE IF NOT EXISTS {jobdirs} (
+    job     INTEGER PRIMARY KEY,
+    attempt INTEGER NOT NULL,
+    archive BLOB NOT NULL,
+    size    INTEGER NOT NULL,
+    time    REAL NOT NULL
+);
 
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', :version)
@@ -92,4 +101,9 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 -- Version 1 -> 2 adds only side tables and indexes (metrics, searches and their jobs, the index
 -- on ended): create_schema, run after every migration, creates them (every statement there is IF
 -- NOT EXISTS), so this step itself has nothing to change.
+SELECT 1
+
+-- name: migrate_2
+-- Version 2 -> 3 adds only the side table of job directories ({jobdirs}, jobman sql --jobdir=db):
+-- create_schema, run after every migration, creates it, so this step has nothing to change.
 SELECT 1

@@ -58,3 +58,9 @@ UPDATE {table} SET
     lease_until = NULL,
     updated = {now}
 WHERE id = :id AND attempt = :attempt AND status = 1
+
+-- name: stale_leases
+-- Jobs still leased whose holder is presumed dead (no heartbeat nor save for stale_s): how many,
+-- and the seconds until the first of those leases expires (worker/leftbehind.py).
+SELECT count(*), min(lease_until) - {now}
+FROM {table} WHERE status = 1 AND updated < {now} - :stale_s

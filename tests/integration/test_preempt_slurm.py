@@ -1,0 +1,84 @@
+"""Self-requeue on the project's real SLURM cluster (tests/infra/slurm.sh): a sweep launched once
+with `jobdispatch --slurm --requeue` survives repeated preemption (`scancel --signal=USR1 --full`
+of each array task) with no second jobdispatch: every worker hands back its job, runs
+`scontrol requeue` on its own task and exits 75; SLURM runs the task again (after the delay SLURM
+itself puts on a requeued batch job, about two minutes) and the jobs resume from their
+checkpoints. `jobdispatch --status` shows each task's requeues. If the cluster cannot start, these
+tests fail; they never skip."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jobstore import status as st
+from jobstore.store import open_db
+from tests.experiments import worker_exps
+from tests.helpers.dispatch import dispatch_env, jobdispatch
+from tests.helpers.worker import insert, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
+REQUEUED_WAIT_S = 420.0  # SLURM holds a requeued batch job ~120 s before it may start again
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> None:
+    proc = subprocess.run(["bash", str(SLURM_SH), "up"], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        pytest.fail(f"tests/infra/slurm.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+
+
+def task_fields(task_id: str) -> dict[str, str]:
+    out = subprocess.run(["scontrol", "-o", "show", "job", task_id], capture_output=True, text=True).stdout
+    line = out.splitlines()[0] if out.strip() else ""
+    return dict(x.split("=", 1) for x in line.split() if "=" in x)
+
+
+def running_jobs(url: str) -> int:
+    with open_db(url) as store:
+        return store.count(statuses=[st.RUNNING])
+
+
+def preempt(task_ids: list[str], url: str, restarts: int) -> None:
+    """Once every task runs (its `restarts`-th run) and holds a job: USR1 to all its processes."""
+    for t in task_ids:
+        wait_for(lambda t=t: task_fields(t).get("JobState") == "RUNNING"
+                 and int(task_fields(t).get("Restarts", "0")) == restarts,
+                 REQUEUED_WAIT_S, f"task {t} to run (restart {restarts})")
+    wait_for(lambda: running_jobs(url) == len(task_ids), REQUEUED_WAIT_S, "every task to hold a job")
+    for t in task_ids:
+        subprocess.run(["scancel", "--signal=USR1", "--full", t], check=True)
+
+
+def test_a_preempted_sweep_finishes_without_a_second_jobdispatch(slurm_cluster, pg_url, tmp_path, cli_env):
+    steps = 60
+    ids = insert(pg_url, "checkpointed", [{"steps": steps, "step_s": 0.2, "k": k} for k in range(4)])
+    env = dispatch_env(cli_env, JOBDISPATCH_LOGDIR=str(tmp_path / "LOGS"))
+    proc = jobdispatch(env, tmp_path, "--slurm", "--requeue", "--max-requeues=5", "--repeat_jobs=2",
+                       "--exp_dir=pre", "--mem=200M", "jobman", "sql", "-n", "0", pg_url, str(tmp_path / "exp"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    launch = tmp_path / "LOGS" / "pre"
+    assert "#SBATCH --requeue" in (launch / "submit.sh").read_text()
+    manifest = json.loads((launch / "manifest.json").read_text())
+    tasks = [t["id"] for t in manifest["tasks"]]
+    for restarts in (0, 1):  # two preemptions of every task
+        preempt(tasks, pg_url, restarts)
+    with open_db(pg_url) as store:
+        wait_for(lambda: store.count(statuses=[st.DONE]) == len(ids), REQUEUED_WAIT_S, "every job to be DONE")
+        jobs = [store.get(i) for i in ids]
+    assert all(j.state["result"] == worker_exps.iterate(steps) for j in jobs)  # as if never interrupted
+    assert sum(len(j.state["resumed_at"]) for j in jobs) >= 4  # resumed from checkpoints, not restarted
+    for t in tasks:
+        wait_for(lambda t=t: task_fields(t).get("JobState") == "COMPLETED", REQUEUED_WAIT_S, f"task {t} to end")
+        assert int(task_fields(t)["Restarts"]) == 2
+    status = jobdispatch(env, tmp_path, "--status", str(launch))
+    assert status.returncode == 0, status.stdout + status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[1].split()[:5] == ["task", "status", "exit", "id", "requeues"]
+    rows = [line.split()[:5] for line in lines[2:4]]
+    assert rows == [[str(i), "done", "0", tasks[i], "2"] for i in range(2)]
