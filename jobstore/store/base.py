@@ -69,6 +69,7 @@ class Job:
     error: str | None = None
     end_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    undecodable: str | None = None  # why the row's state cannot be decoded (its state is then a marker)
 
 
 @dataclass

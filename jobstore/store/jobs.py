@@ -13,7 +13,7 @@ from ..errors import DatabaseError, UsageError
 from ..status import RESTART_PRIORITY
 from . import queries
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
-from .codec import Encoded, decode_state, encode_state, json_candidates
+from .codec import Encoded, decode_row, encode_state, json_candidates
 from .connector import Connector
 from .dialect import Dialect
 from .inserts import Inserter
@@ -128,7 +128,7 @@ class SqlStore(Store):
         (jid, status, priority, experiment, state, types, hsh, copy, attempt, losses, host, worker,
          lease_until, created, started, ended, updated, error, end_reason) = row
         priority = float(priority)  # SQLite's RETURNING gives integral REALs as integers
-        flat = decode_state(state, types)
+        flat, undecodable = decode_row(state, types)
         flat["jobman.experiment"] = experiment
         flat["jobman.status"] = status
         flat["jobman.sql.priority"] = priority
@@ -137,7 +137,7 @@ class SqlStore(Store):
         return Job(id=jid, status=status, priority=priority, experiment=experiment, state=flat,
                    attempt=attempt, hash=hsh, host=host, worker=worker, lease_until=lease_until,
                    created=created, started=started, ended=ended, error=error, end_reason=end_reason,
-                   extra={"copy": copy, "losses": losses, "updated": updated})
+                   extra={"copy": copy, "losses": losses, "updated": updated}, undecodable=undecodable)
 
     # -- scheduling -------------------------------------------------------------------------------
     def insert_jobs(self, states: Iterable[Mapping[str, Any]], *, force: bool = False,

@@ -225,6 +225,9 @@ class Worker:
         t0 = time.monotonic()
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
+        if job.undecodable is not None:  # a poison row: fail it, fenced, and go on
+            return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None,
+                                error=f"the job's row cannot be decoded: {job.undecodable}")
         try:
             check_allowed(job.experiment, self.options.allow)  # before anything of it is imported
             experiment = self._import(job.experiment)
