@@ -31,7 +31,7 @@ experiment checkpoints and returns channel.INCOMPLETE, the job goes back to STAR
 
 Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
 signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
-in the job's result.json), or the database was unreachable; 130 after a second ^C; 2 for bad input,
+in the job's result-<attempt>.json), or the database was unreachable; 130 after a second ^C; 2 for bad input,
 a table that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not
 import where the worker runs (its job is handed back untouched and the worker stops).
 The worker's directory is appended to the Python path, so an experiment module there is found."""

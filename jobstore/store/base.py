@@ -178,6 +178,11 @@ class Store(abc.ABC):
         """End the attempt: set status, end_reason, end time, clear the lease; optionally the state,
         the priority, the error text and metric points. False (and nothing written) if not ours."""
 
+    def release_lease(self, job_id: int, attempt: int) -> bool:
+        """Attempt ``attempt`` stopped after its job was set to START elsewhere: drop the lease it
+        kept (until then the job is not claimable: two attempts never share its directory)."""
+        return False
+
     @property
     @abc.abstractmethod
     def metrics(self) -> Metrics:

@@ -136,13 +136,17 @@ class Connector(abc.ABC):
                     if transient or (conn is not None and getattr(conn, "closed", False)):
                         self._close_conn()
                     if not (transient and retry):
-                        raise self.translate(exc) from None
+                        error = self.translate(exc)
+                        error.transient = transient or getattr(conn, "closed", False)
+                        raise error from None
                     if connecting:
                         delay = refusals.next_delay()
                         if delay is None:
-                            raise DatabaseError(
+                            error = DatabaseError(
                                 f"cannot connect to {self.url.display()}: still refused after "
-                                f"{self.connect_timeout_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}") from None
+                                f"{self.connect_timeout_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}")
+                            error.transient = True
+                            raise error from None
                         if waiting_since is None:
                             waiting_since = time.monotonic()
                             logger.warning("jobstore: %s refuses connections (%s); waiting up to %g s",
@@ -150,9 +154,11 @@ class Connector(abc.ABC):
                     else:
                         delay = failures.next_delay()
                         if delay is None:
-                            raise DatabaseError(
+                            error = DatabaseError(
                                 f"gave up on {self.url.display()} after {failures.tries + 1} tries in "
-                                f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}") from None
+                                f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}")
+                            error.transient = True
+                            raise error from None
                         logger.warning("jobstore: %s on %s failed (%s); retry %d in %.1f s", what,
                                        self.url.display(), one_line(exc), failures.tries, delay)
                     time.sleep(delay)

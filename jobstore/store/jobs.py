@@ -229,6 +229,9 @@ class SqlStore(Store):
         return self._fenced("finish", job_id, attempt, params, enc,
                             lambda j: j.status == status and j.end_reason == end_reason, metrics)
 
+    def release_lease(self, job_id: int, attempt: int) -> bool:
+        return self._run("release_lease", {"id": int(job_id), "attempt": int(attempt)}, _rowcount) == 1
+
     @property
     def metrics(self) -> Metrics:
         return self._metrics

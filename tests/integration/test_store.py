@@ -343,10 +343,14 @@ def test_set_status_fences_the_running_worker(db_url):
         assert not db.finish(j.id, j.attempt, status=DONE, end_reason="completed")
         row = db.get(j.id)
         assert (row.status, row.end_reason, row.attempt) == (CANCELED, "canceled", 2)
-        assert claim(db).id == ids[1]  # canceled jobs are never claimed
+        second = claim(db)
+        assert second.id == ids[1]  # canceled jobs are never claimed
         assert claim(db) is None
         assert db.set_status(ids, START) == 2 and db.count(statuses=[START]) == 2
-        assert db.set_priority([ids[1]], 7.5) == 1 and claim(db).id == ids[1]
+        # the second was RUNNING: it keeps its lease until that attempt stops (issue 14, item 5)
+        assert db.set_priority([ids[1]], 7.5) == 1 and claim(db).id == ids[0]
+        assert claim(db) is None
+        assert db.release_lease(second.id, second.attempt) and claim(db).id == ids[1]
         assert db.set_status([], DONE) == 0 and db.set_status([10**9], DONE) == 0
 
 
