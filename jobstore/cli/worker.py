@@ -12,6 +12,7 @@ from ..status import START
 from ..store.base import Store
 from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
+from ..worker.importer import IMPORT_TIMEOUT_S
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
 from .base import CommandParser
@@ -89,6 +90,10 @@ def build_parser(prog: str) -> CommandParser:
                    help="wait up to S seconds for a database that refuses connections (at its connection "
                         f"limit, starting up) before giving up (default {WORKER_CONNECT_TIMEOUT_S:g}: "
                         "a cluster-wide start)")
+    p.add_argument("--import-timeout", "--import_timeout", dest="import_timeout", metavar="S",
+                   type=_positive("--import-timeout"), default=IMPORT_TIMEOUT_S,
+                   help="a job whose experiment is still importing after S seconds ends ERR_START and the "
+                        f"worker stops (default {IMPORT_TIMEOUT_S:g}); the lease is kept alive meanwhile")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -133,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
-                            group_access=args.group_access, allow=allow)
+                            group_access=args.group_access, allow=allow, import_timeout_s=args.import_timeout)
     # create=False: a misspelt table must not be created and "run"
     store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:

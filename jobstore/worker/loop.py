@@ -41,9 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..errors import DatabaseError, ExperimentError, UsageError
+from ..errors import DatabaseError, UsageError
 from ..files import UnsafePathError
-from ..params.resolve import resolve_experiment
 from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason
 from ..store.base import Job, Store
@@ -52,6 +51,7 @@ from . import finalstate, provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf_once
 from .finish import Recorder
+from .importer import IMPORT_FAILED, IMPORT_TIMEOUT_S, Loader
 from .jobdir import JobDirs
 from .keeper import Keeper, Watched
 from .outcome import JobOutcome, WorkerReport
@@ -61,7 +61,6 @@ LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
 MAX_ATTEMPTS = 3
 IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
-IMPORT_FAILED = "cannot import"  # the JobOutcome note that stops the worker
 
 
 @dataclass
@@ -78,6 +77,7 @@ class WorkerOptions:
     worker_id: str | None = None
     group_access: bool = False  # job directories 0750 instead of 0700
     allow: tuple[str, ...] = ()  # experiment prefixes this worker may import (empty: any)
+    import_timeout_s: float = IMPORT_TIMEOUT_S  # an experiment's import past this is ERR_START
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -125,7 +125,6 @@ class Worker:
         self._own_err = err is None
         self._store_lock = threading.Lock()
         self._watched: Watched | None = None
-        self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self._dirs = JobDirs(self.options.group_access)
         self.recorder = Recorder(store, self._store_lock, self.options.lease_s, self._dirs, self.log)
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
@@ -135,6 +134,8 @@ class Worker:
         self._process_info: dict[str, Any] = {}
         self._std: StdFiles | None = None  # fds 1 and 2 saved once per run()
         self.report = WorkerReport(self.worker_id)
+        self._loader = Loader(self.options.import_timeout_s, self.options.heartbeat_interval_s, self.recorder,
+                              self.report, self.log)
 
     def log(self, message: str) -> None:
         try:
@@ -228,11 +229,11 @@ class Worker:
                                 error=f"the job's row cannot be decoded: {job.undecodable}")
         try:
             check_allowed(job.experiment, self.options.allow)  # before anything of it is imported
-            experiment = self._import(job.experiment)
         except NotAllowedError as e:  # the job's fault: nothing of it is imported
             return self._cannot_start(job, job_dir, e, str(e))
-        except ExperimentError as e:  # this worker's fault, not the job's: hand it back untouched
-            return self._cannot_import(job, job_dir, e)
+        experiment = self._loader.load(job, job_dir, keeper, lambda: signals.received is not None)
+        if isinstance(experiment, JobOutcome):  # not imported: handed back or ERR_START
+            return experiment
         try:
             flat, state = self._prepare(job, job_dir, start_time)
         except Exception as e:
@@ -272,23 +273,6 @@ class Worker:
         self.recorder.append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{error}")
         self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
         return self.recorder.finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=error)
-
-    def _import(self, name: str) -> Callable[..., Any]:
-        """The experiment, imported once per worker."""
-        experiment = self._experiments.get(name) or resolve_experiment(name)
-        self._experiments[name] = experiment
-        return experiment
-
-    def _cannot_import(self, job: Job, job_dir: str, e: ExperimentError) -> JobOutcome:
-        """A worker started where the experiment does not import would fail every job of the table
-        within milliseconds: hand the job back as it was (START, same priority, no loss counted)
-        and stop this worker instead."""
-        outcome = self.recorder.finish(job, job_dir, START, EndReason.HANDED_BACK, None, note=IMPORT_FAILED)
-        self.report.import_error = (
-            f"cannot import {job.experiment} from {os.getcwd()} (PYTHONPATH "
-            f"{os.environ.get('PYTHONPATH') or 'unset'}): {str(e).split(': ', 1)[-1]}; job {job.id} is "
-            "handed back untouched and this worker stops: run the worker where the module is importable")
-        return outcome
 
     def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any]:
         """The job directory, the flat state with this attempt's provenance and the nested state
