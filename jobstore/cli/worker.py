@@ -104,7 +104,7 @@ def _stopped_by_limit(store: Store, report: WorkerReport, n: int) -> str | None:
     """When -n K (default 1) ended the run with jobs still waiting, say so: a forgotten -n 0 looks
     like a finished sweep otherwise."""
     if n <= 0 or len(report.outcomes) < n or report.no_more_jobs or report.stop_signal or report.db_error \
-            or report.import_error or report.interrupted:
+            or report.import_error or report.interrupted or report.node_error:
         return None
     try:
         waiting = store.count(statuses=[START])
@@ -153,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"jobman sql: {summary}", file=sys.stderr)
     if report.import_error:
         print(f"jobman sql: error: {report.import_error}", file=sys.stderr)
+    if report.node_error:
+        print(f"jobman sql: stopped: {report.node_error}", file=sys.stderr)
     if report.db_error:
         print(f"jobman sql: stopped: the database could not be reached: {report.db_error}", file=sys.stderr)
     if report.stop_signal and not report.interrupted:

@@ -47,7 +47,7 @@ from ..params.state import expand, flatten
 from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason
 from ..store.base import Job, Store
 from ..store.metrics import Point
-from . import finalstate, provenance, requeue
+from . import finalstate, node, provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf_once
 from .finish import Recorder
@@ -128,6 +128,7 @@ class Worker:
         self._dirs = JobDirs(self.options.group_access)
         self.recorder = Recorder(store, self._store_lock, self.options.lease_s, self._dirs, self.log)
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
+        self._infra_in_row = 0  # ERR_STARTs in a row caused by the job directory (:mod:`.node`)
         self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
@@ -163,8 +164,10 @@ class Worker:
         try:
             with StopSignals() as signals:
                 signals.on_first = self._say_stop_requested
+                self.report.node_error = node.check_exproot(self.exproot)
                 try:
-                    self._loop(signals, keeper)
+                    if self.report.node_error is None:
+                        self._loop(signals, keeper)
                 except KeyboardInterrupt:
                     self.report.interrupted = True
                 if signals.received is not None:
@@ -216,7 +219,9 @@ class Worker:
                 raise KeyboardInterrupt
             if self._unasked_in_row:  # let another worker take the job it just handed back
                 requeue.pause(self._unasked_in_row, lambda: signals.received is not None)
-            if outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
+            if self._infra_in_row >= node.INFRA_STREAK_MAX:
+                self.report.node_error = f"{self._infra_in_row} job directories in a row were unusable"
+            if self.report.node_error or outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
                 return
 
     # -- one job -------------------------------------------------------------------------------------
@@ -236,6 +241,9 @@ class Worker:
             return experiment
         try:
             flat, state = self._prepare(job, job_dir, start_time)
+        except OSError as e:  # this node's fault (disk full, unmounted, read-only): not the job's
+            self.report.node_error = f"cannot write the job directory {job_dir} ({e}): job {job.id} is handed back"
+            return self.recorder.finish(job, job_dir, START, EndReason.HANDED_BACK, None, note=node.NODE_FAULT)
         except Exception as e:
             return self._cannot_start(job, job_dir, e, str(e) if isinstance(e, UnsafePathError) else traceback.format_exc())
 
@@ -256,7 +264,9 @@ class Worker:
         except (OSError, UnsafePathError) as e:  # the job directory became unusable (disk full, removed...)
             std.exit()
             self.log(f"job {job.id}: cannot use its directory {job_dir}: {e}: ERR_START")
+            self._infra_in_row += 1
             return self.recorder.finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=traceback.format_exc())
+        self._infra_in_row = 0
         keeper.watch(watched)
         try:
             result, error, interrupted = _call(experiment, state, channel)
