@@ -35,9 +35,14 @@ class ExperimentError(UsageError):
 
 
 class DatabaseError(JobmanError):
-    """The database refused or could not be reached (translated from the driver at the store boundary)."""
+    """The database refused or could not be reached (translated from the driver at the store boundary).
+
+    ``transient`` is True when trying again later may succeed (the server unreachable, a lost
+    connection, a lock); False when the database refused the statement itself (a value it cannot
+    store, a constraint): the worker retries only the former."""
 
     exit_code = 2
+    transient = False
 
 
 class LostLease(JobmanError):

@@ -139,6 +139,8 @@ def fetch_selected(db: Store, sel: Selection) -> list[Job]:
 def job_line(job: Job, keys: Iterable[str]) -> str:
     """Jobman's job line; ``--print`` keys from the state or the row (``error`` shows its last line)."""
     text = f"Job id {job.id}, status={job.status} jobman.sql.priority={job.priority}"
+    if job.undecodable is not None:
+        text += f" <undecodable: {job.undecodable}>"
     for key in keys:
         value = jobinfo.value_of(job, key, _MISSING)
         text += f" {key}={'KeyDontExist' if value is _MISSING else jobinfo.one_line(value)}"

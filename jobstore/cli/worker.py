@@ -12,6 +12,7 @@ from ..status import START
 from ..store.base import Store
 from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
+from ..worker.importer import IMPORT_TIMEOUT_S
 from ..worker.jobdir_archive import DEFAULT_MAX_MB, JOBDIR_MODES
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
@@ -33,7 +34,7 @@ experiment checkpoints and returns channel.INCOMPLETE, the job goes back to STAR
 
 Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
 signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
-in the job's result.json), or the database became unreachable while it ran; 130 after a second ^C;
+in the job's result-<attempt>.json), or the database became unreachable while it ran; 130 after a second ^C;
 2 for bad input, a database that cannot be reached at start-up (after --connect-timeout), a table
 that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not import
 where the worker runs (its job is handed back untouched and the worker stops).
@@ -130,6 +131,10 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--max-requeues", "--max_requeues", dest="max_requeues", metavar="N", type=_requeues,
                    default=None, help=f"requeue one task at most N times (default ${REQUEUE_ENV}, else "
                                       f"{DEFAULT_MAX_REQUEUES})")
+    p.add_argument("--import-timeout", "--import_timeout", dest="import_timeout", metavar="S",
+                   type=_positive("--import-timeout"), default=IMPORT_TIMEOUT_S,
+                   help="a job whose experiment is still importing after S seconds ends ERR_START and the "
+                        f"worker stops (default {IMPORT_TIMEOUT_S:g}); the lease is kept alive meanwhile")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -140,7 +145,7 @@ def _stopped_by_limit(store: Store, report: WorkerReport, n: int) -> str | None:
     """When -n K (default 1) ended the run with jobs still waiting, say so: a forgotten -n 0 looks
     like a finished sweep otherwise."""
     if n <= 0 or len(report.outcomes) < n or report.no_more_jobs or report.stop_signal or report.db_error \
-            or report.import_error or report.interrupted:
+            or report.import_error or report.interrupted or report.node_error:
         return None
     try:
         waiting = store.count(statuses=[START])
@@ -204,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
                             group_access=args.group_access, allow=allow, jobdir=args.jobdir,
-                            jobdir_max_mb=args.jobdir_max_mb)
+                            jobdir_max_mb=args.jobdir_max_mb, import_timeout_s=args.import_timeout)
     # create=False: a misspelt table must not be created and "run"
     store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:
@@ -224,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"jobman sql: {summary}", file=sys.stderr)
     if report.import_error:
         print(f"jobman sql: error: {report.import_error}", file=sys.stderr)
+    if report.node_error:
+        print(f"jobman sql: stopped: {report.node_error}", file=sys.stderr)
     if report.db_error:
         print(f"jobman sql: stopped: the database could not be reached: {report.db_error}", file=sys.stderr)
     if report.stop_signal and not report.interrupted:

@@ -70,6 +70,7 @@ class Job:
     error: str | None = None
     end_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    undecodable: str | None = None  # why the row's state cannot be decoded (its state is then a marker)
 
 
 @dataclass
@@ -186,6 +187,11 @@ class Store(abc.ABC):
                error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
         """End the attempt: set status, end_reason, end time, clear the lease; optionally the state,
         the priority, the error text and metric points. False (and nothing written) if not ours."""
+
+    def release_lease(self, job_id: int, attempt: int) -> bool:
+        """Attempt ``attempt`` stopped after its job was set to START elsewhere: drop the lease it
+        kept (until then the job is not claimable: two attempts never share its directory)."""
+        return False
 
     @property
     @abc.abstractmethod

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from .codec import decode_state
+from .codec import decode_row
 from .jobs import SqlStore
 from .views import MIRROR_COLUMNS
 
@@ -48,7 +48,7 @@ class Board:
         """Running jobs (lowest ids first) with host, worker, attempt, heartbeat age and state."""
         rows = self._rows("board_running", {"limit": int(limit)})
         return [{"id": r[0], "host": r[1], "worker": r[2], "attempt": r[3], "heartbeat_age_s": _num(r[4]),
-                 "running_s": _num(r[5]), "state": decode_state(r[6], r[7])} for r in rows]
+                 "running_s": _num(r[5]), "state": decode_row(r[6], r[7])[0]} for r in rows]
 
     def timeline(self, bucket_s: float, since: float = 0.0, limit: int = 2000) -> list[tuple[float, int, int]]:
         """(bucket start, status, jobs ended then) for the last ``limit`` buckets from ``since``
@@ -71,7 +71,7 @@ class Board:
         params = dict(params, limit=int(limit), offset=int(offset))
         rows = self._rows("board_page", params, where=clause, order=self._order(sort, desc))
         return Page([{"id": r[0], "status": r[1], "priority": float(r[2]), "host": r[3], "attempt": r[4],
-                      "ended": _num(r[5]), "state": decode_state(r[6], r[7])} for r in rows], total)
+                      "ended": _num(r[5]), "state": decode_row(r[6], r[7])[0]} for r in rows], total)
 
     def _order(self, sort: str, desc: bool) -> str:
         """An ORDER BY list: a column, or a state key as its typed view expression (the key is a
@@ -98,7 +98,7 @@ class Board:
         """The last jobs in an error status, with their traceback and state."""
         rows = self._rows("board_errors", {"limit": int(limit)})
         return [{"id": r[0], "status": r[1], "end_reason": r[2], "host": r[3], "attempt": r[4],
-                 "ended": _num(r[5]), "error": r[6], "state": decode_state(r[7], r[8])} for r in rows]
+                 "ended": _num(r[5]), "error": r[6], "state": decode_row(r[7], r[8])[0]} for r in rows]
 
 
 def _num(value: Any) -> float | None:

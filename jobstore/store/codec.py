@@ -196,6 +196,24 @@ def decode_state(state: Mapping[str, Any] | str, tags: Mapping[str, Any] | str |
     return out
 
 
+UNDECODABLE_KEY = "jobman.undecodable"  # the one key of a row's state that cannot be decoded
+
+
+def decode_row(state: Any, tags: Any) -> tuple[dict[str, Any], str | None]:
+    """A row's state, or, when the row cannot be decoded (a JSON array as its state, a bad tag in
+    ``types``: anyone with SQL access can write one), ``{UNDECODABLE_KEY: '<undecodable: why>'}``
+    and why. One bad row must not crash the claim that took it or a command that reads it."""
+    try:
+        if isinstance(state, str):
+            state = json.loads(state)
+        if not isinstance(state, dict):
+            raise TypeError(f"the state is a JSON {type(state).__name__}, not an object")
+        return decode_state(state, tags), None
+    except Exception as e:  # any malformed JSON or tag: the reason is kept, the row stays readable
+        reason = f"{type(e).__name__}: {e}"[:300].replace("\x00", "\\x00")
+        return {UNDECODABLE_KEY: f"<undecodable: {reason}>"}, reason
+
+
 def state_hash(experiment: str, enc: Encoded) -> str:
     """sha256 of the canonical JSON of the scheduled parameters (the experiment included; status,
     priority, id and hash excluded): equal states give equal hashes on every machine."""

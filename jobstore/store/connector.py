@@ -130,7 +130,10 @@ class Connector(abc.ABC):
         one-line :class:`DatabaseError`."""
         with self._lock:
             failures = Backoff(RETRY_FIRST_S, RETRY_MAX_S, RETRY_TOTAL_S)
-            refusals = Backoff(CONNECT_FIRST_S, CONNECT_MAX_S, self.connect_timeout_s)
+            # The long wait is for the first contact (a cluster-wide start); a reconnect later (after a
+            # release, with a job's lease running) waits no longer than other failures.
+            wait_s = self.connect_timeout_s if not self._connected_once else min(self.connect_timeout_s, RETRY_TOTAL_S)
+            refusals = Backoff(CONNECT_FIRST_S, CONNECT_MAX_S, wait_s)
             waiting_since: float | None = None
             while True:
                 conn = self._conn
@@ -153,23 +156,29 @@ class Connector(abc.ABC):
                     if transient or (conn is not None and getattr(conn, "closed", False)):
                         self._close_conn()
                     if not (transient and retry):
-                        raise self.translate(exc) from None
+                        error = self.translate(exc)
+                        error.transient = transient or getattr(conn, "closed", False)
+                        raise error from None
                     if connecting:
                         delay = refusals.next_delay()
                         if delay is None:
-                            raise DatabaseError(
+                            error = DatabaseError(
                                 f"cannot connect to {self.url.display()}: still refused after "
-                                f"{self.connect_timeout_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}") from None
+                                f"{self.connect_timeout_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}")
+                            error.transient = True
+                            raise error from None
                         if waiting_since is None:
                             waiting_since = time.monotonic()
                             logger.warning("jobstore: %s refuses connections (%s); waiting up to %g s",
-                                           self.url.display(), one_line(exc), self.connect_timeout_s)
+                                           self.url.display(), one_line(exc), wait_s)
                     else:
                         delay = failures.next_delay()
                         if delay is None:
-                            raise DatabaseError(
+                            error = DatabaseError(
                                 f"gave up on {self.url.display()} after {failures.tries + 1} tries in "
-                                f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}") from None
+                                f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}")
+                            error.transient = True
+                            raise error from None
                         logger.warning("jobstore: %s on %s failed (%s); retry %d in %.1f s", what,
                                        self.url.display(), one_line(exc), failures.tries, delay)
                     time.sleep(delay)

@@ -13,7 +13,7 @@ from ..errors import DatabaseError, UsageError
 from ..status import RESTART_PRIORITY
 from . import queries
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
-from .codec import Encoded, decode_state, encode_state, json_candidates
+from .codec import Encoded, decode_row, encode_state, json_candidates
 from .connector import Connector
 from .dialect import Dialect
 from .inserts import Inserter
@@ -129,7 +129,7 @@ class SqlStore(Store):
         (jid, status, priority, experiment, state, types, hsh, copy, attempt, losses, host, worker,
          lease_until, created, started, ended, updated, error, end_reason) = row
         priority = float(priority)  # SQLite's RETURNING gives integral REALs as integers
-        flat = decode_state(state, types)
+        flat, undecodable = decode_row(state, types)
         flat["jobman.experiment"] = experiment
         flat["jobman.status"] = status
         flat["jobman.sql.priority"] = priority
@@ -138,7 +138,7 @@ class SqlStore(Store):
         return Job(id=jid, status=status, priority=priority, experiment=experiment, state=flat,
                    attempt=attempt, hash=hsh, host=host, worker=worker, lease_until=lease_until,
                    created=created, started=started, ended=ended, error=error, end_reason=end_reason,
-                   extra={"copy": copy, "losses": losses, "updated": updated})
+                   extra={"copy": copy, "losses": losses, "updated": updated}, undecodable=undecodable)
 
     # -- scheduling -------------------------------------------------------------------------------
     def insert_jobs(self, states: Iterable[Mapping[str, Any]], *, force: bool = False,
@@ -235,6 +235,9 @@ class SqlStore(Store):
                   "priority": float(priority) if priority is not None else None, "error": error}
         return self._fenced("finish", job_id, attempt, params, enc,
                             lambda j: j.status == status and j.end_reason == end_reason, metrics)
+
+    def release_lease(self, job_id: int, attempt: int) -> bool:
+        return self._run("release_lease", {"id": int(job_id), "attempt": int(attempt)}, _rowcount) == 1
 
     @property
     def metrics(self) -> Metrics:

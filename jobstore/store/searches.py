@@ -31,7 +31,7 @@ from ..search.samplers import Trial
 from ..search.space import Dimension, space_from_json
 from ..status import DEFAULT_PRIORITY, DONE, RUNNING, START
 from .base import MIRRORED_KEYS, Job
-from .codec import decode_state, encode_state, state_hash
+from .codec import decode_row, decode_state, encode_state, state_hash
 from .connector import Connector
 from .dialect import Dialect
 from .views import Views
@@ -150,7 +150,7 @@ class Searches:
 
     def _history(self, conn: Any, search: Search) -> list[tuple[int, int, dict[str, Any]]]:
         rows = self.sql.exec(conn, "search_history", {"search_id": search.id}).fetchall()
-        return [(int(jid), int(status), decode_state(state, types)) for jid, status, state, types in rows]
+        return [(int(jid), int(status), decode_row(state, types)[0]) for jid, status, state, types in rows]
 
     def progress(self) -> list[SearchProgress]:
         """Every search with its counts and best objective (for ``sqlstatus --summary``)."""

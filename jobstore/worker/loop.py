@@ -16,8 +16,9 @@ launches many copies. Per job:
    connection, and releases the worker's main connection once the experiment has run for
    ``idle_release_s``: no connection is held while a long experiment computes.
 4. **finish**, fenced by the attempt: COMPLETE → DONE, INCOMPLETE → START with priority ≥ 2.0,
-   anything else or an exception → ERR_RUN with the traceback. If the database stays unreachable
-   past the lease, or the hand-back is refused, the result is written to ``result.json`` in the job
+   anything else or an exception → ERR_RUN with the traceback; a state the table cannot store →
+   ERR_RUN with the reason (:mod:`.finish`). If the database stays unreachable past the lease, or
+   the hand-back is refused, the result is written to ``result-<attempt>.json`` in the job
    directory and the worker exits non-zero: results are never silently dropped.
 
 Why the main connection is released late rather than before every experiment: a no-op job then
@@ -30,28 +31,27 @@ handle bound to its thread, so the main connection is released before every expe
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..backoff import Backoff
-from ..errors import DatabaseError, ExperimentError, UsageError
-from ..files import UnsafePathError, atomic_write, open_append
-from ..params.resolve import resolve_experiment
+from ..errors import DatabaseError, UsageError
+from ..files import UnsafePathError
 from ..params.state import expand, flatten
-from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason, Status
+from ..status import DONE, ERR_RUN, ERR_START, RESTART_PRIORITY, START, EndReason
 from ..store.base import Job, Store
 from ..store.metrics import Point
-from . import provenance, requeue
+from . import finalstate, node, provenance, requeue
 from .allow import NotAllowedError, check_allowed
-from .channel import Channel, StopSignals, write_conf, write_conf_once
+from .channel import Channel, StopSignals, write_conf_once
+from .finish import Recorder
+from .importer import IMPORT_FAILED, IMPORT_TIMEOUT_S, Loader
 from .jobdir import JobDirs
 from .jobdir_archive import DEFAULT_MAX_MB, JobDirSync
 from .keeper import Keeper, Watched
@@ -63,10 +63,6 @@ LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
 MAX_ATTEMPTS = 3
 IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
-FINISH_RETRY_FIRST_S = 0.25
-FINISH_RETRY_MAX_SLEEP_S = 5.0
-RESULT_FILE = "result.json"
-IMPORT_FAILED = "cannot import"  # the JobOutcome note that stops the worker
 
 
 @dataclass
@@ -85,6 +81,7 @@ class WorkerOptions:
     allow: tuple[str, ...] = ()  # experiment prefixes this worker may import (empty: any)
     jobdir: str = "shared"  # "db": job directories archived in the database (worker/jobdir_archive.py)
     jobdir_max_mb: float = DEFAULT_MAX_MB
+    import_timeout_s: float = IMPORT_TIMEOUT_S  # an experiment's import past this is ERR_START
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -132,18 +129,22 @@ class Worker:
         self._own_err = err is None
         self._store_lock = threading.Lock()
         self._watched: Watched | None = None
-        self._experiments: dict[str, Callable[..., Any]] = {}  # resolved once per worker
         self._dirs = JobDirs(self.options.group_access)
         self._jobdir_sync = JobDirSync(store, self._store_lock, self.options.jobdir, self.options.jobdir_max_mb,
                                        self.log)
         self._left_behind = LeftBehind(store, self._store_lock, self.options.heartbeat_interval_s, self.log)
+        self.recorder = Recorder(store, self._store_lock, self.options.lease_s, self._dirs, self.log)
+        self.recorder.at_end = self._jobdir_sync.store_at_end  # --jobdir=db: archive before the end
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
+        self._infra_in_row = 0  # ERR_STARTs in a row caused by the job directory (:mod:`.node`)
         self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
         self._std: StdFiles | None = None  # fds 1 and 2 saved once per run()
         self.report = WorkerReport(self.worker_id)
+        self._loader = Loader(self.options.import_timeout_s, self.options.heartbeat_interval_s, self.recorder,
+                              self.report, self.log)
 
     def log(self, message: str) -> None:
         try:
@@ -171,8 +172,10 @@ class Worker:
         try:
             with StopSignals() as signals:
                 signals.on_first = self._say_stop_requested
+                self.report.node_error = node.check_exproot(self.exproot)
                 try:
-                    self._loop(signals, keeper)
+                    if self.report.node_error is None:
+                        self._loop(signals, keeper)
                 except KeyboardInterrupt:
                     self.report.interrupted = True
                 if signals.received is not None:
@@ -226,7 +229,9 @@ class Worker:
                 raise KeyboardInterrupt
             if self._unasked_in_row:  # let another worker take the job it just handed back
                 requeue.pause(self._unasked_in_row, lambda: signals.received is not None)
-            if outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
+            if self._infra_in_row >= node.INFRA_STREAK_MAX:
+                self.report.node_error = f"{self._infra_in_row} job directories in a row were unusable"
+            if self.report.node_error or outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
                 return
 
     # -- one job -------------------------------------------------------------------------------------
@@ -234,15 +239,21 @@ class Worker:
         t0 = time.monotonic()
         start_time = job.started if job.started is not None else time.time()
         job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
+        if job.undecodable is not None:  # a poison row: fail it, fenced, and go on
+            return self.recorder.finish(job, job_dir, ERR_START, EndReason.START_ERROR, None,
+                                error=f"the job's row cannot be decoded: {job.undecodable}")
         try:
             check_allowed(job.experiment, self.options.allow)  # before anything of it is imported
-            experiment = self._import(job.experiment)
         except NotAllowedError as e:  # the job's fault: nothing of it is imported
             return self._cannot_start(job, job_dir, e, str(e))
-        except ExperimentError as e:  # this worker's fault, not the job's: hand it back untouched
-            return self._cannot_import(job, job_dir, e)
+        experiment = self._loader.load(job, job_dir, keeper, lambda: signals.received is not None)
+        if isinstance(experiment, JobOutcome):  # not imported: handed back or ERR_START
+            return experiment
         try:
             flat, state = self._prepare(job, job_dir, start_time)
+        except OSError as e:  # this node's fault (disk full, unmounted, read-only): not the job's
+            self.report.node_error = f"cannot write the job directory {job_dir} ({e}): job {job.id} is handed back"
+            return self.recorder.finish(job, job_dir, START, EndReason.HANDED_BACK, None, note=node.NODE_FAULT)
         except Exception as e:
             return self._cannot_start(job, job_dir, e, str(e) if isinstance(e, UnsafePathError) else traceback.format_exc())
 
@@ -252,7 +263,7 @@ class Worker:
         channel = Channel(state, save=save, signals=signals, finish_up_after_s=self.options.finish_up_after_s,
                           save_every_s=self.options.save_every_s)
         if signals.received is not None:  # stopped between claim and start: hand it back untouched
-            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flatten(state))
+            return self.recorder.finish(job, job_dir, START, EndReason.INCOMPLETE, flatten(state))
         self._watched = watched = self._start_save(job, job_dir, channel, flat, t0)
         std = self._std
         assert std is not None  # set by run()
@@ -263,7 +274,9 @@ class Worker:
         except (OSError, UnsafePathError) as e:  # the job directory became unusable (disk full, removed...)
             std.exit()
             self.log(f"job {job.id}: cannot use its directory {job_dir}: {e}: ERR_START")
-            return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=traceback.format_exc())
+            self._infra_in_row += 1
+            return self.recorder.finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=traceback.format_exc())
+        self._infra_in_row = 0
         keeper.watch(watched)
         try:
             result, error, interrupted = _call(experiment, state, channel)
@@ -277,26 +290,9 @@ class Worker:
 
     def _cannot_start(self, job: Job, job_dir: str, e: Exception, error: str) -> JobOutcome:
         """The job itself cannot start here (not allowed, its state or directory unusable): ERR_START."""
-        self._append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{error}")
+        self.recorder.append(job_dir, "stderr", f"jobman: job {job.id} could not start:\n{error}")
         self.log(f"job {job.id}: cannot start ({type(e).__name__}: {e}): ERR_START")
-        return self._finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=error)
-
-    def _import(self, name: str) -> Callable[..., Any]:
-        """The experiment, imported once per worker."""
-        experiment = self._experiments.get(name) or resolve_experiment(name)
-        self._experiments[name] = experiment
-        return experiment
-
-    def _cannot_import(self, job: Job, job_dir: str, e: ExperimentError) -> JobOutcome:
-        """A worker started where the experiment does not import would fail every job of the table
-        within milliseconds: hand the job back as it was (START, same priority, no loss counted)
-        and stop this worker instead."""
-        outcome = self._finish(job, job_dir, START, EndReason.HANDED_BACK, None, note=IMPORT_FAILED)
-        self.report.import_error = (
-            f"cannot import {job.experiment} from {os.getcwd()} (PYTHONPATH "
-            f"{os.environ.get('PYTHONPATH') or 'unset'}): {str(e).split(': ', 1)[-1]}; job {job.id} is "
-            "handed back untouched and this worker stops: run the worker where the module is importable")
-        return outcome
+        return self.recorder.finish(job, job_dir, ERR_START, EndReason.START_ERROR, None, error=error)
 
     def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any]:
         """The job directory, the flat state with this attempt's provenance and the nested state
@@ -316,7 +312,7 @@ class Worker:
         """current.conf and the provenance keys into the row: now (SQLite), or by the keeper once
         the experiment has run idle_release_s (PostgreSQL: a short job never pays for it)."""
         def start_save() -> bool:
-            return self._write_state(job, job_dir, flat, "start save")
+            return self.recorder.write_state(job, job_dir, flat, "start save") is not False
 
         heartbeat_at = t0 + self.options.heartbeat_interval_s
         if self.idle_release_s > 0:
@@ -336,19 +332,19 @@ class Worker:
         with the metric points not written yet."""
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
-            return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted",
+            return self.recorder.finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted",
                                 metrics=metrics)
         if error is None and result is Channel.COMPLETE:
-            return self._finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at,
+            return self.recorder.finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at,
                                 metrics=metrics)
         if error is None and result is Channel.INCOMPLETE:
             return self._incomplete(job, job_dir, flat_end, asked, metrics)
         if error is None:
             error = (f"the experiment returned {result!r}: expected channel.COMPLETE (None) or "
                      "channel.INCOMPLETE (True)\n")
-            self._append(job_dir, "stderr", f"jobman: {error}")
+            self.recorder.append(job_dir, "stderr", f"jobman: {error}")
         self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
-        return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
+        return self.recorder.finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
 
     def _incomplete(self, job: Job, job_dir: str, flat_end: dict[str, Any], asked: bool,
                     metrics: list[Point]) -> JobOutcome:
@@ -357,15 +353,15 @@ class Worker:
         self._unasked_in_row = self._unasked_in_row + 1 if streak else 0
         if streak >= self.options.max_attempts:
             error = requeue.too_many(streak)
-            self._append(job_dir, "stderr", f"jobman: {error}")
+            self.recorder.append(job_dir, "stderr", f"jobman: {error}")
             self.log(f"job {job.id}: INCOMPLETE returned unasked {streak} times in a row: ERR_RUN")
-            return self._finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
+            return self.recorder.finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
         flat_end.pop(requeue.STREAK_KEY, None)
         if streak:
             flat_end[requeue.STREAK_KEY] = streak
         self.log(f"job {job.id}: INCOMPLETE, requeued" + (
             f" (returned without a stop request, {streak} of {self.options.max_attempts} in a row)" if streak else ""))
-        return self._finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
+        return self.recorder.finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end,
                             priority=max(job.priority, RESTART_PRIORITY), metrics=metrics)
 
     def _final_flat(self, state: Any, job: Job, start_time: float, t0: float) -> dict[str, Any]:
@@ -376,103 +372,25 @@ class Worker:
         flat[provenance.PREFIX + "end_time"] = start_time + (time.monotonic() - t0)
         return flat
 
-    def _write_state(self, job: Job, job_dir: str, flat: dict[str, Any], what: str,
-                     channel: Channel | None = None) -> bool:
-        """current.conf, then the state (and the channel's pending metrics) into the row (fenced;
-        the caller holds the store lock). False only when the job is no longer ours; an
-        unreachable database is logged and the state waits for the next save or the finish."""
-        write_conf(f"{job_dir}/current.conf", flat)
-        points = channel.pending_metrics() if channel is not None else []
-        try:
-            ok = self.store.save(job.id, job.attempt, flat, self.options.lease_s, metrics=points)
-        except DatabaseError as e:
-            self.log(f"job {job.id}: {what} failed ({e}); current.conf is written, the table will "
-                     "get the state with the next save or the finish")
-            return True
-        if channel is not None:
-            channel.drop_metrics(len(points))  # written, or refused for good with the attempt
-        return ok
-
     def _save(self, job: Job, job_dir: str, channel: Channel) -> bool:
-        """channel.save(): current.conf and the state (fenced); no connection kept afterwards
-        once the experiment has run past idle_release_s."""
+        """channel.save(): the state (fenced), then current.conf; no connection kept afterwards once
+        the experiment has run past idle_release_s. A state the table cannot store is reported to
+        the experiment at once (:class:`~.finalstate.UnstorableState`)."""
         flat = flatten(channel.state)
+        finalstate.check_save(flat)
         with self._store_lock:
             watched = self._watched
             if watched is not None and watched.job_id == job.id:
                 watched.start_save = None  # this save supersedes the deferred start save
-            ok = self._write_state(job, job_dir, flat, "save", channel)
+            if channel.lost_reason is not None:  # fenced out: write nothing more
+                return False
+            points = channel.pending_metrics()
+            ok = self.recorder.write_state(job, job_dir, flat, "save", points)
+            if ok is not None:
+                channel.drop_metrics(len(points))  # written, or refused for good with the attempt
             if watched is None or watched.idle_due is None:
                 self.store.release()
-        return ok
-
-    def _finish(self, job: Job, job_dir: str, status: int, end_reason: str,
-                flat: dict[str, Any] | None, *, priority: float | None = None, error: str | None = None,
-                done_at: tuple[float, float] | None = None, note: str = "",
-                metrics: Sequence[Point] = ()) -> JobOutcome:
-        """Hand the job back, fenced by its attempt; retry while the lease could still be ours;
-        keep the result in result.json when it cannot be recorded."""
-        if flat is not None:
-            flat["jobman.status"] = int(status)
-            if done_at is not None:
-                start_time, t0 = done_at
-                run_time = time.monotonic() - t0
-                flat["jobman.end_time"] = start_time + run_time
-                flat["jobman.run_time"] = run_time
-            try:
-                write_conf(f"{job_dir}/current.conf", flat)
-            except OSError as e:
-                self.log(f"job {job.id}: cannot write current.conf: {e}")
-        status, end_reason, error = self._jobdir_sync.store_at_end(job, job_dir, status, end_reason, error)
-        if flat is not None:
-            flat["jobman.status"] = int(status)
-        outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
-        backoff = Backoff(FINISH_RETRY_FIRST_S, FINISH_RETRY_MAX_SLEEP_S, self.options.lease_s)
-        while True:
-            try:
-                with self._store_lock:
-                    ok = self.store.finish(job.id, job.attempt, status=status, end_reason=end_reason,
-                                           state=flat, priority=priority, error=error, metrics=metrics)
-                break
-            except DatabaseError as e:
-                delay = backoff.next_delay()
-                if delay is None:
-                    outcome.handed_back = False
-                    outcome.note = outcome.note or "database unreachable"
-                    path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
-                    self.log(f"job {job.id}: cannot record its end ({Status.name_of(status)}): {e}; "
-                             f"result kept in {path}")
-                    return outcome
-                self.log(f"job {job.id}: finish failed ({e}); retrying")
-                time.sleep(delay)
-        if not ok:
-            outcome.handed_back = False
-            outcome.note = outcome.note or "refused"
-            path = self._keep_result(job, job_dir, status, end_reason, flat, priority, error)
-            self.log(f"job {job.id}: attempt {job.attempt} no longer holds the job (its lease expired "
-                     f"or another client changed its status): its end ({Status.name_of(status)}) was "
-                     f"refused; result kept in {path}")
-        return outcome
-
-    def _keep_result(self, job: Job, job_dir: str, status: int, end_reason: str,
-                     flat: dict[str, Any] | None, priority: float | None, error: str | None) -> str:
-        path = os.path.join(job_dir, RESULT_FILE)
-        doc = {"job_id": job.id, "attempt": job.attempt, "status": status, "status_name": Status.name_of(status),
-               "end_reason": end_reason, "priority": priority, "error": error, "state": flat}
-        try:
-            self._dirs.make(job_dir)
-            atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, default=repr))
-        except (OSError, UnsafePathError) as e:
-            self.log(f"job {job.id}: cannot write {path}: {e}")
-        return path
-
-    def _append(self, job_dir: str, name: str, text: str) -> None:
-        try:
-            self._dirs.make(job_dir)
-            with os.fdopen(open_append(os.path.join(job_dir, name)), "a", encoding="utf-8") as f:
-                f.write(text)
-        except (OSError, UnsafePathError):
-            pass
+        return ok is not False
 
 
 def run_worker(store: Store, exproot: str, options: WorkerOptions | None = None, *,

@@ -42,6 +42,7 @@ class WorkerReport:
     interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
     db_error: str | None = None
     import_error: str | None = None  # the experiment does not import here: the worker stopped
+    node_error: str | None = None  # EXPROOT or job directories unusable on this node: the worker stopped
 
     @property
     def failures(self) -> list[JobOutcome]:
@@ -64,4 +65,4 @@ class WorkerReport:
             return 130
         if self.import_error:
             return 2
-        return 1 if self.failures or self.db_error else 0
+        return 1 if self.failures or self.db_error or self.node_error else 0

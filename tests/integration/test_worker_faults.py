@@ -164,11 +164,11 @@ def test_job_canceled_while_running_stops_and_its_end_is_refused(db_url, tmp_pat
         assert store.set_status([i], st.CANCELED) == 1
     out, err = a.communicate(timeout=60)
     assert a.returncode == 1
-    assert "no longer holds the job" in err and "result.json" in err
+    assert "no longer holds the job" in err and "result-1.json" in err
     with open_db(db_url) as store:
         job = store.get(i)
     assert job.status == st.CANCELED and "stopped" not in job.state
-    kept = json.loads(read(os.path.join(job_dir(root, db_url, i), "result.json")))
+    kept = json.loads(read(os.path.join(job_dir(root, db_url, i), "result-1.json")))
     assert kept["status"] == st.START and kept["state"]["stopped"] is True
 
 
@@ -215,7 +215,7 @@ def test_second_sigint_interrupts_an_experiment_that_never_polls(db_url, tmp_pat
 @pytest.mark.slow
 def test_result_kept_when_the_database_stays_down(pg_server, pg_url, tmp_path, cli_env):
     """The database goes away for longer than the retries: the worker keeps the result in the
-    job's result.json, says so, and exits 1; the job is not lost (its lease expires and it is
+    job's result-1.json, says so, and exits 1; the job is not lost (its lease expires and it is
     claimable again once the database is back)."""
     [i] = insert(pg_url, "sleepy", [{"seconds": 1.0}])
     root = str(tmp_path / "root")
@@ -228,7 +228,7 @@ def test_result_kept_when_the_database_stays_down(pg_server, pg_url, tmp_path, c
     finally:
         pg_server.start()
     assert a.returncode == 1
-    kept_path = os.path.join(job_dir(root, pg_url, i), "result.json")
+    kept_path = os.path.join(job_dir(root, pg_url, i), "result-1.json")
     assert f"job {i}: cannot record its end (DONE)" in err and f"result kept in {kept_path}" in err
     assert f"1 of 1 jobs failed: ids {i} (DONE, not recorded)" in err
     kept = json.loads(read(kept_path))

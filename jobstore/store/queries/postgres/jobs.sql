@@ -59,7 +59,8 @@ LIMIT %(limit)s
 UPDATE {table} SET
     status = %(status)s,
     attempt = CASE WHEN status = 1 THEN attempt + 1 ELSE attempt END,
-    lease_until = CASE WHEN %(status)s = 1 THEN {now} ELSE NULL END,
+    -- a running job set to START keeps its lease: not claimable while its attempt runs on
+    lease_until = CASE WHEN %(status)s = 1 THEN {now} WHEN %(status)s = 0 THEN lease_until ELSE NULL END,
     end_reason = CASE WHEN %(status)s = -1 THEN 'canceled' ELSE end_reason END,
     ended = CASE WHEN status = 1 AND %(status)s <> 1 THEN {now} ELSE ended END,
     updated = {now}

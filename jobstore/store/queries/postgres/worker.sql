@@ -20,6 +20,8 @@ WHERE t.id IN (SELECT id FROM {table} WHERE status = 1 AND lease_until < {now}
                ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
 
 -- name: claim
+-- A START job may still carry the lease of an attempt that runs on after the job was set to
+-- START by hand (set_status keeps it): it is claimable once that attempt stops or the lease expires.
 UPDATE {table} SET
     status = 1,
     attempt = attempt + 1,
@@ -30,8 +32,8 @@ UPDATE {table} SET
     ended = NULL,
     end_reason = NULL,
     updated = {now}
-WHERE id = (SELECT id FROM {table} WHERE status = 0 ORDER BY priority DESC, id
-            LIMIT 1 FOR UPDATE SKIP LOCKED)
+WHERE id = (SELECT id FROM {table} WHERE status = 0 AND (lease_until IS NULL OR lease_until < {now})
+            ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING {job_columns}
 
 -- name: heartbeat
@@ -65,3 +67,9 @@ WHERE id = %(id)s AND attempt = %(attempt)s AND status = 1
 -- for them rather than leave them behind (worker/leftbehind.py).
 SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - {now})::float8
 FROM {table} WHERE status = 1 AND updated < {now} - %(stale_s)s * interval '1 second'
+
+-- name: release_lease
+-- The attempt fenced out by a set_status to START (which bumped the attempt) has stopped: the job
+-- is claimable now rather than when the lease it kept expires.
+UPDATE {table} SET lease_until = NULL, updated = {now}
+WHERE id = %(id)s AND attempt = %(attempt)s + 1 AND status <> 1 AND lease_until IS NOT NULL

@@ -19,6 +19,8 @@ WHERE id IN (SELECT id FROM {table} WHERE status = 1
              ORDER BY lease_until LIMIT 1000)
 
 -- name: claim
+-- A START job may still carry the lease of an attempt that runs on after the job was set to
+-- START by hand (set_status keeps it): it is claimable once that attempt stops or the lease expires.
 UPDATE {table} SET
     status = 1,
     attempt = attempt + 1,
@@ -29,7 +31,8 @@ UPDATE {table} SET
     ended = NULL,
     end_reason = NULL,
     updated = {now}
-WHERE id = (SELECT id FROM {table} WHERE status = 0 ORDER BY priority DESC, id LIMIT 1)
+WHERE id = (SELECT id FROM {table} WHERE status = 0 AND (lease_until IS NULL OR lease_until < {now})
+            ORDER BY priority DESC, id LIMIT 1)
 RETURNING {job_columns}
 
 -- name: heartbeat
@@ -64,3 +67,9 @@ WHERE id = :id AND attempt = :attempt AND status = 1
 -- and the seconds until the first of those leases expires (worker/leftbehind.py).
 SELECT count(*), min(lease_until) - {now}
 FROM {table} WHERE status = 1 AND updated < {now} - :stale_s
+
+-- name: release_lease
+-- The attempt fenced out by a set_status to START (which bumped the attempt) has stopped: the job
+-- is claimable now rather than when the lease it kept expires.
+UPDATE {table} SET lease_until = NULL, updated = {now}
+WHERE id = :id AND attempt = :attempt + 1 AND status <> 1 AND lease_until IS NOT NULL
