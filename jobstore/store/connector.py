@@ -164,7 +164,7 @@ class Connector(abc.ABC):
                         if delay is None:
                             error = DatabaseError(
                                 f"cannot connect to {self.url.display()}: still refused after "
-                                f"{self.connect_timeout_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}")
+                                f"{wait_s:g} s ({refusals.tries + 1} tries): {one_line(exc)}")
                             error.transient = True
                             raise error from None
                         if waiting_since is None:

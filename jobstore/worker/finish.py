@@ -46,9 +46,10 @@ class Recorder:
     def __init__(self, store: Store, store_lock: threading.Lock, lease_s: float, dirs: JobDirs,
                  log: Callable[[str], None]) -> None:
         self.store, self.lock, self.lease_s, self.dirs, self.log = store, store_lock, lease_s, dirs, log
-        # Called before each end is recorded, with (job, job_dir, status, end_reason, error); returns
-        # them, possibly changed (--jobdir=db stores the directory there and may turn it ERR_RUN).
-        self.at_end: Callable[[Job, str, int, str, str | None], tuple[int, str, str | None]] | None = None
+        # Called before each end is recorded, with (job, job_dir, status, end_reason, error, flat);
+        # returns the first four, possibly changed (--jobdir=db stores the directory there and may
+        # turn the end into ERR_RUN).
+        self.at_end: Callable[..., tuple[int, str, str | None]] | None = None
 
     def write_state(self, job: Job, job_dir: str, flat: dict[str, Any], what: str,
                     points: Sequence[Point] = ()) -> bool | None:
@@ -84,7 +85,7 @@ class Recorder:
                 flat["jobman.end_time"] = start_time + run_time
                 flat["jobman.run_time"] = run_time
         if self.at_end is not None:
-            status, end_reason, error = self.at_end(job, job_dir, status, end_reason, error)
+            status, end_reason, error = self.at_end(job, job_dir, status, end_reason, error, flat)
             if flat is not None:
                 flat["jobman.status"] = int(status)
         error = finalstate.no_nul(error) if error is not None else None
@@ -93,8 +94,9 @@ class Recorder:
             ok = self._finish_retrying(job, status, end_reason, flat, priority, error, metrics)
         except DatabaseError as e:
             if e.transient or flat is None:
-                return self._unrecorded(outcome, job, job_dir, flat, priority, error, f"cannot record its end: {e}",
-                                        "database unreachable" if e.transient else "refused by the database")
+                return self._unrecorded(outcome, job, job_dir, flat, priority, error, "cannot record its end",
+                                        "database unreachable" if e.transient else "refused by the database",
+                                        detail=f": {e}")
             self.log(f"job {job.id}: the database refused its end ({e}): ERR_RUN without the state")
             return self.finish(job, job_dir, ERR_RUN, EndReason.ERROR, None, note=note,
                                error=(error + "\n" if error else "") + f"the database refused the final state: {e}")
@@ -134,11 +136,11 @@ class Recorder:
             pass  # the lease then simply expires
 
     def _unrecorded(self, outcome: JobOutcome, job: Job, job_dir: str, flat: dict[str, Any] | None,
-                    priority: float | None, error: str | None, why: str, note: str) -> JobOutcome:
+                    priority: float | None, error: str | None, why: str, note: str, detail: str = "") -> JobOutcome:
         outcome.handed_back = False
         outcome.note = outcome.note or note
         path = self.keep_result(job, job_dir, outcome.status, outcome.end_reason, flat, priority, error)
-        self.log(f"job {job.id}: {why} ({Status.name_of(outcome.status)}); result kept in {path}")
+        self.log(f"job {job.id}: {why} ({Status.name_of(outcome.status)}){detail}; result kept in {path}")
         return outcome
 
     def keep_result(self, job: Job, job_dir: str, status: int, end_reason: str,

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import DatabaseError
 from ..status import ERR_RUN, EndReason
 from ..store.base import Job, Store
 from ..store.jobdirs import DEFAULT_MAX_MB, TooLarge, pack, unpack
+from .channel import write_conf
 
 __all__ = ["JOBDIR_MODES", "DEFAULT_MAX_MB", "JobDirSync"]
 
@@ -51,12 +53,18 @@ class JobDirSync:
         self._prepared = (job.id, job.attempt)
 
     def store_at_end(self, job: Job, job_dir: str, status: int, end_reason: str,
-                     error: str | None) -> tuple[int, str, str | None]:
-        """Store the directory of the ending attempt; the (status, end_reason, error) to finish
+                     error: str | None, flat: dict[str, Any] | None = None) -> tuple[int, str, str | None]:
+        """Store the directory of the ending attempt, with the final ``current.conf`` (this node's
+        own directory: no other attempt writes it); the (status, end_reason, error) to finish
         with: ERR_RUN and the reason when the directory is too large to store."""
         if self.mode != "db" or self._prepared != (job.id, job.attempt):
             return status, end_reason, error
         self._prepared = None
+        if flat is not None:
+            try:
+                write_conf(f"{job_dir}/current.conf", flat)
+            except OSError as e:
+                self.log(f"job {job.id}: cannot write current.conf: {e}")
         try:
             data = pack(job_dir, self.max_mb)
         except TooLarge as e:
