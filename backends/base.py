@@ -51,6 +51,7 @@ __all__ = ["Backend", "LAUNCHER_NAME", "Task", "Resources", "Submission", "TaskR
 
 WAIT_POLL_S = 2.0
 _AGAIN = (TaskStatus.PENDING, TaskStatus.RUNNING)  # what a requeued task is while its old .rc stays
+WAIT_POLL_GROWTH = 1.5  # each poll that finds nothing new waits this much longer, up to poll_max_s
 
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOG_NAME_RE = re.compile(r"^[A-Za-z0-9_.=,+-]+$")
@@ -73,7 +74,10 @@ class Backend:
                           holds the queue, the dispatcher does)
         runs_here         the tasks run on this machine with this PATH (local): jobdispatch refuses a
                           command it cannot find here, where other backends only warn
-        poll_interval_s   how often wait() polls
+        poll_interval_s   how often wait() polls at first and after every change (the backend
+                          option ``poll_interval_s`` overrides it)
+        poll_max_s        the longest wait() waits between polls once nothing changes (option
+                          ``poll_max_s``)
         option_defaults   backend settings (conf/ profiles, ``--backend_option``) and their defaults
     """
 
@@ -87,6 +91,7 @@ class Backend:
     always_waits: ClassVar[bool] = False
     runs_here: ClassVar[bool] = False
     poll_interval_s: ClassVar[float] = WAIT_POLL_S
+    poll_max_s: ClassVar[float] = WAIT_POLL_S
     option_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, launch_dir: str | os.PathLike[str], *, cwd: str | os.PathLike[str] | None = None,
@@ -122,6 +127,7 @@ class Backend:
         check_one_line(str(self.launch_dir), "launch directory (--logdir, --exp_dir)")
         check_one_line(str(self.cwd), "working directory")
         self.check(tasks, resources)
+        self.poll_bounds()  # a bad poll option is refused before anything is written
         sub = self.new_submission(tasks, resources, test)
         sub.files = self.write(self.render(tasks, resources))
         self.notify(sub)
@@ -179,15 +185,23 @@ class Backend:
         raise NotImplementedError(f"{type(self).__name__} must derive from BatchBackend or ProcessBackend")
 
     def refresh(self, sub: Submission) -> Submission:
-        """Update every unfinished task's status: its ``.rc`` file first (exit status known), then
-        what the scheduler says (:meth:`scheduler_states`)."""
+        """Update every unfinished task's status: its ``.rc`` file first (exit status known), then,
+        for the tasks still open, what the scheduler says (:meth:`scheduler_states`, one query per
+        refresh; none once every task has its ``.rc``)."""
+        requeue = bool(sub.extra.get("requeue"))
+        if not requeue:  # a requeued task's .rc may be an earlier run's: the scheduler decides
+            for rec in sub.tasks:
+                if not rec.final:
+                    code = read_exit_code(self.launch_dir / f"{rec.name}.rc")
+                    if code is not None:
+                        rec.ended(code)
         open_tasks = [t for t in sub.tasks if not t.final]
         if not open_tasks:
             return sub
         states = self.scheduler_states(sub)
-        requeue = bool(sub.extra.get("requeue"))
         for rec in open_tasks:
-            code = read_exit_code(self.launch_dir / f"{rec.name}.rc")
+            # an .rc written between the two reads wins over a scheduler state read after it
+            code = read_exit_code(self.launch_dir / f"{rec.name}.rc") if rec.index in states else None
             if requeue and states.get(rec.index) in _AGAIN:
                 rec.status = states[rec.index]  # requeued: the .rc is an earlier run's
             elif code is not None:
@@ -200,18 +214,35 @@ class Backend:
 
     def wait(self, sub: Submission, *, timeout_s: float | None = None,
              progress: Callable[[Submission], None] | None = None) -> Submission:
-        """Poll until every task is final (or ``timeout_s`` passed); report through ``progress``."""
+        """Poll until every task is final (or ``timeout_s`` passed); report through ``progress``.
+
+        Polls are ``poll_interval_s`` apart while tasks change state, and back off by
+        ``WAIT_POLL_GROWTH`` per quiet poll up to ``poll_max_s``: a long array that sits pending
+        costs its scheduler a query a minute, not one every few seconds."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        first_s, max_s = self.poll_bounds()
+        delay_s, seen = first_s, None
         while True:
             self.refresh(sub)
             if progress is not None:
                 progress(sub)
             if sub.finished or (deadline is not None and time.monotonic() >= deadline):
                 break
-            time.sleep(self.poll_interval_s)
+            now = [(t.status, t.exit_code) for t in sub.tasks]
+            delay_s = first_s if now != seen else min(max_s, delay_s * WAIT_POLL_GROWTH)
+            seen = now
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            time.sleep(delay_s if left is None else min(delay_s, left))
         sub.commands = self.command_log()
         self.notify(sub)
         return sub
+
+    def poll_bounds(self) -> tuple[float, float]:
+        """(first, longest) seconds between polls: the options ``poll_interval_s`` and
+        ``poll_max_s`` (conf profiles, ``--backend_option``), else the class's values."""
+        first = _positive(self.options.get("poll_interval_s", self.poll_interval_s), "poll_interval_s")
+        longest = _positive(self.options.get("poll_max_s", max(first, self.poll_max_s)), "poll_max_s")
+        return first, max(first, longest)
 
     def cancel(self, sub: Submission) -> Submission:
         """Cancel what was submitted (:meth:`stop`); unfinished tasks become CANCELED."""
@@ -304,3 +335,14 @@ def _check_env(env: Mapping[str, str]) -> None:
     for k in env:
         if not _ENV_NAME_RE.match(k):
             raise UsageError(f"bad environment variable name {k!r}: use letters, digits and _, not starting with a digit")
+
+
+def _positive(value: object, name: str) -> float:
+    """A number of seconds > 0 from a backend option (which may come from the command line as text)."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"bad backend option {name}={value!r}: expected a number of seconds > 0")
+    return seconds

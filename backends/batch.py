@@ -58,6 +58,8 @@ from .submission import Resources, Submission, Task, TaskStatus
 
 __all__ = ["BatchBackend"]
 
+BATCH_POLL_S = 5.0
+BATCH_POLL_MAX_S = 60.0
 _UNSET: tuple[Any, ...] = (None, "", 0, (), {})  # a directive whose field is one of these is left out
 
 
@@ -71,6 +73,9 @@ class BatchBackend(Backend):
     submit_command: ClassVar[tuple[str, ...]] = ()
     cancel_command: ClassVar[tuple[str, ...]] = ()
     id_pattern: ClassVar[str] = r"(?P<id>\S+)"
+    # a scheduler is shared: wait() asks it at most every 5 s, backing off to once a minute
+    poll_interval_s: ClassVar[float] = BATCH_POLL_S
+    poll_max_s: ClassVar[float] = BATCH_POLL_MAX_S
 
     # ------------------------------------------------------------------------------ the flow --
 

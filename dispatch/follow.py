@@ -114,7 +114,8 @@ def follow(settings: Mapping[str, Any], command: list[str], out: TextIO, err: Te
                 "not submitted"
             print(f"jobdispatch: {path.parent}: nothing to follow, {why}", file=out)
             return 1 if sub.error else 0
-        backend.refresh(sub)
+        if cancel_of or not settings.get("wait"):
+            backend.refresh(sub)  # (wait's first poll is its own: one scheduler query, not two)
         if cancel_of:
             backend.cancel(sub)
         elif settings.get("wait"):

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,25 @@ def test_jobdispatch_status_and_cancel_follow_the_array(slurm_cluster, tmp_path,
     assert json.loads((launch / "manifest.json").read_text())["commands"][-1]["command"] == f"scancel {array_id}"
     wait_for(lambda: set(scontrol_states(array_id).values()) == {"CANCELLED"}, what="CANCELLED in scontrol")
     assert follow("--status").returncode == 1
+
+
+def test_wait_on_a_1000_task_array_asks_squeue_once_per_poll_at_most_every_5_s(slurm_cluster, tmp_path, cli_env):
+    """``jobdispatch --status --wait`` on a 1,000-task array: every task DONE, one scheduler query
+    per poll (not one per task), and never two within 5 s (the default pace)."""
+    env = dispatch_env(cli_env, tmp_path / "LOGS")
+    proc = subprocess.run([JOBDISPATCH, "--slurm", "--repeat_jobs=1000", "--exp_dir=big", "--mem=16M", "true"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    launch = tmp_path / "LOGS" / "big"
+    start = time.monotonic()
+    waited = subprocess.run([JOBDISPATCH, "--status", str(launch), "--wait"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=900)
+    waited_s = time.monotonic() - start
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.splitlines()[-1] == "jobdispatch: 1000 tasks: 1000 done"
+    commands = json.loads((launch / "manifest.json").read_text())["commands"]
+    queries = [c for c in commands if c["command"].split()[0] in ("squeue", "scontrol", "sacct")
+               and "config" not in c["command"]]
+    assert queries and all(c["command"].startswith("squeue ") for c in queries)
+    # the first poll at once, then at most one every 5 s
+    assert len(queries) <= 1 + waited_s / 5.0, (len(queries), waited_s)

@@ -103,6 +103,8 @@ def test_no_gpu_no_gres_and_signal_grace():
     ({"gpu_directive": "cuda"}, "bad slurm gpu_directive 'cuda': expected one of gres, gpus"),
     ({"signal_grace_s": -5}, "bad slurm signal_grace_s -5"),
     ({"max_array_size": 0}, "bad slurm max_array_size 0"),
+    ({"poll_interval_s": "0"}, "bad backend option poll_interval_s='0': expected a number of seconds > 0"),
+    ({"poll_max_s": "soon"}, "bad backend option poll_max_s='soon'"),
 ])
 def test_bad_options_are_usage_errors_and_nothing_is_written(tmp_path, options, fragment):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options=options)
