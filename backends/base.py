@@ -74,6 +74,8 @@ class Backend:
                           holds the queue, the dispatcher does)
         runs_here         the tasks run on this machine with this PATH (local): jobdispatch refuses a
                           command it cannot find here, where other backends only warn
+        records_hosts     scheduler_states() records each task's node (slurm): asked once more after
+                          the last task ended if a node is still unknown
         poll_interval_s   how often wait() polls at first and after every change (the backend
                           option ``poll_interval_s`` overrides it)
         poll_max_s        the longest wait() waits between polls once nothing changes (option
@@ -90,6 +92,7 @@ class Backend:
     default_nb_proc: ClassVar[int | None] = None
     always_waits: ClassVar[bool] = False
     runs_here: ClassVar[bool] = False
+    records_hosts: ClassVar[bool] = False
     poll_interval_s: ClassVar[float] = WAIT_POLL_S
     poll_max_s: ClassVar[float] = WAIT_POLL_S
     option_defaults: ClassVar[Mapping[str, Any]] = {}
@@ -197,6 +200,8 @@ class Backend:
                         rec.ended(code)
         open_tasks = [t for t in sub.tasks if not t.final]
         if not open_tasks:
+            if self.records_hosts and any(t.host is None for t in sub.tasks):
+                self.scheduler_states(sub)  # once more, for the nodes of tasks that ended between polls
             return sub
         states = self.scheduler_states(sub)
         for rec in open_tasks:

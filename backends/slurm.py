@@ -75,6 +75,7 @@ class SlurmBackend(BatchBackend):
         "account": "--account={account}",
         "job_name": "--job-name={job_name}",
     }
+    records_hosts = True
     submit_command = ("sbatch", "--parsable")
     cancel_command = ("scancel",)
     # --parsable prints "<id>" or "<id>;<cluster>"
