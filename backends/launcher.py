@@ -2,10 +2,10 @@
 
 It picks task number INDEX (its first argument, else the backend's index variable such as
 ``SLURM_ARRAY_TASK_ID``), writes its pid to ``<name>.pid``, appends its output to ``<name>.out`` and
-``.err`` (a requeued task keeps its earlier runs' logs), enters the working directory, exports the environment, runs the command as a child
-(forwarding TERM/INT/HUP/USR1/USR2 so that a worker can checkpoint) and writes the exit status to
-``<name>.rc`` (through a rename, so that a reader never sees half of it). Those files are how every
-backend learns what became of a task.
+``.err`` (a requeued task keeps its earlier runs' logs), enters the working directory, exports the
+environment, runs the command as a child (forwarding TERM/INT/HUP/USR1/USR2 so that a worker can
+checkpoint) and writes the exit status to ``<name>.rc`` (through a rename, so that a reader never
+sees half of it). Those files are how every backend learns what became of a task.
 
 :data:`TEMPLATE` is a :class:`string.Template`, as the backends' submit scripts are (``$$`` is a
 literal ``$``); every value filled in is shell-quoted, and the task lines and the environment are
