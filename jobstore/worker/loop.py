@@ -58,6 +58,7 @@ from .keeper import Keeper, Watched
 from .leftbehind import LeftBehind
 from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
+from .walltime import Deadline
 
 LEASE_S = 60.0
 HEARTBEAT_FRACTION = 0.25  # default heartbeat interval = lease * this
@@ -85,6 +86,7 @@ class WorkerOptions:
     allow: tuple[str, ...] = ()  # experiment prefixes this worker may import (empty: any)
     jobdir: str = "shared"  # "db": job directories archived in the database (worker/jobdir_archive.py)
     jobdir_max_mb: float = DEFAULT_MAX_MB
+    deadline: Deadline | None = None  # claim nothing once less than its min_left_s remains (walltime.py)
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -195,6 +197,10 @@ class Worker:
         while opts.n <= 0 or ran < opts.n:
             if signals.received is not None:
                 self.log(f"{signals.name} received: claiming no more jobs")
+                return
+            if opts.deadline is not None and (late := opts.deadline.refusal()):
+                self.report.out_of_time = late
+                self.log(late)
                 return
             try:
                 with self._store_lock:

@@ -42,6 +42,7 @@ class WorkerReport:
     interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
     db_error: str | None = None
     import_error: str | None = None  # the experiment does not import here: the worker stopped
+    out_of_time: str | None = None  # less than --min-time-left remained: no new claim (why)
 
     @property
     def failures(self) -> list[JobOutcome]:
