@@ -52,6 +52,7 @@ from ..store.metrics import Point
 from . import provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf, write_conf_once
+from .codeinfo import AttemptCode
 from .jobdir import JobDirs
 from .jobdir_archive import DEFAULT_MAX_MB, JobDirSync
 from .keeper import Keeper, Watched
@@ -139,6 +140,7 @@ class Worker:
         self._jobdir_sync = JobDirSync(store, self._store_lock, self.options.jobdir, self.options.jobdir_max_mb,
                                        self.log)
         self._left_behind = LeftBehind(store, self._store_lock, self.options.heartbeat_interval_s, self.log)
+        self._code = AttemptCode()  # what each attempt imported (jobman.sql.code_*), once per experiment
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         self._current_job: int | None = None  # the job being run, for the stop message
         # The provenance keys that are the same for every job of this process (host, pid, batch
@@ -312,6 +314,8 @@ class Worker:
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
             job_dir=job_dir, attempt=job.attempt, start_time=start_time))
+        if warning := self._code.record(job.id, job.experiment, flat):  # one line: job stderr + the row
+            self._append(job_dir, "stderr", f"jobman: warning: {warning}\n")
         state = expand(flat)
         state["jobman.id"] = job.id  # Jobman's literal top-level key
         write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
