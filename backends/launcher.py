@@ -1,11 +1,11 @@
 """The launcher: the one shell script every backend runs, once per task, as ``sh launcher.sh INDEX``.
 
 It picks task number INDEX (its first argument, else the backend's index variable such as
-``SLURM_ARRAY_TASK_ID``), writes its pid to ``<name>.pid``, sends its output to ``<name>.out`` and
-``.err``, enters the working directory, exports the environment, runs the command as a child
-(forwarding TERM/INT/HUP/USR1/USR2 so that a worker can checkpoint) and writes the exit status to
-``<name>.rc`` (through a rename, so that a reader never sees half of it). Those files are how every
-backend learns what became of a task.
+``SLURM_ARRAY_TASK_ID``), writes its pid to ``<name>.pid``, appends its output to ``<name>.out`` and
+``.err`` (a requeued task keeps its earlier runs' logs), enters the working directory, exports the
+environment, runs the command as a child (forwarding TERM/INT/HUP/USR1/USR2 so that a worker can
+checkpoint) and writes the exit status to ``<name>.rc`` (through a rename, so that a reader never
+sees half of it). Those files are how every backend learns what became of a task.
 
 :data:`TEMPLATE` is a :class:`string.Template`, as the backends' submit scripts are (``$$`` is a
 literal ``$``); every value filled in is shell-quoted, and the task lines and the environment are
@@ -35,7 +35,7 @@ $cases
   *) echo "launcher.sh: no task number '$$idx' in this launch (0-$last_index)" >&2; exit 2 ;;
 esac
 echo $$$$ > "$$dir/$$name.pid"
-exec >"$$dir/$$name.out" 2>"$$dir/$$name.err" </dev/null
+exec >>"$$dir/$$name.out" 2>>"$$dir/$$name.err" </dev/null
 cd $cwd || exit 2
 $exports
 export JOBDISPATCH_TASK_INDEX="$$idx"

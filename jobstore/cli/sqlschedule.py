@@ -11,6 +11,7 @@ from ..errors import ParamError, UsageError
 from ..params.expansion import split_segments
 from ..params.parser import ParamParser
 from ..sql import job_state
+from ..worker.codeinfo import schedule_keys
 from .base import CommandParser, check_experiment, check_url, open_store
 
 HELP = "schedule one job: sqlschedule [-f] DB EXPERIMENT PARAMS..."
@@ -54,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
     experiment = check_experiment(args.experiment)
     state = job_state(ParamParser().parse(args.params), experiment)
     with open_store(args.db, create=True) as db:
-        result = db.insert_jobs([state], force=args.force)[0]
+        result = db.insert_jobs([{**state, **schedule_keys(experiment)}], force=args.force)[0]
     print(line(result.inserted, state))
     return 0

@@ -19,6 +19,8 @@ from ..params.expansion import count_combinations, expand_arg, expand_braces, sp
 from ..params.parser import ParamParser
 from ..report.progress import Progress
 from ..sql import complete_state
+from ..store.base import InsertResult
+from ..worker.codeinfo import schedule_keys
 from .base import PROGRESS_MIN_JOBS, CommandParser, check_experiment, check_url, open_store
 from .sqlschedule import PARAMS_HELP, line
 
@@ -80,17 +82,22 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"{[a for a, _ in combos]} {[v for _, v in combos]}")
     progress.show(f"inserting {total} jobs...", force=True)
     inserted = 0
+    code = schedule_keys(experiment)  # into the rows, not the lines printed
+
+    def insert(states: list[dict[str, Any]], force: bool = False) -> list[InsertResult]:
+        return db.insert_jobs([{**s, **code} for s in states], force=force)
+
     with open_store(args.db, create=True) as db:
         if args.force or args.repeat == 1:
             flat = [s for copies in jobs for s in copies]
-            results = db.insert_jobs(flat, force=args.force)
+            results = insert(flat, force=args.force)
             inserted = sum(r.inserted for r in results)
             if not args.quiet:
                 out.extend(line(r.inserted, s) for r, s in zip(results, flat))
         else:
-            firsts = db.insert_jobs([copies[0] for copies in jobs])
+            firsts = insert([copies[0] for copies in jobs])
             again = [s for r, copies in zip(firsts, jobs) if r.inserted for s in copies[1:]]
-            repeats = iter(db.insert_jobs(again, force=True) if again else [])
+            repeats = iter(insert(again, force=True) if again else [])
             inserted = sum(r.inserted for r in firsts)
             for r, copies in zip(firsts, jobs):
                 if not args.quiet:

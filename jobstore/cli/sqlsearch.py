@@ -16,6 +16,7 @@ from ..params.parser import ParamParser
 from ..search import samplers
 from ..search.space import ACCEPTED, parse_space, split_tokens
 from ..store.searches import SEARCH_KEY, Search
+from ..worker.codeinfo import schedule_keys
 from .base import CommandParser, check_experiment, check_url, open_store
 from .sqlschedule import PARAMS_HELP
 
@@ -60,6 +61,7 @@ def build_search(args: argparse.Namespace) -> Search:
     fixed = ParamParser().parse(param_tokens)
     for key in [k for k in fixed if k.startswith("jobman.") or any(d.key == k for d in dims)]:
         fixed.pop(key)  # a searched key overrides its default from a conf file
+    fixed.update(schedule_keys(experiment))  # every job of the search carries the code it was registered with
     return Search(name=args.name.strip() if args.name else None, experiment=experiment,
                   space=[d.to_json() for d in dims], fixed=fixed, sampler=args.sampler,
                   objective=args.objective.strip(), direction="maximize" if args.maximize else "minimize",

@@ -17,6 +17,7 @@ from ..worker.jobdir_archive import DEFAULT_MAX_MB, JOBDIR_MODES
 from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
 from ..worker.outcome import WorkerReport
 from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
+from ..worker.walltime import parse_seconds, resolve_deadline
 from .base import CommandParser
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
@@ -43,7 +44,12 @@ The worker's directory is appended to the Python path, so an experiment module t
 --requeue (or $JOBMAN_REQUEUE=MAX, set by jobdispatch --requeue): a worker stopped by a signal while
 jobs are still waiting asks its scheduler to run its task again (SLURM: scontrol requeue, the script
 needs --requeue; HTCondor: on_exit_remove keeps a job that exits 75) and exits 75, at most
---max-requeues times per task."""
+--max-requeues times per task.
+
+--min-time-left S: before each claim the worker compares S with what remains of its time (under
+SLURM the job's EndTime, read once at start-up; elsewhere --walltime S counted from its start) and,
+when less remains, claims no new job, says so and ends as when the table is empty (with --requeue,
+its task is requeued while jobs wait)."""
 
 
 def _positive(what: str):
@@ -74,6 +80,15 @@ def _requeues(text: str) -> int:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return DEFAULT_MAX_REQUEUES if value is None else value
+
+
+def _seconds(option: str, zero_ok: bool):
+    def parse(text: str) -> float:
+        try:
+            return parse_seconds(text, option, zero_ok=zero_ok)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
 
 
 def _megabytes(text: str) -> float:
@@ -135,6 +150,12 @@ def build_parser(prog: str) -> CommandParser:
                    type=_positive("--import-timeout"), default=IMPORT_TIMEOUT_S,
                    help="a job whose experiment is still importing after S seconds ends ERR_START and the "
                         f"worker stops (default {IMPORT_TIMEOUT_S:g}); the lease is kept alive meanwhile")
+    p.add_argument("--walltime", dest="walltime", metavar="S", type=_seconds("--walltime", False), default=None,
+                   help="this worker has S seconds from its start (default under SLURM: its job's EndTime)")
+    p.add_argument("--min-time-left", "--min_time_left", dest="min_time_left", metavar="S",
+                   type=_seconds("--min-time-left", True), default=None,
+                   help="claim no new job once less than S seconds of the walltime remain (default 0 with "
+                        "--walltime; off otherwise)")
     p.add_argument("db", metavar="DB", help="database URL: postgresql://user@host/db?table=T or "
                                              "sqlite:///path.db?table=T")
     p.add_argument("exproot", metavar="EXPROOT", help="root of the job directories ('.' = here)")
@@ -171,8 +192,10 @@ def _max_requeues(args: argparse.Namespace) -> int | None:
 
 
 def _waiting_for_requeue(store: Store, report: WorkerReport, max_requeues: int | None) -> int:
-    """After a stop signal, with self-requeue on: how many jobs are still claimable (0: no requeue)."""
-    if max_requeues is None or not report.stop_signal or report.interrupted or report.exit_code != 0:
+    """After a stop signal or out of time, with self-requeue on: how many jobs are still claimable
+    (0: no requeue)."""
+    if max_requeues is None or not (report.stop_signal or report.out_of_time) or report.interrupted \
+            or report.exit_code != 0:
         return 0
     try:
         return store.count(statuses=[START])
@@ -194,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     allow = parse_allow(args.allow if args.allow is not None else os.environ.get(ALLOW_ENV),
                         "--allow" if args.allow is not None else f"${ALLOW_ENV}")
     max_requeues = _max_requeues(args)
+    deadline = resolve_deadline(args.walltime, args.min_time_left, _log)
     warn_if_world_writable(args.exproot, "EXPROOT")
     here = os.getcwd()
     if here not in sys.path:
@@ -209,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
     options = WorkerOptions(n=args.n, finish_up_after_s=args.finish_up_after, save_every_s=args.save_every,
                             lease_s=args.lease, heartbeat_s=args.heartbeat, max_attempts=args.max_attempts,
                             group_access=args.group_access, allow=allow, jobdir=args.jobdir,
-                            jobdir_max_mb=args.jobdir_max_mb, import_timeout_s=args.import_timeout)
+                            jobdir_max_mb=args.jobdir_max_mb, import_timeout_s=args.import_timeout,
+                            deadline=deadline)
     # create=False: a misspelt table must not be created and "run"
     store = open_db(args.db, create=False, connect_timeout_s=args.connect_timeout)
     try:

@@ -196,6 +196,7 @@ def decode_state(state: Mapping[str, Any] | str, tags: Mapping[str, Any] | str |
     return out
 
 
+UNHASHED_PREFIX = "jobman.code."  # provenance of the code (worker/codeinfo.py), not a parameter
 UNDECODABLE_KEY = "jobman.undecodable"  # the one key of a row's state that cannot be decoded
 
 
@@ -216,8 +217,14 @@ def decode_row(state: Any, tags: Any) -> tuple[dict[str, Any], str | None]:
 
 def state_hash(experiment: str, enc: Encoded) -> str:
     """sha256 of the canonical JSON of the scheduled parameters (the experiment included; status,
-    priority, id and hash excluded): equal states give equal hashes on every machine."""
-    canonical = "\n".join((experiment, enc.state_json, enc.tags_json or ""))
+    priority, id, hash and the ``jobman.code.*`` provenance excluded): equal states give equal
+    hashes on every machine, whichever commit scheduled them."""
+    state_json, tags_json = enc.state_json, enc.tags_json
+    if '"' + UNHASHED_PREFIX in state_json:  # a cheap test first: most states have none
+        state = {k: v for k, v in enc.state.items() if not k.startswith(UNHASHED_PREFIX)}
+        tags = {k: v for k, v in (enc.tags or {}).items() if not k.startswith(UNHASHED_PREFIX)}
+        state_json, tags_json = dumps(state), dumps(tags) if tags else None
+    canonical = "\n".join((experiment, state_json, tags_json or ""))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -50,6 +50,7 @@ from ..store.metrics import Point
 from . import finalstate, node, provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf_once
+from .codeinfo import AttemptCode
 from .finish import Recorder
 from .importer import IMPORT_FAILED, IMPORT_TIMEOUT_S, Loader
 from .jobdir import JobDirs
@@ -58,6 +59,7 @@ from .keeper import Keeper, Watched
 from .leftbehind import LeftBehind
 from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
+from .walltime import Deadline
 
 # A heartbeat is a connection of its own (a server process forked per heartbeat, without a pooler):
 # bench/bench_scale.py measured 1,000 workers at lease 60 s / heartbeat 15 s costing half a server
@@ -85,6 +87,7 @@ class WorkerOptions:
     jobdir: str = "shared"  # "db": job directories archived in the database (worker/jobdir_archive.py)
     jobdir_max_mb: float = DEFAULT_MAX_MB
     import_timeout_s: float = IMPORT_TIMEOUT_S  # an experiment's import past this is ERR_START
+    deadline: Deadline | None = None  # claim nothing once less than its min_left_s remains (walltime.py)
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -138,6 +141,7 @@ class Worker:
         self._left_behind = LeftBehind(store, self._store_lock, self.options.heartbeat_interval_s, self.log)
         self.recorder = Recorder(store, self._store_lock, self.options.lease_s, self._dirs, self.log)
         self.recorder.at_end = self._jobdir_sync.store_at_end  # --jobdir=db: archive before the end
+        self._code = AttemptCode()  # what each attempt imported (jobman.sql.code_*), once per experiment
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         self._infra_in_row = 0  # ERR_STARTs in a row caused by the job directory (:mod:`.node`)
         self._current_job: int | None = None  # the job being run, for the stop message
@@ -201,6 +205,10 @@ class Worker:
         while opts.n <= 0 or ran < opts.n:
             if signals.received is not None:
                 self.log(f"{signals.name} received: claiming no more jobs")
+                return
+            if opts.deadline is not None and (late := opts.deadline.refusal()):
+                self.report.out_of_time = late
+                self.log(late)
                 return
             try:
                 with self._store_lock:
@@ -305,6 +313,8 @@ class Worker:
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
             job_dir=job_dir, attempt=job.attempt, start_time=start_time))
+        if warning := self._code.record(job.id, job.experiment, flat):  # one line: job stderr + the row
+            self.recorder.append(job_dir, "stderr", f"jobman: warning: {warning}\n")
         state = expand(flat)
         state["jobman.id"] = job.id  # Jobman's literal top-level key
         write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters

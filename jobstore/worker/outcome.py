@@ -43,6 +43,7 @@ class WorkerReport:
     db_error: str | None = None
     import_error: str | None = None  # the experiment does not import here: the worker stopped
     node_error: str | None = None  # EXPROOT or job directories unusable on this node: the worker stopped
+    out_of_time: str | None = None  # less than --min-time-left remained: no new claim (why)
 
     @property
     def failures(self) -> list[JobOutcome]:

@@ -10,7 +10,7 @@ case "$idx" in
   *) echo "launcher.sh: no task number '$idx' in this launch (0-2)" >&2; exit 2 ;;
 esac
 echo $$ > "$dir/$name.pid"
-exec >"$dir/$name.out" 2>"$dir/$name.err" </dev/null
+exec >>"$dir/$name.out" 2>>"$dir/$name.err" </dev/null
 cd /tmp/exp || exit 2
 export JOBDISPATCH_BACKEND=condor
 export JOBDISPATCH_LAUNCH_DIR=/tmp/LOGS/sweep

@@ -11,7 +11,7 @@ case "$idx" in
   *) echo "launcher.sh: no task number '$idx' in this launch (0-3)" >&2; exit 2 ;;
 esac
 echo $$ > "$dir/$name.pid"
-exec >"$dir/$name.out" 2>"$dir/$name.err" </dev/null
+exec >>"$dir/$name.out" 2>>"$dir/$name.err" </dev/null
 cd '/golden/work dir' || exit 2
 export A_FIRST='$x'
 export JOBDISPATCH_BACKEND=ssh

@@ -1,0 +1,142 @@
+"""Provenance of the code: which version of the experiment was scheduled, and which one ran.
+
+At schedule time (``jobman sqlschedule(s)``, ``sqlsearch``) every job gets ``jobman.code.*`` keys
+describing the experiment's module as it is imported there: its file, the git commit of its
+repository, whether the tracked files differ from that commit (``git_dirty``) and then the diff
+itself (``git diff HEAD``, cut at :data:`DIFF_MAX_BYTES`, with the sha256 of the whole diff), the
+Python version and the versions of a few key packages. These keys are not parameters: the content
+hash that deduplicates jobs leaves them out (``store/codec.py``), so re-scheduling a sweep after a
+commit still skips the jobs already in the table.
+
+At the start of every attempt the worker records the same description of what it actually
+imported as ``jobman.sql.code_*`` keys and, when it differs from what was scheduled (another
+commit, a dirty tree, another diff, another Python or package version), writes one warning line
+to the job's stderr and into ``jobman.sql.code_warning``. The description is computed once per
+experiment per worker.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import MutableMapping
+from importlib import metadata
+from typing import Any
+
+__all__ = ["SCHEDULED", "ATTEMPT", "DIFF_MAX_BYTES", "KEY_PACKAGES", "describe", "schedule_keys",
+           "AttemptCode"]
+
+SCHEDULED = "jobman.code."  # keys written at schedule time (left out of the content hash)
+ATTEMPT = "jobman.sql.code_"  # what one attempt imported
+DIFF_MAX_BYTES = 64 * 1024
+GIT_TIMEOUT_S = 20.0
+# distributions whose version is recorded when installed (the project itself, the array and
+# learning libraries an experiment's results depend on)
+KEY_PACKAGES: tuple[str, ...] = ("jobman-ng", "numpy", "scipy", "cupy", "cupy-cuda11x", "cupy-cuda12x",
+                                 "torch", "jax", "jaxlib", "tensorflow", "optuna")
+# the keys compared between schedule time and an attempt
+COMPARED: tuple[str, ...] = ("git_commit", "git_dirty", "git_diff_sha256", "python", "packages")
+WARNING = "warning"
+
+
+def _git(directory: str, *args: str) -> str | None:
+    """stdout of ``git -C directory ARGS``, or None (no git, not a repository, an error)."""
+    try:
+        done = subprocess.run(["git", "-C", directory, *args], capture_output=True, timeout=GIT_TIMEOUT_S,
+                              env={**os.environ, "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+
+def _git_keys(path: str) -> dict[str, Any]:
+    """The commit of the repository holding ``path``, whether its tracked files differ, the diff."""
+    directory = os.path.dirname(path)
+    commit = _git(directory, "rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    diff = _git(directory, "diff", "HEAD", "--no-color", "--no-ext-diff") or ""
+    keys: dict[str, Any] = {"git_commit": commit.strip(), "git_dirty": bool(diff)}
+    if diff:
+        raw = diff.encode("utf-8")
+        keys["git_diff_sha256"] = hashlib.sha256(raw).hexdigest()
+        if len(raw) > DIFF_MAX_BYTES:
+            cut = raw[:DIFF_MAX_BYTES].decode("utf-8", "ignore")
+            diff = f"{cut}\n[jobman: diff cut at {DIFF_MAX_BYTES} of {len(raw)} bytes]\n"
+        keys["git_diff"] = diff
+    return keys
+
+
+def _packages() -> str:
+    found = []
+    for name in KEY_PACKAGES:
+        try:
+            found.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return " ".join(found)
+
+
+def describe(experiment: str) -> dict[str, Any]:
+    """The code behind ``experiment`` (a dotted name, its module already imported) as it is here:
+    keys without prefix (module_file, git_*, python, packages)."""
+    module = sys.modules.get(experiment.rsplit(".", 1)[0]) if "." in experiment else None
+    path = os.path.realpath(getattr(module, "__file__", None) or "") if module is not None else ""
+    keys: dict[str, Any] = {"module_file": path} if path else {}
+    if path:
+        keys.update(_git_keys(path))
+    keys["python"] = platform.python_version()
+    keys["packages"] = _packages()
+    return keys
+
+
+def schedule_keys(experiment: str) -> dict[str, Any]:
+    """The ``jobman.code.*`` keys of the jobs of ``experiment`` scheduled now."""
+    return {SCHEDULED + k: v for k, v in describe(experiment).items()}
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text[:12] if len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text) else text
+
+
+def differences(scheduled: dict[str, Any], ran: dict[str, Any]) -> list[str]:
+    """``git_commit 1a2b3c4d5e6f (scheduled 9f8e...)`` for each compared key that differs; keys the
+    schedule did not record (jobs scheduled before this existed) are not compared."""
+    if not any(SCHEDULED + k in scheduled for k in COMPARED):
+        return []
+    out = []
+    for key in COMPARED:
+        was = scheduled.get(SCHEDULED + key, False if key == "git_dirty" else None)
+        now = ran.get(key, False if key == "git_dirty" else None)
+        if was != now:
+            out.append(f"{key} {_short(now) if now not in (None, '') else 'none'} "
+                       f"(scheduled {_short(was) if was not in (None, '') else 'none'})")
+    return out
+
+
+class AttemptCode:
+    """What each attempt of this worker imported, described once per experiment."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def record(self, job_id: int, experiment: str, flat: MutableMapping[str, Any]) -> str | None:
+        """Write this attempt's ``jobman.sql.code_*`` keys into ``flat`` (replacing an earlier
+        attempt's); the warning line when the code differs from what was scheduled, else None."""
+        ran = self._seen.get(experiment)
+        if ran is None:
+            ran = self._seen[experiment] = describe(experiment)
+        for key in [k for k in flat if k.startswith(ATTEMPT)]:
+            del flat[key]
+        for key, value in ran.items():
+            if key != "git_diff":  # the scheduled diff is kept; an attempt records its sha256
+                flat[ATTEMPT + key] = value
+        diff = differences(dict(flat), ran)
+        if not diff:
+            return None
+        warning = f"job {job_id}: the code differs from what was scheduled: {', '.join(diff)}"
+        flat[ATTEMPT + WARNING] = warning
+        return warning
