@@ -161,7 +161,7 @@ def show_tracebacks(db: Store, ids: Sequence[int]) -> int:
         if job is None:
             raise UsageError(f"no job {i} in table {db.table!r}: expected the id of one of its "
                              f"{db.count()} jobs (jobman sqlstatus --all lists them)")
-        print(("\n" if n else "") + jobinfo.traceback_text(job), end="")
+        print(("\n" if n else "") + jobinfo.traceback_text(job, db.error_history(i)), end="")
     return 0
 
 
@@ -220,7 +220,7 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
             out.append(f"WARNING: {len(running)} selected job(s) were RUNNING ({_ids_text(running)}): they are "
                        f"{verb} now and their workers' later writes are refused")
         n = db.set_status(ids, new_status) if ids else 0
-        out.append(f"Changed the status to {new_status} for {n} jobs")
+        out.append(f"Changed the status to {Status.name_of(new_status)} for {n} job{'' if n == 1 else 's'}")
     if args.reset_prio:
         if ids:
             db.set_priority(ids, DEFAULT_PRIORITY)

@@ -69,9 +69,10 @@ def stderr_path(job: Job) -> str | None:
     return os.path.join(str(workdir), "stderr") if workdir else None
 
 
-def traceback_text(job: Job) -> str:
+def traceback_text(job: Job, history: Sequence[Any] = ()) -> str:
     """``sqlstatus --traceback ID``: the job's status, why and where its last attempt ended, the
-    path of its stderr file, and its whole error text."""
+    path of its stderr file, and its whole error text; then the errors that requeues by hand cleared
+    from its row (``history``: :class:`~jobstore.store.history.PastError`, oldest first)."""
     host = job.state.get("jobman.sql.host_name") or job.host
     head = (f"Job {job.id}: {Status.name_of(job.status)}"
             + (f" ({job.end_reason})" if job.end_reason else "")
@@ -79,7 +80,14 @@ def traceback_text(job: Job) -> str:
             + (f", ended {iso_time(job.ended)}" if job.ended is not None else ""))
     path = stderr_path(job)
     lines = [head, f"stderr: {path}" + (f" (on {host})" if host else "") if path else "stderr: none yet (never started)"]
-    lines.append(job.error.rstrip("\n") if job.error else "no error recorded")
+    lines.append(job.error.rstrip("\n") if job.error else "no error recorded"
+                 + (" since its last requeue" if history else ""))
+    for past in reversed(history):
+        lines.append(f"-- earlier: attempt {past.attempt}, {Status.name_of(past.status)}"
+                     + (f" ({past.end_reason})" if past.end_reason else "")
+                     + (f", ended {iso_time(past.ended)}" if past.ended is not None else "")
+                     + f"; cleared by a requeue {iso_time(past.cleared)}:")
+        lines.append(past.error.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

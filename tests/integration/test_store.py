@@ -354,7 +354,7 @@ def test_set_status_fences_the_running_worker(db_url):
         assert not db.save(j.id, j.attempt, j.state, LEASE_S)
         assert not db.finish(j.id, j.attempt, status=DONE, end_reason="completed")
         row = db.get(j.id)
-        assert (row.status, row.end_reason, row.attempt) == (CANCELED, "canceled", 2)
+        assert (row.status, row.end_reason, row.attempt) == (CANCELED, "canceled", 1)  # fenced by its status: no attempt counted
         assert claim(db).id == ids[1]  # canceled jobs are never claimed
         assert claim(db) is None
         assert db.set_status(ids, START) == 2 and db.count(statuses=[START]) == 2
