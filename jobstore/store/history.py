@@ -39,14 +39,18 @@ class ErrorHistory:
 
     def archive(self, conn: Any, ids: Sequence[int]) -> int:
         """Copy the errors of the rows ``ids`` (inside the caller's transaction); how many."""
-        self.sql.exec_script(conn, "errors_create")
+        if not self._exists(conn):  # a table made before this side table (no DDL otherwise: roles)
+            self.sql.exec_script(conn, "errors_create")
         return int(self.sql.exec(conn, "errors_archive", {"ids": self.sql.list_param(list(ids))}).rowcount)
+
+    def _exists(self, conn: Any) -> bool:
+        return bool(self.sql.exec(conn, "table_exists", {"name": f"{self.sql.url.table}__errors"}).fetchone()[0])
 
     def of(self, job_id: int) -> list[PastError]:
         """The errors cleared from job ``job_id``, oldest first (none while the table is missing:
         nothing was ever requeued by hand)."""
         def op(conn: Any) -> list[PastError]:
-            if not self.sql.exec(conn, "table_exists", {"name": f"{self.sql.url.table}__errors"}).fetchone()[0]:
+            if not self._exists(conn):
                 return []
             rows = self.sql.exec(conn, "errors_of", {"id": int(job_id)}).fetchall()
             return [PastError(int(a), int(s), r, str(e), None if t is None else float(t), float(c))
