@@ -145,6 +145,24 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
     return text
 
 
+def check_keys(db: Store, sel: Selection, printed: Sequence[str]) -> None:
+    """A --select key that no job of the table ever had would select nothing: one line naming it,
+    with the closest keys. A --print key no job has keeps Jobman's ``KeyDontExist``, with a warning
+    when it looks misspelt (a close key exists)."""
+    known = db.keys()
+    state_keys = [k for k in known if not k.startswith("jobman.")]
+    for key in sel.select:
+        if key not in known:
+            raise UsageError(f"unknown key {key!r} in --select: "
+                             + jobinfo.unknown_key_hint(state_keys, key, rows=False))
+    for key in printed:
+        if key not in known and not jobinfo.row_key(key):
+            hint = jobinfo.unknown_key_hint(state_keys, key)
+            if hint.startswith("did you mean"):
+                print(f"jobman sqlstatus: warning: no job has key {key!r} (--print shows KeyDontExist): {hint}",
+                      file=sys.stderr)
+
+
 def refuse_unselected(args: argparse.Namespace) -> None:
     """A change with nothing selected would do nothing, silently: say what selects."""
     action = (f"--set_status={args.set_status}" if args.set_status is not None
@@ -187,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
     if summary_wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:
+        check_keys(db, sel, args.print_)
         if sel.empty():  # --print-keys alone: every key of the table
             keys = db.keys()
             print(records.dumps({"keys": keys}) if args.json else "Keys in the table " + " ".join(keys))

@@ -91,9 +91,10 @@ def traceback_text(job: Job, history: Sequence[Any] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def unknown_key_hint(known: Sequence[str], key: str | None = None) -> str:
+def unknown_key_hint(known: Sequence[str], key: str | None = None, rows: bool = True) -> str:
     """The end of an 'unknown key' message: the closest keys to ``key`` (``did you mean ...?``), then
-    the state's keys and the row's."""
-    close = difflib.get_close_matches(key, [*known, *ROW_KEYS], n=3, cutoff=0.6) if key else []
+    the state's keys and (with ``rows``: where the option takes them) the row's."""
+    close = difflib.get_close_matches(key, [*known, *(ROW_KEYS if rows else ())], n=3, cutoff=0.6) if key else []
     guess = f"did you mean {' or '.join(repr(k) for k in close)}? " if close else ""
-    return (f"{guess}the table's keys are {', '.join(known) or 'none'}; the row's: {', '.join(ROW_KEYS)}")
+    return (f"{guess}the table's keys are {', '.join(known) or 'none'}"
+            + (f"; the row's: {', '.join(ROW_KEYS)}" if rows else ""))
