@@ -21,7 +21,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,29 @@ from .runner import LocalRunner
 from .submission import Resources, Submission, Task, TaskRecord, TaskStatus
 
 _NVIDIA_SMI_GPU_RE = re.compile(r"^GPU (\d+):", re.MULTILINE)
-DISPATCHER_EXIT_WAIT_S = 20.0
-"""How long --cancel waits for an interrupted dispatcher to cancel its tasks and exit."""
+DISPATCHER_EXIT_WAIT_S = 10.0
+"""How long --cancel waits for an interrupted dispatcher to cancel its tasks and exit, beyond the
+grace period the dispatcher gives its tasks (:func:`cancel_grace_s`)."""
 TASK_EXIT_WAIT_S = 10.0
+CANCEL_GRACE_S = 30.0
+"""How long a canceled local launch waits for its tasks to end after SIGTERM (a worker hands its
+job back at the experiment's next ``switch()``) before it sends SIGKILL; ``$JOBDISPATCH_CANCEL_GRACE_S``
+sets another."""
+GRACE_VARIABLE = "JOBDISPATCH_CANCEL_GRACE_S"
+
+
+def cancel_grace_s(environ: Mapping[str, str] | None = None) -> float:
+    """The grace period after SIGTERM on a cancel, from the environment (one line for a bad value)."""
+    text = (os.environ if environ is None else environ).get(GRACE_VARIABLE)
+    if text is None:
+        return CANCEL_GRACE_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"invalid ${GRACE_VARIABLE} {text!r}: expected seconds >= 0 (default {CANCEL_GRACE_S:g})")
+    return value
 
 
 def process_start(pid: int) -> str | None:
@@ -81,6 +101,36 @@ def _wait_gone(pids: Sequence[int], timeout_s: float) -> bool:
     return True
 
 
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether a task's process group still has a process: its launcher (reaped here first) or
+    anything the command started, which would outlive the launcher."""
+    proc.poll()
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_groups(procs: Iterable[subprocess.Popen[bytes]], sig: int) -> None:
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, sig)  # each task leads its own session: launcher and command
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _wait_groups(procs: Iterable[subprocess.Popen[bytes]], deadline: float) -> None:
+    """Wait until no process is left in any of the tasks' groups, or until ``deadline``."""
+    left = list(procs)
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if _group_alive(p)]
+        if left:
+            time.sleep(0.05)
+
+
 def visible_gpus(runner: LocalRunner | None = None, environ: dict[str, str] | None = None) -> tuple[list[str], str]:
     """The GPU ids tasks may use here, and where they came from (for messages)."""
     env = os.environ if environ is None else environ
@@ -122,8 +172,10 @@ class LocalBackend(ProcessBackend):
         self._use_gpus = False
         self._host = socket.gethostname()
         self._launched = False  # False: following a launch of another process
+        self._grace_s = CANCEL_GRACE_S
 
     def check(self, tasks: Sequence[Task], resources: Resources) -> None:
+        self._grace_s = cancel_grace_s()
         nb_proc = resources.nb_proc or len(tasks)
         if resources.gpus:
             runner = self.runner if isinstance(self.runner, LocalRunner) else LocalRunner()
@@ -194,24 +246,31 @@ class LocalBackend(ProcessBackend):
         return (pid_of(pid, "dispatcher pid") if pid is not None else None), info.get("start")
 
     def stop(self, sub: Submission) -> None:
-        """Kill every running task's process group and forget the queued ones."""
+        """Cancel a launch of this process: forget the queued tasks; SIGTERM to every running task's
+        whole process group (launcher, command and what it started: a ``jobman sql`` worker then hands
+        its job back), wait for them together up to :data:`CANCEL_GRACE_S` (a second ^C cuts the wait
+        short), then SIGKILL what is left. What happened is in ``sub.extra["cancel"]``."""
         if not self._launched:
             self._stop_elsewhere(sub)
             return
+        never = len(self._queue)
         self._queue.clear()
-        for proc in self._procs.values():
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)  # the task's own session: launcher and command
-            except ProcessLookupError:
-                pass
-        for pos, proc in list(self._procs.items()):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        procs = dict(self._procs)
+        _signal_groups(procs.values(), signal.SIGTERM)
+        began = time.monotonic()
+        try:
+            _wait_groups(procs.values(), began + self._grace_s)
+        except KeyboardInterrupt:  # ^C again: no more waiting
+            pass
+        killed = [pos for pos, proc in procs.items() if _group_alive(proc)]
+        _signal_groups([procs[pos] for pos in killed], signal.SIGKILL)
+        for pos, proc in procs.items():
+            proc.wait()
             sub.tasks[pos].exit_code = proc.returncode
             del self._procs[pos]
+        sub.extra["cancel"] = {"stopped": len(procs) - len(killed), "killed": len(killed),
+                               "never_started": never, "wait_s": round(time.monotonic() - began, 1),
+                               "grace_s": self._grace_s}
 
     def _stop_elsewhere(self, sub: Submission) -> None:
         """Cancel a launch of another process: SIGTERM to its dispatcher (which then cancels the tasks
@@ -219,7 +278,7 @@ class LocalBackend(ProcessBackend):
         pid, start = self._dispatcher(sub)
         if pid is not None and _alive(pid, start):
             os.kill(pid, signal.SIGTERM)
-            _wait_gone([pid], DISPATCHER_EXIT_WAIT_S)
+            _wait_gone([pid], cancel_grace_s() + DISPATCHER_EXIT_WAIT_S)
         pids = [p for rec in sub.tasks if not rec.final for p in [self._task_pid(rec)]
                 if p is not None and _alive(p)]
         for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from backends import Backend, Submission, get_backend
+from backends import Backend, Submission, TaskStatus, get_backend
 from jobstore.errors import JobmanError
 from jobstore.report.progress import Progress
 from jobstore.version import version_line
@@ -134,13 +134,38 @@ def _wait(backend: Backend, sub: Submission, manifest: Manifest, out: TextIO, er
             backend.wait(sub, progress=progress_reporter(progress))
     except KeyboardInterrupt:
         progress.end(keep=True)
-        backend.cancel(sub)
-        print(f"jobdispatch: interrupted; unfinished tasks canceled (see {manifest.path})", file=err)
+        print("jobdispatch: interrupted; canceling the unfinished tasks (^C again: no more waiting)", file=err)
+        with _terminate_as_interrupt():
+            backend.cancel(sub)
+        print(f"jobdispatch: {canceled_line(sub)} (see {manifest.path})", file=err)
         return 130
     progress.end(keep=True)
     line, ok = summary(sub)
     print(f"jobdispatch: {line}", file=out if ok else err)
     return 0 if ok else 1
+
+
+def canceled_line(sub: Submission) -> str:
+    """What a cancel did: for a launch whose tasks ran here, how many stopped on SIGTERM, how many had
+    to be killed and how many never started (``sub.extra["cancel"]``, local backend); else the count."""
+    info = sub.extra.get("cancel")
+    n = sum(1 for t in sub.tasks if t.status is TaskStatus.CANCELED)
+    if not info:
+        return f"{_tasks(n)} canceled"
+    parts = []
+    if info["stopped"]:
+        parts.append(f"{_tasks(info['stopped'])} stopped by SIGTERM within {info['wait_s']:g} s (a jobman sql "
+                     "worker hands its job back: START again; its .err log says so)")
+    if info["killed"]:
+        parts.append(f"{_tasks(info['killed'])} killed (SIGKILL) after {info['wait_s']:g} s: their running jobs "
+                     "stay RUNNING until their lease expires, then go back to START")
+    if info["never_started"]:
+        parts.append(f"{_tasks(info['never_started'])} never started")
+    return "canceled: " + ("; ".join(parts) if parts else "no task was running")
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task{'' if n == 1 else 's'}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ Prints ``ADDING {...}`` (or ``SKIPPING {...}`` when an identical job exists) wit
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..errors import ParamError, UsageError
 from ..params.expansion import split_segments
@@ -13,6 +14,7 @@ from ..params.parser import ParamParser
 from ..sql import job_state
 from ..worker.codeinfo import schedule_keys
 from .base import CommandParser, check_experiment, check_url, open_store
+from .skipped import skipped_lines
 
 HELP = "schedule one job: sqlschedule [-f] DB EXPERIMENT PARAMS..."
 
@@ -50,11 +52,14 @@ def refuse_braces(params: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_url(args.db)
+    url = check_url(args.db)
     refuse_braces(args.params)
     experiment = check_experiment(args.experiment)
     state = job_state(ParamParser().parse(args.params), experiment)
     with open_store(args.db, create=True) as db:
         result = db.insert_jobs([{**state, **schedule_keys(experiment)}], force=args.force)[0]
+        skipped = skipped_lines(db, [result], args.db, url)
     print(line(result.inserted, state))
+    for text in skipped:  # which job it is and how to requeue it, on stderr
+        print(f"jobman sqlschedule: {text}", file=sys.stderr)
     return 0

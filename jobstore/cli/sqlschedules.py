@@ -5,7 +5,8 @@ arguments, the first argument varying slowest; several segments in one argument 
 job gets its own ``:=`` draw. Prints the expanded argument lists and the varying ones, one
 ``ADDING``/``SKIPPING`` line per job, and ``Added X on Y jobs`` (X really inserted). The jobs are
 inserted in one transaction; with ``-r N`` and without ``-f`` the repeats of a new job follow in a
-second one (a job that already existed is not repeated).
+second one (a job that already existed is not repeated). The jobs skipped as already scheduled are
+named on stderr with their ids and statuses, and how to requeue the failed ones (:mod:`.skipped`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ..sql import complete_state
 from ..store.base import InsertResult
 from ..worker.codeinfo import schedule_keys
 from .base import PROGRESS_MIN_JOBS, CommandParser, check_experiment, check_url, open_store
+from .skipped import skipped_lines
 from .sqlschedule import PARAMS_HELP, line
 
 HELP = "schedule a {{a,b}} sweep: sqlschedules [-f] [-r N] [-q] DB EXPERIMENT PARAMS..."
@@ -67,7 +69,7 @@ def refuse_empty_braces(params: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_url(args.db)
+    url = check_url(args.db)
     if args.repeat < 1:
         raise UsageError(f"invalid --repeat {args.repeat}: expected a number of copies >= 1")
     refuse_empty_braces(args.params)
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args.db, create=True) as db:
         if args.force or args.repeat == 1:
             flat = [s for copies in jobs for s in copies]
-            results = insert(flat, force=args.force)
+            results = firsts = insert(flat, force=args.force)
             inserted = sum(r.inserted for r in results)
             if not args.quiet:
                 out.extend(line(r.inserted, s) for r, s in zip(results, flat))
@@ -110,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
                         inserted += rr.inserted
                         if not args.quiet:
                             out.append(line(rr.inserted, s))
+        skipped = skipped_lines(db, firsts, args.db, url)
     progress.end()
     out.append(f"Added {inserted} on {total} jobs")
     sys.stdout.write("\n".join(out) + "\n")
+    if skipped:  # on stderr: stdout stays Jobman's output
+        sys.stderr.write("\n".join(f"jobman sqlschedules: {ln}" for ln in skipped) + "\n")
     return 0

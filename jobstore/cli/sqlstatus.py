@@ -147,6 +147,24 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
     return text
 
 
+def check_keys(db: Store, sel: Selection, printed: Sequence[str]) -> None:
+    """A --select key that no job of the table ever had would select nothing: one line naming it,
+    with the closest keys. A --print key no job has keeps Jobman's ``KeyDontExist``, with a warning
+    when it looks misspelt (a close key exists)."""
+    known = db.keys()
+    state_keys = [k for k in known if not k.startswith("jobman.")]
+    for key in sel.select:
+        if key not in known:
+            raise UsageError(f"unknown key {key!r} in --select: "
+                             + jobinfo.unknown_key_hint(state_keys, key, rows=False))
+    for key in printed:
+        if key not in known and not jobinfo.row_key(key):
+            hint = jobinfo.unknown_key_hint(state_keys, key)
+            if hint.startswith("did you mean"):
+                print(f"jobman sqlstatus: warning: no job has key {key!r} (--print shows KeyDontExist): {hint}",
+                      file=sys.stderr)
+
+
 def refuse_unselected(args: argparse.Namespace) -> None:
     """A change with nothing selected would do nothing, silently: say what selects."""
     action = (f"--set_status={args.set_status}" if args.set_status is not None
@@ -163,7 +181,7 @@ def show_tracebacks(db: Store, ids: Sequence[int]) -> int:
         if job is None:
             raise UsageError(f"no job {i} in table {db.table!r}: expected the id of one of its "
                              f"{db.count()} jobs (jobman sqlstatus --all lists them)")
-        print(("\n" if n else "") + jobinfo.traceback_text(job), end="")
+        print(("\n" if n else "") + jobinfo.traceback_text(job, db.error_history(i)), end="")
     return 0
 
 
@@ -189,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     if summary_wanted(args) or (sel.empty() and not args.print_keys):
         return summary(args.db, args)
     with open_store(args.db, create=False) as db:
+        check_keys(db, sel, args.print_)
         if sel.empty():  # --print-keys alone: every key of the table
             keys = db.keys()
             print(records.dumps({"keys": keys}) if args.json else "Keys in the table " + " ".join(keys))
@@ -222,7 +241,7 @@ def _show_and_change(db: Store, sel: Selection, args: argparse.Namespace, new_st
             out.append(f"WARNING: {len(running)} selected job(s) were RUNNING ({_ids_text(running)}): they are "
                        f"{verb} now and their workers' later writes are refused")
         n = db.set_status(ids, new_status) if ids else 0
-        out.append(f"Changed the status to {new_status} for {n} jobs")
+        out.append(f"Changed the status to {Status.name_of(new_status)} for {n} job{'' if n == 1 else 's'}")
     if args.reset_prio:
         if ids:
             db.set_priority(ids, DEFAULT_PRIORITY)

@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"jobman sql: stopped: the database could not be reached: {report.db_error}", file=sys.stderr)
     if report.stop_signal and not report.interrupted:
         print(f"jobman sql: stopped by {report.stop_signal} after handing back its job "
-              f"({len(report.outcomes)} jobs run)", file=sys.stderr)
+              f"({len(report.outcomes)} job{'' if len(report.outcomes) == 1 else 's'} run)", file=sys.stderr)
     if waiting and max_requeues is not None:  # last: the scheduler ends this run once it is asked
         code = requeue_after_stop(max_requeues, waiting, _log)
         if code is not None:

@@ -69,9 +69,10 @@ def stderr_path(job: Job) -> str | None:
     return os.path.join(str(workdir), "stderr") if workdir else None
 
 
-def traceback_text(job: Job) -> str:
+def traceback_text(job: Job, history: Sequence[Any] = ()) -> str:
     """``sqlstatus --traceback ID``: the job's status, why and where its last attempt ended, the
-    path of its stderr file, and its whole error text."""
+    path of its stderr file, and its whole error text; then the errors that requeues by hand cleared
+    from its row (``history``: :class:`~jobstore.store.history.PastError`, oldest first)."""
     host = job.state.get("jobman.sql.host_name") or job.host
     head = (f"Job {job.id}: {Status.name_of(job.status)}"
             + (f" ({job.end_reason})" if job.end_reason else "")
@@ -79,13 +80,21 @@ def traceback_text(job: Job) -> str:
             + (f", ended {iso_time(job.ended)}" if job.ended is not None else ""))
     path = stderr_path(job)
     lines = [head, f"stderr: {path}" + (f" (on {host})" if host else "") if path else "stderr: none yet (never started)"]
-    lines.append(job.error.rstrip("\n") if job.error else "no error recorded")
+    lines.append(job.error.rstrip("\n") if job.error else "no error recorded"
+                 + (" since its last requeue" if history else ""))
+    for past in reversed(history):
+        lines.append(f"-- earlier: attempt {past.attempt}, {Status.name_of(past.status)}"
+                     + (f" ({past.end_reason})" if past.end_reason else "")
+                     + (f", ended {iso_time(past.ended)}" if past.ended is not None else "")
+                     + f"; cleared by a requeue {iso_time(past.cleared)}:")
+        lines.append(past.error.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 
-def unknown_key_hint(known: Sequence[str], key: str | None = None) -> str:
+def unknown_key_hint(known: Sequence[str], key: str | None = None, rows: bool = True) -> str:
     """The end of an 'unknown key' message: the closest keys to ``key`` (``did you mean ...?``), then
-    the state's keys and the row's."""
-    close = difflib.get_close_matches(key, [*known, *ROW_KEYS], n=3, cutoff=0.6) if key else []
+    the state's keys and (with ``rows``: where the option takes them) the row's."""
+    close = difflib.get_close_matches(key, [*known, *(ROW_KEYS if rows else ())], n=3, cutoff=0.6) if key else []
     guess = f"did you mean {' or '.join(repr(k) for k in close)}? " if close else ""
-    return (f"{guess}the table's keys are {', '.join(known) or 'none'}; the row's: {', '.join(ROW_KEYS)}")
+    return (f"{guess}the table's keys are {', '.join(known) or 'none'}"
+            + (f"; the row's: {', '.join(ROW_KEYS)}" if rows else ""))

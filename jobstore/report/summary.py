@@ -24,6 +24,7 @@ from ..errors import DatabaseError, UsageError
 from ..status import DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START, Status
 from ..store.base import MIRRORED_KEYS, Job, Store
 from ..store.searches import SearchProgress
+from .jobinfo import unknown_key_hint
 from .pace import Pace, pace_of
 from .table import align, printable
 
@@ -158,8 +159,8 @@ def build_summary(store: Store, *, progress_keys: Sequence[str] | None = None, b
         raise UsageError(f"invalid --top {top}: expected a number of jobs >= 0")
     keys = store.keys()
     if best_key is not None and best_key not in keys:
-        known = ", ".join(k for k in keys if k not in MIRRORED_KEYS) or "none yet"
-        raise UsageError(f"unknown key {best_key!r} for --best: the table's keys are {known}")
+        raise UsageError(f"unknown key {best_key!r} for --best: "
+                         + unknown_key_hint([k for k in keys if k not in MIRRORED_KEYS], best_key, rows=False))
     if best_key is None and DEFAULT_BEST_KEY in keys:
         best_key = DEFAULT_BEST_KEY
     summary = Summary(table=store.table, counts=dict(store.count_by_status()),

@@ -17,7 +17,7 @@ The table (one row per job; see ``queries/<dialect>/schema.sql``):
                 state and the experiment (status, priority, id excluded); UNIQUE together with
                 ``copy`` (0 for the first insertion, 1, 2... for forced duplicates), so a duplicate
                 is refused by the database itself
-    attempt     fencing token: incremented by every claim (and by set_status on a running job)
+    attempt     fencing token: incremented by every claim (and by a RUNNING set by hand)
     losses      how many times the job's lease expired (its worker presumed dead)
     lease_until database time at which the claim expires unless renewed by a heartbeat
     host, worker, created, started, ended, updated (database times), error (last traceback), end_reason
@@ -78,6 +78,7 @@ class InsertResult:
     inserted: bool
     job_id: int | None  # None when skipped as a duplicate
     state: dict[str, Any]  # the flat state as scheduled (with jobman.experiment/status/sql.priority)
+    hash: str = ""  # the content hash: a skipped job's existing rows are found by it
 
 
 class Store(abc.ABC):
@@ -222,8 +223,21 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_status(self, ids: Sequence[int], status: int) -> int:
-        """Set the status of these jobs (bumping ``attempt`` for running ones, so that their worker's
-        later writes are refused; end_reason 'canceled' for CANCELED); return how many rows changed."""
+        """Set the status of these jobs; return how many rows changed. A running job's worker has its
+        later writes refused (they need RUNNING, and the next claim takes a new ``attempt``; a
+        RUNNING set by hand takes one at once); a hand-reset itself counts no attempt. START clears
+        the error (kept in :meth:`error_history`) and the lost leases; CANCELED records end_reason
+        'canceled'."""
+
+    def jobs_by_hash(self, hashes: Sequence[str]) -> list[Job]:
+        """The jobs whose content hash is one of ``hashes`` (every copy), by id: the rows that made
+        a scheduling command skip a job."""
+        raise NotImplementedError
+
+    def error_history(self, job_id: int) -> list[Any]:
+        """The errors a hand-requeue cleared from job ``job_id``'s row, oldest first
+        (:class:`~.history.PastError`); a store without that history has none."""
+        return []
 
     @abc.abstractmethod
     def set_priority(self, ids: Sequence[int], priority: float) -> int: ...

@@ -32,6 +32,7 @@ class Dialect(abc.ABC):
             "searches": f"{t}__searches", "search_jobs": f"{t}__search_jobs",
             "search_jobs_index": f"{t}__search_jobs_search",
             "jobdirs": f"{t}__jobdirs",
+            "errors": f"{t}__errors", "errors_index": f"{t}__errors_job",
         }
         self.q = queries.render_all(self.name, names, self.quote)
 

@@ -108,7 +108,8 @@ class Inserter:
             except BaseException:
                 self.views.forget()
                 raise
-            return [InsertResult(jid is not None, jid, st) for jid, st in zip(ids, batch.results)]
+            return [InsertResult(jid is not None, jid, st, p[3])
+                    for jid, st, p in zip(ids, batch.results, batch.prepared)]
 
         return self.db.run("insert", op)
 

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import DatabaseError, UsageError
-from ..status import RESTART_PRIORITY
+from ..status import RESTART_PRIORITY, START
 from . import queries
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
 from .codec import Encoded, decode_row, encode_state, json_candidates
 from .connector import Connector
 from .dialect import Dialect
+from .history import ErrorHistory, PastError
 from .inserts import Inserter
 from .jobdirs import JobDirArchives
 from .metrics import Metrics, Point
@@ -58,6 +59,7 @@ class SqlStore(Store):
         self.inserter = Inserter(db, sql, self.views_)
         self.searches_ = Searches(db, sql, self.views_, self._job)
         self._metrics = Metrics(db, sql)
+        self.history = ErrorHistory(db, sql)
         self._next_reap_s = 0.0  # time.monotonic() after which claim reaps again
 
     # -- connection -----------------------------------------------------------------------------
@@ -306,7 +308,23 @@ class SqlStore(Store):
         if not ids:
             return 0
         params = {"ids": self.sql.list_param([int(i) for i in ids]), "status": int(status)}
-        return self._run("set_status", params, _rowcount)
+        if int(status) != START:
+            return self._run("set_status", params, _rowcount)
+
+        def requeue(conn: Any) -> int:  # the errors it clears are kept (history.py), atomically
+            with self.db.transaction(conn):
+                self.history.archive(conn, [int(i) for i in ids])
+                return int(self.sql.exec(conn, "set_status", params).rowcount)
+        return self.db.run("set_status", requeue)
+
+    def jobs_by_hash(self, hashes: Sequence[str]) -> list[Job]:
+        if not hashes:
+            return []
+        rows = self._run("by_hashes", {"hashes": self.sql.list_param(sorted(set(hashes)))}, _all)
+        return [self._job(r) for r in rows]
+
+    def error_history(self, job_id: int) -> list[PastError]:
+        return self.history.of(job_id)
 
     def set_priority(self, ids: Sequence[int], priority: float) -> int:
         if not ids:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..status import Status
+from . import queries
 from .base import MIRRORED_KEYS
 from .codec import T_FLOAT, T_INT, T_TEXT, widen
 from .connector import Connector, one_line
@@ -27,6 +28,8 @@ MIRROR_COLUMNS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "jobman.hash": ("hash", T_TEXT, str),
 }
 assert set(MIRROR_COLUMNS) == set(MIRRORED_KEYS)
+ROW_TIME_COLUMNS = ("created", "started", "ended")  # in views as jobman_<name> and jobman_<name>_iso
+TIME_KEY_SUFFIXES = ("start_time", "end_time")  # epoch-second keys (provenance), not durations (run_time)
 
 
 class Views:
@@ -72,11 +75,25 @@ class Views:
         self._cache = current
 
     def _columns(self, keys: Mapping[str, str]) -> list[tuple[str, str]]:
-        """(column name, SQL expression) of a view: the id, the mirrored keys, then every key."""
+        """(column name, SQL expression) of a view: the id, the mirrored keys, every key, then the
+        row's times. Each time (a float key named ``*start_time``/``*end_time``, and the row's created, started and
+        ended) is epoch seconds, with an ISO 8601 text column in UTC beside it (``<column>_iso``)."""
         cols = [("id", "id")] + [(key.replace(".", "_"), column) for key, (column, _, _) in MIRROR_COLUMNS.items()]
-        named = column_names([(k, t) for k, t in keys.items() if k not in MIRROR_COLUMNS],
-                             taken=[c for c, _ in cols])
-        return cols + [(col, self.sql.view_expr(key, typ)) for col, key, typ in named]
+        rows = [(f"jobman_{c}", self._q("view_row_time", column=c)) for c in ROW_TIME_COLUMNS]
+        taken = [c for c, _ in cols + rows] + [f"{c}_iso" for c, _ in rows]
+        named = column_names([(k, t) for k, t in keys.items() if k not in MIRROR_COLUMNS], taken=taken)
+        taken += [col for col, _, _ in named]
+        for col, key, typ in named:
+            expr = self.sql.view_expr(key, typ)
+            cols.append((col, expr))
+            if typ == T_FLOAT and key.endswith(TIME_KEY_SUFFIXES) and f"{col}_iso" not in taken:
+                cols.append((f"{col}_iso", self._q("view_iso_time", epoch=expr)))
+        for col, expr in rows:
+            cols += [(col, expr), (f"{col}_iso", self._q("view_iso_time", epoch=expr))]
+        return cols
+
+    def _q(self, name: str, **fragments: str) -> str:
+        return queries.render(self.sql.q[name], fragments, False)
 
     def _build(self, conn: Any, view: str, keys: Mapping[str, str], tolerate_locks: bool = False) -> list[str]:
         cols = self._columns(keys)

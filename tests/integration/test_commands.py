@@ -165,9 +165,9 @@ def test_sqlstatus_set_status_count_select_and_priority(db_url, work, three_jobs
     a, b, c = three_jobs
     assert ok(work("sqlstatus", "--status=START", "--ret_nb_jobs", db_url)) == ["3"]
     assert ok(work("sqlstatus", "--set_status=DONE", "--quiet", db_url, str(a))) == [
-        "Changed the status to 2 for 1 jobs"]
+        "Changed the status to DONE for 1 job"]
     assert ok(work("sqlstatus", "--set_status=-1", "-q", "--select=n_hidden=30", db_url)) == [
-        "Changed the status to -1 for 1 jobs"]
+        "Changed the status to CANCELED for 1 job"]
     assert ok(work("sqlstatus", "--status=START", "--ret_nb_jobs", db_url)) == ["1"]
     assert ok(work("sqlstatus", "--status=2", "--status=CANCELED", "--ret_nb_jobs", db_url)) == ["2"]
     assert ok(work("sqlstatus", "--status=done", db_url)) == [f"Job id {a}, status=2 jobman.sql.priority=1.0"]

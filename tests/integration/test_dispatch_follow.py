@@ -37,7 +37,9 @@ def test_status_then_cancel_of_a_running_local_launch(cli_env, tmp_path):
     assert cancel.stdout.splitlines()[-1].startswith("jobdispatch: 3 tasks: 3 canceled")
     # the dispatcher got SIGTERM, canceled its task and stopped as on ^C; nothing keeps running
     assert dispatcher.wait(timeout=30) == 130
-    assert "interrupted; unfinished tasks canceled" in dispatcher.stderr.read()
+    said = dispatcher.stderr.read()
+    assert "interrupted; canceling the unfinished tasks" in said
+    assert "canceled: 1 task stopped by SIGTERM" in said and "2 tasks never started" in said
     assert not alive(pid) and not (launch / "1.pid").exists()
     assert [t["status"] for t in manifest(launch)["tasks"]] == ["canceled"] * 3
 

@@ -34,6 +34,10 @@ SELECT {job_columns} FROM {table} WHERE id = %(id)s
 -- name: jobs
 SELECT {job_columns} FROM {table} WHERE {where} ORDER BY id
 
+-- name: by_hashes
+-- The jobs already scheduled with these contents (every copy): what a re-run of sqlschedules skipped.
+SELECT {job_columns} FROM {table} WHERE hash = ANY(%(hashes)s) ORDER BY id
+
 -- name: count
 SELECT count(*) FROM {table} WHERE {where}
 
@@ -58,8 +62,14 @@ LIMIT %(limit)s
 -- name: set_status
 UPDATE {table} SET
     status = %(status)s,
-    attempt = CASE WHEN status = 1 THEN attempt + 1 ELSE attempt END,
+    -- A new token only for a RUNNING set by hand: a job set to anything else is fenced by its status
+    -- (writes need RUNNING) until the next claim takes a new attempt, so a requeue costs no attempt.
+    attempt = CASE WHEN %(status)s = 1 THEN attempt + 1 ELSE attempt END,
+    -- A hand-requeue starts afresh: the error (archived first, store/history.py) and lost leases go.
+    error = CASE WHEN %(status)s = 0 THEN NULL ELSE error END,
+    losses = CASE WHEN %(status)s = 0 THEN 0 ELSE losses END,
     -- a running job set to START keeps its lease: not claimable while its attempt runs on
+    -- (release_lease frees it as soon as that attempt stops)
     lease_until = CASE WHEN %(status)s = 1 THEN {now} WHEN %(status)s = 0 THEN lease_until ELSE NULL END,
     end_reason = CASE WHEN %(status)s = -1 THEN 'canceled' ELSE end_reason END,
     ended = CASE WHEN status = 1 AND %(status)s <> 1 THEN {now} ELSE ended END,

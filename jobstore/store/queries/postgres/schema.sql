@@ -94,6 +94,18 @@ CREATE TABLE IF NOT EXISTS {jobdirs} (
     size    bigint NOT NULL,
     time    timestamptz NOT NULL
 );
+-- Errors a hand-requeue (sqlstatus --set_status=START) cleared from their rows: the attempt
+-- history that sqlstatus --traceback shows (store/history.py); also created on first use.
+CREATE TABLE IF NOT EXISTS {errors} (
+    job        bigint NOT NULL,
+    attempt    integer NOT NULL,
+    status     integer NOT NULL,
+    end_reason text,
+    error      text NOT NULL,
+    ended      timestamptz,
+    cleared    timestamptz NOT NULL DEFAULT {now}
+);
+CREATE INDEX IF NOT EXISTS {errors_index} ON {errors} (job);
 
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', %(version)s)

@@ -31,3 +31,11 @@ CREATE VIEW {view} AS SELECT {columns} FROM {table}
 
 -- name: view_lock_timeout
 SET LOCAL lock_timeout = '10s'
+
+-- name: view_row_time
+-- A time column of the row in a view: epoch seconds ({column} is a timestamptz).
+extract(epoch FROM {column})::float8
+
+-- name: view_iso_time
+-- Epoch seconds as ISO 8601 text in UTC, the column beside each time in a view.
+to_char(to_timestamp({epoch}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')

@@ -92,6 +92,18 @@ CREATE TABLE IF NOT EXISTS {jobdirs} (
     size    INTEGER NOT NULL,
     time    REAL NOT NULL
 );
+-- Errors a hand-requeue (sqlstatus --set_status=START) cleared from their rows: the attempt
+-- history that sqlstatus --traceback shows (store/history.py); also created on first use.
+CREATE TABLE IF NOT EXISTS {errors} (
+    job        INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    status     INTEGER NOT NULL,
+    end_reason TEXT,
+    error      TEXT NOT NULL,
+    ended      REAL,
+    cleared    REAL NOT NULL DEFAULT ({now})
+);
+CREATE INDEX IF NOT EXISTS {errors_index} ON {errors} (job);
 
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', :version)

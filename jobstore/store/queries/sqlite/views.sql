@@ -30,3 +30,11 @@ CREATE VIEW {view} AS SELECT {columns} FROM {table}
 
 -- name: view_lock_timeout
 SELECT 1
+
+-- name: view_row_time
+-- A time column of the row in a view: epoch seconds ({column} is REAL already).
+{column}
+
+-- name: view_iso_time
+-- Epoch seconds as ISO 8601 text in UTC, the column beside each time in a view.
+strftime('%Y-%m-%dT%H:%M:%SZ', {epoch}, 'unixepoch')

@@ -69,7 +69,7 @@ SELECT count(*), min(lease_until) - {now}
 FROM {table} WHERE status = 1 AND updated < {now} - :stale_s
 
 -- name: release_lease
--- The attempt fenced out by a set_status to START (which bumped the attempt) has stopped: the job
+-- The attempt fenced out by a set_status to START (by its status: writes need RUNNING) has stopped: the job
 -- is claimable now rather than when the lease it kept expires.
 UPDATE {table} SET lease_until = NULL, updated = {now}
-WHERE id = :id AND attempt = :attempt + 1 AND status <> 1 AND lease_until IS NOT NULL
+WHERE id = :id AND attempt = :attempt AND status <> 1 AND lease_until IS NOT NULL

@@ -1,0 +1,23 @@
+-- The errors cleared from their rows by a hand-requeue ({errors}, store/history.py).
+
+-- name: errors_create
+CREATE TABLE IF NOT EXISTS {errors} (
+    job        bigint NOT NULL,
+    attempt    integer NOT NULL,
+    status     integer NOT NULL,
+    end_reason text,
+    error      text NOT NULL,
+    ended      timestamptz,
+    cleared    timestamptz NOT NULL DEFAULT {now}
+);
+CREATE INDEX IF NOT EXISTS {errors_index} ON {errors} (job);
+
+-- name: errors_archive
+-- Before a requeue clears them: every selected row's error, with the attempt that made it.
+INSERT INTO {errors} (job, attempt, status, end_reason, error, ended)
+SELECT id, attempt, status, end_reason, error, ended FROM {table}
+WHERE id = ANY(%(ids)s) AND error IS NOT NULL
+
+-- name: errors_of
+SELECT attempt, status, end_reason, error, extract(epoch FROM ended)::float8, extract(epoch FROM cleared)::float8
+FROM {errors} WHERE job = %(id)s ORDER BY cleared, attempt
