@@ -82,9 +82,12 @@ def test_a_hand_reset_costs_no_attempt_and_fences_out_the_running_worker(db_url,
         assert store.get(held.id).attempt == 1  # not counted
         assert not store.heartbeat(held.id, 1, 600)
         assert not store.save(held.id, 1, {"y": 1}, 600)
+        # the running attempt keeps its lease (issue 14): never two attempts at once
+        assert store.claim(worker="w2", host="h", lease_s=600, max_attempts=3) is None
+        assert not store.finish(held.id, 1, status=st.DONE, end_reason="completed", state={"y": 1})
+        assert store.release_lease(held.id, 1)  # what the fenced-out worker does on its refused end
         again = store.claim(worker="w2", host="h", lease_s=600, max_attempts=3)
         assert again is not None and again.attempt == 2
-        assert not store.finish(held.id, 1, status=st.DONE, end_reason="completed", state={"y": 1})
         assert store.get(held.id).status == st.RUNNING and "y" not in store.get(held.id).state
         store.set_status([held.id], st.RUNNING)  # RUNNING by hand: a new token at once
         assert store.get(held.id).attempt == 3 and not store.heartbeat(held.id, 2, 600)
