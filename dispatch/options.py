@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 
 from backends import registry
 
-from .errors import UsageError
 from .converters import (
     CONVERTERS,
     LIST_CONVERTERS,
@@ -28,6 +27,7 @@ from .converters import (
     parse_mem,
     parse_tasks_filename,
 )
+from .errors import UsageError
 
 EPILOG = """\
 Defaults, from lowest to highest precedence: built-in < conf files (conf/dispatch*.yaml shipped with
