@@ -47,7 +47,7 @@ from benchlib import PgServer
 from jobstore.status import DONE
 from jobstore.store import open_db
 from jobstore.store.codec import encode_state
-from jobstore.worker.loop import HEARTBEAT_FRACTION, IDLE_RELEASE_S, LEASE_S
+from jobstore.worker.options import HEARTBEAT_FRACTION, IDLE_RELEASE_S, LEASE_S
 from tests.infra.pgbouncer import PgBouncer
 
 TABLE = "jobs"

@@ -14,7 +14,8 @@ from ..store.connector import WORKER_CONNECT_TIMEOUT_S
 from ..worker.allow import ALLOW_ENV, parse_allow
 from ..worker.importer import IMPORT_TIMEOUT_S
 from ..worker.jobdir_archive import DEFAULT_MAX_MB, JOBDIR_MODES
-from ..worker.loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from ..worker.loop import run_worker
+from ..worker.options import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions
 from ..worker.outcome import WorkerReport
 from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
 from ..worker.walltime import parse_seconds, resolve_deadline

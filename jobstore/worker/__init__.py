@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from .channel import Channel
-from .loop import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions, run_worker
+from .loop import run_worker
+from .options import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions
 from .outcome import JobOutcome, WorkerReport
 
 __all__ = ["run_worker", "WorkerOptions", "WorkerReport", "JobOutcome", "Channel",

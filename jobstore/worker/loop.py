@@ -38,7 +38,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..errors import DatabaseError, UsageError
@@ -52,46 +51,14 @@ from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals, write_conf_once
 from .codeinfo import AttemptCode
 from .finish import Recorder
-from .importer import IMPORT_FAILED, IMPORT_TIMEOUT_S, Loader
+from .importer import IMPORT_FAILED, Loader
 from .jobdir import JobDirs
-from .jobdir_archive import DEFAULT_MAX_MB, JobDirSync
+from .jobdir_archive import JobDirSync
 from .keeper import Keeper, Watched
 from .leftbehind import LeftBehind
+from .options import IDLE_RELEASE_S, WorkerOptions
 from .outcome import JobOutcome, WorkerReport
 from .stdfiles import StdFiles
-from .walltime import Deadline
-
-# A heartbeat is a connection of its own (a server process forked per heartbeat, without a pooler):
-# bench/bench_scale.py measured 1,000 workers at lease 60 s / heartbeat 15 s costing half a server
-# core, at lease 300 s / heartbeat 60 s about a tenth (README, "Running at scale").
-LEASE_S = 300.0
-HEARTBEAT_FRACTION = 0.2  # default heartbeat interval = lease * this (4 missed heartbeats tolerated)
-MAX_ATTEMPTS = 3
-IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
-
-
-@dataclass
-class WorkerOptions:
-    """What ``jobman sql`` takes besides DB and EXPROOT; defaults in one place."""
-
-    n: int = 1  # jobs to run; <= 0: until none is claimable
-    finish_up_after_s: float | None = None
-    save_every_s: float | None = None
-    lease_s: float = LEASE_S
-    heartbeat_s: float | None = None  # None: lease_s * HEARTBEAT_FRACTION
-    max_attempts: int = MAX_ATTEMPTS
-    idle_release_s: float | None = None  # None: IDLE_RELEASE_S on PostgreSQL, 0 on SQLite
-    worker_id: str | None = None
-    group_access: bool = False  # job directories 0750 instead of 0700
-    allow: tuple[str, ...] = ()  # experiment prefixes this worker may import (empty: any)
-    jobdir: str = "shared"  # "db": job directories archived in the database (worker/jobdir_archive.py)
-    jobdir_max_mb: float = DEFAULT_MAX_MB
-    import_timeout_s: float = IMPORT_TIMEOUT_S  # an experiment's import past this is ERR_START
-    deadline: Deadline | None = None  # claim nothing once less than its min_left_s remains (walltime.py)
-
-    @property
-    def heartbeat_interval_s(self) -> float:
-        return self.heartbeat_s if self.heartbeat_s is not None else self.lease_s * HEARTBEAT_FRACTION
 
 
 def _call(experiment: Callable[..., Any], state: Any, channel: Channel) -> tuple[Any, str | None, bool]:
