@@ -3,7 +3,8 @@
 #   schedule the 12 jobs of the tutorial's results table into a job table (the embedded SQLite
 #   default, or the URL given as $1), create the view, run local workers through jobdispatch,
 #   then print the results table with the columns of the tutorial's psql query.
-# Safe to run again: already scheduled jobs are skipped and finished ones are not run twice.
+# Safe to run again: already scheduled jobs are skipped and finished ones are not run twice; each
+# run's launch logs go to a new LOGS/jobman-<date>-<n>/ (a fixed --exp_dir would refuse a second run).
 #
 #   conf/tutorial.sh [DB_URL]   env: WORKERS (default: the number of cores), EXPROOT (default tutorial),
 #                               SCHEDULE_ONLY=1 to stop after scheduling and creating the view
@@ -25,7 +26,7 @@ jobman sqlview -q "$DB" mlp_dumi_view
 [ -n "${SCHEDULE_ONLY:-}" ] && exit 0
 
 # N identical workers; each claims jobs from the table until none is left.
-jobdispatch --local="$WORKERS" --repeat_jobs="$WORKERS" --exp_dir=tutorial \
+jobdispatch --local="$WORKERS" --repeat_jobs="$WORKERS" \
   jobman sql -n 0 "$DB" "$EXPROOT"
 
 jobman sqlstatus --summary "$DB"

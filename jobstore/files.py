@@ -8,6 +8,7 @@ link and never write into a file someone else owns or links to.
 """
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -16,7 +17,7 @@ from typing import TextIO
 
 from .errors import UsageError
 
-__all__ = ["UnsafePathError", "atomic_write", "check_own_dir", "open_append", "own_dir", "warn_if_world_writable",
+__all__ = ["UnsafePathError", "atomic_create", "atomic_write", "check_own_dir", "open_append", "own_dir", "warn_if_world_writable",
            "write_new"]
 
 PRIVATE_DIR_MODE = 0o700
@@ -55,6 +56,32 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def atomic_create(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644) -> bool:
+    """Create ``path`` holding ``data`` unless it exists (False then, the file left as it was).
+
+    For files written once and never replaced (``orig.conf``): the data goes to a temporary file
+    beside ``path`` that is then hard-linked into place, which fails rather than replace an existing
+    file, so a crash or a full disk leaves no file or the whole one, never a truncated one. Where the
+    file system has no hard links the temporary file is renamed into place after a check that
+    ``path`` is still absent (a race only with another writer of the same file)."""
+    path = os.fspath(path)
+    if os.path.lexists(path):
+        return False
+    tmp = f"{path}.{secrets.token_hex(6)}.tmp"
+    atomic_write(tmp, data, mode=mode)
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK) or os.path.lexists(path):
+            raise
+        os.rename(tmp, path)
+    finally:
+        _unlink_quietly(tmp)
+    return True
 
 
 def _unlink_quietly(path: str) -> None:

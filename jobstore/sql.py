@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import UsageError
+from .params.conflicts import check_conflicts
 from .params.resolve import experiment_name
 from .params.state import flatten
 from .status import CANCELED, DEFAULT_PRIORITY, DONE, ERR_RUN, ERR_START, ERR_SYNC, RUNNING, START
@@ -26,6 +27,7 @@ def job_state(params: Mapping[str, Any], experiment: str) -> dict[str, Any]:
 
 def complete_state(state: dict[str, Any], experiment: str) -> dict[str, Any]:
     """:func:`job_state` in place, on a dict the caller owns (no copy: sweeps build 100,000)."""
+    check_conflicts(state)
     for key in _DROPPED_KEYS:
         state.pop(key, None)
     priority = state.pop("jobman.sql.priority", DEFAULT_PRIORITY)

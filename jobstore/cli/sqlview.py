@@ -19,6 +19,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                                 epilog=__doc__.split("\n\n")[1])
     p.add_argument("-d", "--drop", action="store_true", help="drop the view instead")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    p.add_argument("--replace", action="store_true",
+                   help="replace a view of that name that this table's sqlview did not create (it is refused otherwise)")
     p.add_argument("db", metavar="DB", help="the job table's URL")
     p.add_argument("view", metavar="VIEW", help="the view's name (letters, digits, underscores)")
     return p
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(f"Dropped view {name}")
             return 0
-        columns = db.create_view(name)
+        columns = db.create_view(name, replace=args.replace)
     if not args.quiet:
         print(f"Created view {name} on table {url.table} with {len(columns)} columns: {', '.join(columns)}")
     return 0

@@ -250,11 +250,13 @@ class Store(abc.ABC):
         double precision, otherwise jsonb)."""
 
     @abc.abstractmethod
-    def create_view(self, name: str) -> list[str]:
-        """Create (or replace) a view with one typed column per key, named by Jobman's rule
+    def create_view(self, name: str, *, replace: bool = False) -> list[str]:
+        """Create (or rebuild) a view with one typed column per key, named by Jobman's rule
         (:mod:`jobstore.naming`): ``id``, the mirrored keys (``jobman_status``...), then every key.
         The view is registered and rebuilt whenever a write brings a new key, so results appear
-        without calling this again. Return the column names."""
+        without calling this again. Return the column names. A view of that name that this table
+        did not register (someone's own view, another table's) is replaced only if ``replace``,
+        else ``UsageError``."""
 
     @abc.abstractmethod
     def drop_view(self, name: str) -> None:

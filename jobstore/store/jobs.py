@@ -336,8 +336,8 @@ class SqlStore(Store):
     def keys(self) -> dict[str, str]:
         return self.views_.keys()
 
-    def create_view(self, name: str) -> list[str]:
-        return self.views_.create(name)
+    def create_view(self, name: str, *, replace: bool = False) -> list[str]:
+        return self.views_.create(name, replace=replace)
 
     def drop_view(self, name: str) -> None:
         self.views_.drop(name)

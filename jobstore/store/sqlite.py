@@ -111,6 +111,7 @@ class SqliteDialect(Dialect):
         if typ == T_JSON:
             return f"nullif(json_quote({ext}), 'null')"
         if typ == T_FLOAT:  # non-finite floats are stored as the strings Infinity, -Infinity, NaN
+            # SQLite has no NaN (a REAL NaN reads as NULL): NaN stays the text 'NaN', not a missing value
             return (f"CASE WHEN typeof({ext}) = 'text' THEN (CASE {ext} WHEN 'Infinity' THEN 9e999 "
-                    f"WHEN '-Infinity' THEN -9e999 END) ELSE CAST({ext} AS REAL) END")
+                    f"WHEN '-Infinity' THEN -9e999 WHEN 'NaN' THEN 'NaN' END) ELSE CAST({ext} AS REAL) END")
         return ext

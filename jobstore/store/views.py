@@ -110,7 +110,7 @@ class Views:
                            view, self.sql.url.display(), one_line(exc))
         return [c for c, _ in cols]
 
-    def create(self, name: str) -> list[str]:
+    def create(self, name: str, *, replace: bool = False) -> list[str]:
         table = self.sql.url.table
         check_identifier(name, "view")
         if name == table or name.startswith(table + "__"):
@@ -119,11 +119,21 @@ class Views:
         def op(conn: Any) -> list[str]:
             with self.db.transaction(conn):
                 self.sql.exec(conn, "lock_keys", {"lock": f"jobstore.keys.{table}"})
+                if not replace:
+                    self._refuse_foreign(conn, name)
                 self.sql.exec(conn, "register_view", {"name": name})
                 keys = dict(self.sql.exec(conn, "all_keys").fetchall())
                 return self._build(conn, name, keys)
 
         return self.db.run("create_view", op)
+
+    def _refuse_foreign(self, conn: Any, name: str) -> None:
+        """A view of that name that this table did not register is someone else's: not replaced."""
+        exists = self.sql.exec(conn, "view_exists", {"name": name}).fetchone()[0]
+        if exists and name not in [r[0] for r in self.sql.exec(conn, "registered_views").fetchall()]:
+            raise UsageError(f"view {name!r} exists in {self.sql.url.display()} and was not created by jobman "
+                             f"sqlview for table {self.sql.url.table!r}: choose another name, or pass --replace "
+                             "to replace it")
 
     def drop(self, name: str) -> None:
         check_identifier(name, "view")

@@ -37,7 +37,7 @@ from typing import Any
 
 from .. import status as _status
 from ..errors import ParamError
-from ..files import atomic_write
+from ..files import atomic_create, atomic_write
 from ..store.metrics import Point, make_points
 
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
@@ -123,13 +123,11 @@ def write_conf(path: str, flat: Mapping[str, Any]) -> None:
 
 def write_conf_once(path: str, flat: Mapping[str, Any]) -> bool:
     """Create a ``.conf`` file that is never rewritten (``orig.conf``); False if it exists already
-    (then nothing is formatted). Written in place: there is no older content to protect."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
+    (then nothing is formatted). Written beside and linked into place: a crash or a full disk never
+    leaves a truncated ``orig.conf`` that later runs would keep as the first run's parameters."""
+    if os.path.lexists(path):
         return False
-    _write_all(fd, format_conf(flat).encode("utf-8"))
-    return True
+    return atomic_create(path, format_conf(flat))
 
 
 def _write_all(fd: int, data: bytes) -> None:
