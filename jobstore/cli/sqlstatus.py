@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..params.parser import parse_select
 from ..report import jobinfo, records
 from ..report import summary as glance
+from ..report.table import printable
 from ..status import CANCELED, DEFAULT_PRIORITY, RUNNING, Status
 from ..store.base import Job, Store
 from .base import CommandParser, check_url, open_store
@@ -144,7 +145,7 @@ def job_line(job: Job, keys: Iterable[str]) -> str:
     for key in keys:
         value = jobinfo.value_of(job, key, _MISSING)
         text += f" {key}={'KeyDontExist' if value is _MISSING else jobinfo.one_line(value)}"
-    return text
+    return printable(text)  # values from the table never drive the terminal
 
 
 def check_keys(db: Store, sel: Selection, printed: Sequence[str]) -> None:

@@ -203,3 +203,10 @@ def test_tables_escape_control_characters():
     text = to_table([job(1, note="a\x1b]0;pwned\x07b\nc\x9bq")], ["note"], fixed=True)
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
     assert "a\\x1b]0;pwned\\x07b\\nc\\x9bq" in text
+
+
+def test_sqlstatus_job_lines_escape_control_characters():
+    from jobstore.cli.sqlstatus import job_line
+
+    line = job_line(job(1, note="a\x1b]0;pwned\x07b"), ["note"])
+    assert "\x1b" not in line and "\x07" not in line and "note=a\\x1b]0;pwned\\x07b" in line
