@@ -225,7 +225,8 @@ is_up() {  # fast path for the test fixtures: master alive, mounts present, pool
   # machine may be busy): restarting it would kill the jobs of a concurrent test session.
   [ -s "$R/run-ci/master.pid" ] && alive "$(cat "$R/run-ci/master.pid")" \
     && mountpoint -q "$R/tmp" && { [ "$REPO_BIND" = 0 ] || mountpoint -q "$R$REPO"; } \
-    && [ "$(stat -c %d:%i "$REPO")" = "$(stat -c %d:%i "$R$REPO")" ] || return 1
+    && [ "$(stat -c %d:%i "$REPO")" = "$(stat -c %d:%i "$R$REPO")" ] \
+    && grep -qF "PYTHONPATH=\"$REPO:" "$R/usr/local/bin/jobman" || return 1  # the worker runs this repository
   # (the last test: the mount still shows this very directory, not one deleted and re-created
   # at the same path, e.g. a repository cloned again)
   for _ in $(seq 150); do pool_ready && return 0; sleep 0.2; done
