@@ -50,6 +50,19 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def whole_number(what: str) -> Callable[[str], int]:
+    """An argparse type: an integer >= 1, else one line naming ``what`` and the bad text."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected an integer >= 1")
+        return value
+    return parse
+
+
 def check_url(text: str) -> DbUrl:
     """Parse the URL before anything else, so a bad one fails before any work or connection."""
     return parse_url(text)

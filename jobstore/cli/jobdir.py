@@ -8,25 +8,15 @@ import sys
 
 from ..errors import UsageError
 from ..store.jobdirs import unpack
-from .base import CommandParser
+from .base import CommandParser, whole_number
 
 HELP = "extract a job directory kept in the database (jobman sql --jobdir=db)"
-
-
-def _job_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid job id {text!r}: expected an integer >= 1")
-    return value
 
 
 def build_parser(prog: str) -> CommandParser:
     p = CommandParser(prog=prog, description=HELP)
     p.add_argument("db", metavar="DB", help="database URL with ?table=")
-    p.add_argument("job_id", metavar="ID", type=_job_id, help="the job's id")
+    p.add_argument("job_id", metavar="ID", type=whole_number("job id"), help="the job's id")
     p.add_argument("dest", metavar="DEST", nargs="?", default=None,
                    help="directory to extract into (default ./ID); it must not exist or be empty")
     return p

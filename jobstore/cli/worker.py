@@ -19,7 +19,7 @@ from ..worker.options import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOp
 from ..worker.outcome import WorkerReport
 from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
 from ..worker.walltime import parse_seconds, resolve_deadline
-from .base import CommandParser
+from .base import CommandParser, whole_number
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
 
@@ -63,16 +63,6 @@ def _positive(what: str):
             raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a number of seconds > 0")
         return value
     return parse
-
-
-def _attempts(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid --max-attempts {text!r}: expected an integer >= 1")
-    return value
 
 
 def _requeues(text: str) -> int:
@@ -121,7 +111,7 @@ def build_parser(prog: str) -> CommandParser:
                    help=f"lease of a claimed job in seconds, renewed by the heartbeat (default {LEASE_S:g})")
     p.add_argument("--heartbeat", dest="heartbeat", metavar="S", type=_positive("--heartbeat"), default=None,
                    help=f"heartbeat interval in seconds (default: lease * {HEARTBEAT_FRACTION:g})")
-    p.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", metavar="N", type=_attempts,
+    p.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", metavar="N", type=whole_number("--max-attempts"),
                    default=MAX_ATTEMPTS,
                    help=f"a job whose lease expired this many times ends as ERR_RUN (default {MAX_ATTEMPTS})")
     p.add_argument("--allow", dest="allow", metavar="PREFIX,...", default=None,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import os
-import time
+
+from worker_exps import sleepy  # tests/experiments, beside this module
 
 from jobstore.worker.finalstate import UnstorableState
 
@@ -31,15 +31,7 @@ def bad_save(state, channel):
 
 
 def writes_conf(state, channel):
-    """Write ``started``, then switch every 50 ms for ``state.seconds``; when told to stop, return
-    INCOMPLETE (the worker then tries to write its end)."""
-    with open("started", "a") as f:
-        f.write(f"{os.getpid()}\n")
-    deadline = time.monotonic() + float(state.seconds)
-    while time.monotonic() < deadline:
-        if channel.switch() == "stop":
-            state.stopped = True
-            return channel.INCOMPLETE
-        time.sleep(0.05)
-    state.slept = True
-    return channel.COMPLETE
+    """:func:`worker_exps.sleepy` (``started`` written, switch every 50 ms for ``state.seconds``,
+    INCOMPLETE when told to stop), under the name the fault tests schedule: the worker then tries
+    to write its end."""
+    return sleepy(state, channel)
