@@ -12,13 +12,9 @@ import functools
 import json
 import os
 import pwd
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +25,6 @@ from backends.errors import CommandError
 from tests.helpers.worker import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
 WAIT_S = 120.0
 JOBDISPATCH = str(Path(sys.executable).parent / "jobdispatch")  # the console script of the editable install
 
@@ -37,31 +32,6 @@ CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")  # tests/infra/condor.sh's
 GROUP = {"group_access": True}
 
 pytestmark = pytest.mark.condor
-
-
-@pytest.fixture(scope="session")
-def condor_pool() -> dict[str, str]:
-    """The pool, started (or found running) by tests/infra/condor.sh up; returns the client
-    environment it prints, also applied to this process (and the bindings reloaded)."""
-    proc = subprocess.run(["bash", str(CONDOR_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/condor.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-    env = dict(re.findall(r"^export (\w+)=(\S+)$", proc.stdout, re.MULTILINE))
-    assert env.get("_CONDOR_COLLECTOR_HOST"), proc.stdout
-    os.environ.update(env)
-    import htcondor2
-
-    htcondor2.reload_config()
-    return env
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory under /tmp that the job owner can write (pytest's tmp_path is root-only)."""
-    d = Path(tempfile.mkdtemp(prefix="jobman-condor-", dir="/tmp"))
-    d.chmod(0o777)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def launch_dir(base: Path, name: str = "launch") -> Path:

@@ -20,20 +20,10 @@ from backends.slurm import SlurmBackend
 from tests.helpers.worker import wait_for as wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
 WAIT_S = 120.0
 JOBDISPATCH = str(Path(sys.executable).parent / "jobdispatch")  # the console script of the editable install
 
 pytestmark = pytest.mark.slurm
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster() -> str:
-    """The test cluster, started (or found running) by tests/infra/slurm.sh up."""
-    proc = subprocess.run(["bash", str(SLURM_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/slurm.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-    return "localhost"
 
 
 # the scheduler may take a while to start a task on a busy machine
@@ -49,7 +39,7 @@ def scontrol_states(job_id: str) -> dict[str, str]:
     return states
 
 
-def test_array_runs_each_task_with_its_own_index(slurm_cluster, tmp_path):
+def test_array_runs_each_task_with_its_own_index(slurm_node, tmp_path):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
     tasks = [Task(i, f'echo "$SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID $JOBDISPATCH_TASK_INDEX $GREETING" > out.{i}')
              for i in range(4)]
@@ -66,7 +56,7 @@ def test_array_runs_each_task_with_its_own_index(slurm_cluster, tmp_path):
         "scontrol show config", f"sbatch --parsable {tmp_path / 'launch' / 'submit.sh'}"]
 
 
-def test_chunks_run_every_task_once_with_the_offset(slurm_cluster, tmp_path):
+def test_chunks_run_every_task_once_with_the_offset(slurm_node, tmp_path):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options={"max_array_size": 2})
     tasks = [Task(i, f"echo $SLURM_ARRAY_JOB_ID:$SLURM_ARRAY_TASK_ID >> seen.{i}") for i in range(5)]
     sub = b.launch(tasks, Resources(mem_mb=64, nb_proc=2))
@@ -82,7 +72,7 @@ def test_chunks_run_every_task_once_with_the_offset(slurm_cluster, tmp_path):
 
 
 @pytest.mark.parametrize("options, gpus", [({}, 1), ({"gpu_directive": "gpus"}, 2)])
-def test_gpu_tasks_see_their_own_fake_gpus(slurm_cluster, tmp_path, options, gpus):
+def test_gpu_tasks_see_their_own_fake_gpus(slurm_node, tmp_path, options, gpus):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options=options)
     tasks = [Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}; sleep 1') for i in range(2)]
     sub = b.launch(tasks, Resources(mem_mb=64, gpus=gpus))
@@ -95,7 +85,7 @@ def test_gpu_tasks_see_their_own_fake_gpus(slurm_cluster, tmp_path, options, gpu
         assert all(s in ("0", "1") for s in seen)
 
 
-def test_usr1_reaches_the_task_through_the_launcher(slurm_cluster, tmp_path):
+def test_usr1_reaches_the_task_through_the_launcher(slurm_node, tmp_path):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
     script = ("trap 'echo checkpointed > usr1.txt; exit 0' USR1; echo ready > ready.txt; "
               "while :; do sleep 0.1; done")
@@ -107,7 +97,7 @@ def test_usr1_reaches_the_task_through_the_launcher(slurm_cluster, tmp_path):
     assert sub.tasks[0].status == TaskStatus.DONE and sub.tasks[0].exit_code == 0
 
 
-def test_status_and_cancel(slurm_cluster, tmp_path):
+def test_status_and_cancel(slurm_node, tmp_path):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
     tasks = [Task(i, f"touch started.{i}; sleep 300") for i in range(3)]
     sub = b.launch(tasks, Resources(mem_mb=64, nb_proc=1))
@@ -121,7 +111,7 @@ def test_status_and_cancel(slurm_cluster, tmp_path):
     wait_for(lambda: set(scontrol_states(sub.job_ids[0]).values()) == {"CANCELLED"}, what="CANCELLED in scontrol")
 
 
-def test_failed_task_is_failed_with_its_exit_code(slurm_cluster, tmp_path):
+def test_failed_task_is_failed_with_its_exit_code(slurm_node, tmp_path):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
     sub = b.launch([Task(0, "exit 3"), Task(1, "true")], Resources(mem_mb=64))
     b.wait(sub, timeout_s=WAIT_S)
@@ -133,7 +123,7 @@ def test_failed_task_is_failed_with_its_exit_code(slurm_cluster, tmp_path):
     (Resources(queue="nosuchpartition"), "sbatch: error: invalid partition specified: nosuchpartition"),
     (Resources(gpus=3), "Requested node configuration is not available"),
 ])
-def test_rejected_submission_shows_sbatch_stderr_with_the_command(slurm_cluster, tmp_path, resources, said):
+def test_rejected_submission_shows_sbatch_stderr_with_the_command(slurm_node, tmp_path, resources, said):
     b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
     with pytest.raises(CommandError) as e:
         b.launch([Task(0, "true")], resources)
@@ -152,7 +142,7 @@ def dispatch_env(cli_env: dict[str, str], logdir: Path) -> dict[str, str]:
     return env
 
 
-def test_jobdispatch_slurm_end_to_end(slurm_cluster, pg_url, tmp_path, cli_env):
+def test_jobdispatch_slurm_end_to_end(slurm_node, pg_url, tmp_path, cli_env):
     from jobstore import status as st
     from jobstore.store import open_db
     from tests.helpers.worker import insert
@@ -182,7 +172,7 @@ def test_jobdispatch_slurm_end_to_end(slurm_cluster, pg_url, tmp_path, cli_env):
             assert job.state["jobman.sql.slurm_job_id"]
 
 
-def test_jobdispatch_slurm_rejected_submission_is_one_line(slurm_cluster, tmp_path, cli_env):
+def test_jobdispatch_slurm_rejected_submission_is_one_line(slurm_node, tmp_path, cli_env):
     proc = subprocess.run(
         [JOBDISPATCH, "--slurm", "--exp_dir=bad", "--mem=999999M", "true"],
         env=dispatch_env(cli_env, tmp_path / "LOGS"), cwd=tmp_path, capture_output=True, text=True, timeout=60)
@@ -195,7 +185,7 @@ def test_jobdispatch_slurm_rejected_submission_is_one_line(slurm_cluster, tmp_pa
     assert os.path.exists(tmp_path / "LOGS" / "bad" / "submit.sh")
 
 
-def test_jobdispatch_status_and_cancel_follow_the_array(slurm_cluster, tmp_path, cli_env):
+def test_jobdispatch_status_and_cancel_follow_the_array(slurm_node, tmp_path, cli_env):
     """``jobdispatch --status DIR`` / ``--cancel DIR``: the backend rebuilt from the manifest asks
     scontrol, and scancels the array."""
     env = dispatch_env(cli_env, tmp_path / "LOGS")
@@ -224,7 +214,7 @@ def test_jobdispatch_status_and_cancel_follow_the_array(slurm_cluster, tmp_path,
     assert follow("--status").returncode == 1
 
 
-def test_wait_on_a_1000_task_array_asks_squeue_once_per_poll_at_most_every_5_s(slurm_cluster, tmp_path, cli_env):
+def test_wait_on_a_1000_task_array_asks_squeue_once_per_poll_at_most_every_5_s(slurm_node, tmp_path, cli_env):
     """``jobdispatch --status --wait`` on a 1,000-task array: every task DONE, one scheduler query
     per poll (not one per task), and never two within 5 s (the default pace)."""
     env = dispatch_env(cli_env, tmp_path / "LOGS")

@@ -2,7 +2,6 @@
 of each array task is recorded (scontrol's BatchHost) and shown by ``jobdispatch --status``."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,9 @@ from backends.slurm import SlurmBackend
 from tests.helpers.dispatch import dispatch_env, jobdispatch, manifest, only_launch
 
 ROOT = Path(__file__).resolve().parents[2]
-SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
 WAIT_S = 120.0
 
 pytestmark = pytest.mark.slurm
-
-
-@pytest.fixture(scope="session")
-def slurm_node() -> str:
-    """The cluster's one node, the cluster started (or found running) by tests/infra/slurm.sh up."""
-    proc = subprocess.run(["bash", str(SLURM_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/slurm.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-    nodes = subprocess.run(["sinfo", "-h", "-o", "%N"], capture_output=True, text=True, check=True).stdout.split()
-    assert len(nodes) == 1, nodes
-    return nodes[0]
 
 
 def test_each_task_records_its_host(slurm_node, tmp_path):

@@ -20,17 +20,9 @@ from tests.helpers.dispatch import dispatch_env, jobdispatch
 from tests.helpers.worker import insert, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
 REQUEUED_WAIT_S = 420.0  # SLURM holds a requeued batch job ~120 s before it may start again
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster() -> None:
-    proc = subprocess.run(["bash", str(SLURM_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/slurm.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
 
 
 def task_fields(task_id: str) -> dict[str, str]:
@@ -55,7 +47,7 @@ def preempt(task_ids: list[str], url: str, restarts: int) -> None:
         subprocess.run(["scancel", "--signal=USR1", "--full", t], check=True)
 
 
-def test_a_preempted_sweep_finishes_without_a_second_jobdispatch(slurm_cluster, pg_url, tmp_path, cli_env):
+def test_a_preempted_sweep_finishes_without_a_second_jobdispatch(slurm_node, pg_url, tmp_path, cli_env):
     steps = 60
     ids = insert(pg_url, "checkpointed", [{"steps": steps, "step_s": 0.2, "k": k} for k in range(4)])
     env = dispatch_env(cli_env, JOBDISPATCH_LOGDIR=str(tmp_path / "LOGS"))

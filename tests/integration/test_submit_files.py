@@ -21,18 +21,9 @@ from jobstore.store import open_db
 from tests.helpers.worker import insert, job_dir, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
-CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
 CONDOR_ROOT = os.environ.get("CONDOR_ROOT", "/srv/jobman-condor-root")  # tests/infra/condor.sh's chroot
 CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")
 WAIT_S = 180.0
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster() -> None:
-    proc = subprocess.run(["bash", str(SLURM_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/slurm.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
 
 
 def job_state(job_id: str) -> str:
@@ -42,7 +33,7 @@ def job_state(job_id: str) -> str:
 
 
 @pytest.mark.slurm
-def test_worker_sbatch_a_term_to_the_batch_shell_hands_the_job_back(slurm_cluster, pg_url, tmp_path, cli_env):
+def test_worker_sbatch_a_term_to_the_batch_shell_hands_the_job_back(slurm_node, pg_url, tmp_path, cli_env):
     (job_id,) = insert(pg_url, "sleepy", [{"seconds": 600.0}])
     env = {**cli_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{cli_env['PATH']}"}
     out = tmp_path / "worker.out"
@@ -62,14 +53,6 @@ def test_worker_sbatch_a_term_to_the_batch_shell_hands_the_job_back(slurm_cluste
     with open_db(pg_url) as store:
         job = store.get(job_id)
     assert job.status == st.START and job.priority >= 2.0 and job.state["stopped"] is True
-
-
-@pytest.fixture(scope="module")
-def condor_pool() -> dict[str, str]:
-    proc = subprocess.run(["bash", str(CONDOR_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/condor.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-    return dict(re.findall(r"^export (\w+)=(\S+)$", proc.stdout, re.MULTILINE))
 
 
 @pytest.mark.condor

@@ -15,7 +15,6 @@ from jobstore.store import open_db
 from tests.helpers.worker import insert, run_worker, worker_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
-SLURM_SH = ROOT / "tests" / "infra" / "slurm.sh"
 REFUSED = "less than --min-time-left"
 
 
@@ -65,13 +64,6 @@ def test_bad_limits_are_one_line_exit_2_nothing_changed(sqlite_url, tmp_path, cl
     assert not (tmp_path / "exp").exists()
 
 
-@pytest.fixture(scope="module")
-def slurm_cluster() -> None:
-    proc = subprocess.run(["bash", str(SLURM_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/slurm.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-
-
 def sbatch_worker(env: dict[str, str], tmp_path: Path, url: str, minutes: int, *args: str) -> tuple[int, str]:
     """Run `jobman sql -n 0 ARGS` as a SLURM batch job of --time=MINUTES; (sbatch's exit, its output)."""
     out = tmp_path / f"worker-{minutes}.out"
@@ -83,7 +75,7 @@ def sbatch_worker(env: dict[str, str], tmp_path: Path, url: str, minutes: int, *
 
 
 @pytest.mark.slurm
-def test_under_slurm_the_jobs_end_time_decides(slurm_cluster, pg_url, tmp_path, cli_env):
+def test_under_slurm_the_jobs_end_time_decides(slurm_node, pg_url, tmp_path, cli_env):
     """--min-time-left 600 alone: a batch job of 2 minutes claims nothing, one of 30 minutes runs
     every job, so the worker read its own EndTime."""
     insert(pg_url, "noop", [{"k": k} for k in range(3)])
