@@ -7,6 +7,8 @@
    best. Printed: the median over seeds (and random's own trials to its best, the baseline from the
    same run). The issue's target: TPE needs at most half the trials. Both go through the same
    adapter as the workers (``jobstore.search.samplers.ask``, the study rebuilt for every ask).
+   The race is benchlib's; bench/bench_search_mlp.py runs it on the tutorial's MLP (the issue's
+   second case).
 2. Ask latency with ``--history`` finished trials: the adapter alone per sampler, and the
    worker's whole ``claim_from_search`` transaction (history read, ask, insert, claim) on SQLite
    (and PostgreSQL with ``--pg``), beside the plain claim of a scheduled job on the same table.
