@@ -7,6 +7,8 @@
    best. Printed: the median over seeds (and random's own trials to its best, the baseline from the
    same run). The issue's target: TPE needs at most half the trials. Both go through the same
    adapter as the workers (``jobstore.search.samplers.ask``, the study rebuilt for every ask).
+   The race is benchlib's; bench/bench_search_mlp.py runs it on the tutorial's MLP (the issue's
+   second case).
 2. Ask latency with ``--history`` finished trials: the adapter alone per sampler, and the
    worker's whole ``claim_from_search`` transaction (history read, ask, insert, claim) on SQLite
    (and PostgreSQL with ``--pg``), beside the plain claim of a scheduled job on the same table.
@@ -20,7 +22,7 @@ import statistics
 import tempfile
 import time
 
-from benchlib import PgServer, import_test_experiments
+from benchlib import PgServer, import_test_experiments, race, race_line, race_summary
 
 from jobstore.search import samplers
 from jobstore.search.samplers import Trial
@@ -36,36 +38,13 @@ SPACE = ["x1~uniform(-5,10)", "x2~uniform(0,15)"]
 DIMS = parse_space(SPACE)
 
 
-def run_branin(sampler: str, trials: int, seed: int) -> list[float]:
-    history: list[Trial] = []
-    for _ in range(trials):
-        p = samplers.ask(DIMS, sampler, "minimize", history, seed=seed)
-        history.append(Trial(p, samplers.COMPLETE, branin_value(p["x1"], p["x2"])))
-    return [t.value for t in history if t.value is not None]
-
-
-def trials_to_reach(values: list[float], target: float) -> int | None:
-    return next((i + 1 for i, v in enumerate(values) if v <= target), None)
-
-
 def bench_branin(seeds: int, trials: int) -> None:
     print(f"Branin, {trials} trials per run, {seeds} seeds (minimum 0.397887)")
-    tpe_needs, rnd_needs, rnd_best, tpe_best = [], [], [], []
+    runs = []
     for seed in range(seeds):
-        rnd = run_branin("random", trials, seed)
-        tpe = run_branin("tpe", trials, seed)
-        target = min(rnd)
-        need = trials_to_reach(tpe, target)
-        tpe_needs.append(need if need is not None else trials + 1)  # not reached: counted past the end
-        rnd_needs.append(trials_to_reach(rnd, target) or trials)
-        rnd_best.append(target)
-        tpe_best.append(min(tpe))
-        print(f"  seed {seed}: random best {target:.4f} (at trial {rnd_needs[-1]}), TPE reaches it at "
-              f"trial {need if need is not None else f'>{trials}'}, TPE best {min(tpe):.4f}")
-    med = statistics.median(tpe_needs)
-    print(f"  median trials to reach random's best: TPE {med:g}, random itself {statistics.median(rnd_needs):g} "
-          f"(of {trials}); TPE/random-budget = {med / trials:.2f} (target <= 0.5)")
-    print(f"  median best after {trials}: TPE {statistics.median(tpe_best):.4f}, random {statistics.median(rnd_best):.4f}")
+        runs.append(race(lambda p: branin_value(p["x1"], p["x2"]), DIMS, trials, seed))
+        print(race_line(runs[-1], trials))
+    print("\n".join(race_summary(runs, trials)))
 
 
 def _summary(times_s: list[float]) -> str:

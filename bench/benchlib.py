@@ -6,12 +6,19 @@ on ``sys.path``, not the root. Importing this module puts the root first, so tha
 (the throwaway PostgreSQL server, re-exported here as ``PgServer``) is importable and this
 checkout's packages win over an editable install of another one. Import it before any of the
 project's packages (isort already places it there: it sorts with the third-party imports).
+
+It also holds the sampler race that both search benches run (:func:`race`): TPE against random
+search with the same seed, through the workers' own ask, and the figure the issue sets for it.
 """
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS_DIR = ROOT / "tests" / "experiments"
@@ -25,7 +32,8 @@ if str(ROOT) not in sys.path:
 from tests.infra.pgserver import PgServer  # noqa: E402
 
 __all__ = ["ROOT", "EXPERIMENTS_DIR", "BIN", "JOBMAN", "JOBDISPATCH", "PgServer", "python_path",
-           "child_env", "import_test_experiments"]
+           "child_env", "import_test_experiments", "RaceRun", "run_sampler", "trials_to_reach", "race",
+           "race_line", "race_summary"]
 
 
 def python_path(*, experiments: bool = False) -> str:
@@ -47,3 +55,72 @@ def import_test_experiments() -> None:
     in the processes it forks."""
     if str(EXPERIMENTS_DIR) not in sys.path:
         sys.path.insert(1, str(EXPERIMENTS_DIR))
+
+
+# -- sampler races: bench_search.py (Branin) and bench_search_mlp.py (the tutorial's MLP) -----------
+
+@dataclass(frozen=True)
+class RaceRun:
+    """One seed of a race between a candidate sampler and a baseline, both minimising: ``target`` is
+    the baseline's best after the race's trials, ``baseline_at`` the trial at which the baseline first
+    reached it, ``candidate_at`` the trial at which the candidate did (None: never), ``candidate_best``
+    the candidate's own best after as many trials."""
+
+    seed: int
+    target: float
+    baseline_at: int
+    candidate_at: int | None
+    candidate_best: float
+
+
+def run_sampler(evaluate: Callable[[dict[str, Any]], float], dims: Sequence[Any], sampler: str, trials: int,
+                seed: int) -> list[float]:
+    """The objective values of ``trials`` trials one after the other, each point asked through the
+    workers' own adapter (``jobstore.search.samplers.ask``: the study rebuilt from the history for
+    every ask), so that a race measures the sampler the workers serve, without a database."""
+    from jobstore.search import samplers  # here: the other benches need not import the search
+
+    history: list[Any] = []
+    for _ in range(trials):
+        point = samplers.ask(dims, sampler, "minimize", history, seed=seed)
+        history.append(samplers.Trial(point, samplers.COMPLETE, evaluate(point)))
+    return [t.value for t in history]
+
+
+def trials_to_reach(values: Sequence[float], target: float) -> int | None:
+    """The 1-based trial at which ``values`` first reach ``target`` (<=), or None."""
+    return next((i + 1 for i, v in enumerate(values) if v <= target), None)
+
+
+def race(evaluate: Callable[[dict[str, Any]], float], dims: Sequence[Any], trials: int, seed: int,
+         candidate: str = "tpe", baseline: str = "random") -> RaceRun:
+    """One seed: ``baseline`` then ``candidate`` run ``trials`` trials each with the same seed."""
+    base = run_sampler(evaluate, dims, baseline, trials, seed)
+    cand = run_sampler(evaluate, dims, candidate, trials, seed)
+    target = min(base)
+    return RaceRun(seed=seed, target=target, baseline_at=trials_to_reach(base, target) or trials,
+                   candidate_at=trials_to_reach(cand, target), candidate_best=min(cand))
+
+
+def race_line(run: RaceRun, trials: int, fmt: str = ".4f") -> str:
+    """One seed's line: random's best and when it got there, when TPE reached it, TPE's best."""
+    reached = run.candidate_at if run.candidate_at is not None else f">{trials}"
+    return (f"  seed {run.seed}: random best {run.target:{fmt}} (at trial {run.baseline_at}), TPE reaches it at "
+            f"trial {reached}, TPE best {run.candidate_best:{fmt}}")
+
+
+def race_summary(runs: Sequence[RaceRun], trials: int, fmt: str = ".4f") -> list[str]:
+    """The medians over seeds. A seed where TPE never reaches random's best counts ``trials + 1``
+    (past the end), and the lines say how many did."""
+    needs = [r.candidate_at if r.candidate_at is not None else trials + 1 for r in runs]
+    med = statistics.median(needs)
+    missed = sum(r.candidate_at is None for r in runs)
+    lines = [f"  median trials to reach random's best: TPE {med:g}, random itself "
+             f"{statistics.median(r.baseline_at for r in runs):g} (of {trials}); "
+             f"TPE/random-budget = {med / trials:.2f} (target <= 0.5)",
+             f"  median best after {trials}: TPE {statistics.median(r.candidate_best for r in runs):{fmt}}, "
+             f"random {statistics.median(r.target for r in runs):{fmt}}"]
+    if missed:
+        lines.append(f"  TPE never reached random's best in {missed} of {len(runs)} seeds "
+                     f"(counted as {trials + 1} trials)")
+    return lines
