@@ -6,7 +6,11 @@ Prints, for the dashboard's own HTTP server in this process:
   view), one after the other, as a cold browser would (they are served one at a time anyway);
 - each view's time per refresh (median of REPEATS requests) and the whole live refresh (the
   views the page polls every interval), end to end through HTTP: an upper bound on its database time;
-- the database time of each refresh statement alone (EXPLAIN ANALYZE's execution time);
+- the results table sorted or filtered by a state key: its first view, its refresh while nothing
+  is written and while a busy sweep writes (BUSY_ROWS rows within the refresh's clock margin),
+  beside the default page's refresh;
+- the database time of each refresh statement alone (EXPLAIN ANALYZE's execution time), and of
+  the statement that served a sorted page before (the database sorting the whole table);
 - the baseline from the same run: what loading the whole table (``store.jobs()``, what a page
   without server-side paging would do) costs.
 
@@ -32,8 +36,13 @@ FIRST_VIEW = ["/", "/app.js", "/app.css", "/uPlot.iife.min.js", "/uPlot.min.css"
               "/api/overview", "/api/running", "/api/jobs?offset=0&sort=id&desc=0", "/api/params", "/api/errors"]
 REFRESH = ["/api/overview?since=%(since)s", "/api/running", "/api/jobs?offset=0&sort=id&desc=0",
            "/api/metric_names?ids=1,2,3,4,5", "/api/curves?ids=1,2,3,4,5&name=validation_error"]
-EXTRA = ["/api/jobs?offset=50000&sort=id&desc=0", "/api/jobs?offset=0&sort=best_validation_loss&desc=0",
-         "/api/jobs?offset=0&sort=learning_rate&desc=1&status=DONE"]
+EXTRA = ["/api/jobs?offset=50000&sort=id&desc=0"]
+# the results table sorted or filtered by a state key: polled like the default page while shown
+SORTED = ["/api/jobs?offset=0&sort=best_validation_loss&desc=0", "/api/jobs?offset=0&sort=learning_rate&desc=1&status=DONE",
+          "/api/jobs?offset=0&sort=id&desc=0&where=n_hidden=30", "/api/jobs?offset=40000&sort=seed&desc=1"]
+SORTED_BY_KEY = ("((state ->> 'best_validation_loss')::double precision) IS NULL, "
+                 "((state ->> 'best_validation_loss')::double precision) ASC, id ASC")
+BUSY_ROWS = 2000  # rows written within the refresh's clock margin: 1,000 workers heartbeating every 60 s
 
 
 def populate(url: str, n_jobs: int, n_points: int, conninfo: dict) -> None:
@@ -108,6 +117,34 @@ def main() -> None:
         server_pg.destroy()
 
 
+def touch(conninfo: dict, n: int) -> None:
+    """Write ``n`` DONE jobs as a live sweep would (a new result, ``updated`` now)."""
+    import psycopg
+
+    with psycopg.connect(**conninfo, autocommit=True) as c:
+        c.execute("""UPDATE jobs SET updated = now(), state = state || jsonb_build_object('best_validation_loss', random() / 10)
+                     WHERE id IN (SELECT id FROM jobs WHERE status = 2 ORDER BY random() LIMIT %s)""", (n,))
+
+
+def sorted_refresh(conn: http.client.HTTPConnection, conninfo: dict) -> None:
+    """The results table sorted or filtered by a state key: its first view (the sorted ids read
+    once), a refresh while nothing is written, and a refresh during a busy sweep (BUSY_ROWS rows
+    written within the margin, and 20 more before each refresh)."""
+    print(f"\nresults table sorted/filtered by a state key (median of {REPEATS}; the default page beside it):")
+    default = statistics.median(get(conn, "/api/jobs?offset=0&sort=id&desc=0") for _ in range(REPEATS))
+    print(f"  {default * 1000:7.1f} ms  default page (sort=id), refresh")
+    for p in SORTED:
+        first = get(conn, p)
+        quiet = statistics.median(get(conn, p) for _ in range(REPEATS))
+        touch(conninfo, BUSY_ROWS)
+        busy = []
+        for _ in range(REPEATS):
+            touch(conninfo, 20)
+            busy.append(get(conn, p))
+        print(f"  {first * 1000:7.1f} ms first view, {quiet * 1000:5.1f} ms refresh, "
+              f"{statistics.median(busy) * 1000:5.1f} ms refresh while {BUSY_ROWS}+ rows written  {p}")
+
+
 def run(store: object, conninfo: dict) -> None:
     server = make_server(Api(store, read_only=True), "127.0.0.1", 0)  # type: ignore[arg-type]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -126,18 +163,26 @@ def run(store: object, conninfo: dict) -> None:
         total += med if p in refresh else 0.0
         print(f"  {med * 1000:7.1f} ms  {p}{'' if p in refresh else '   (on demand, not polled)'}")
     print(f"  {total * 1000:7.1f} ms  one live refresh (the polled views above)")
+    sorted_refresh(conn, conninfo)
     print("\ndatabase execution time (EXPLAIN ANALYZE) of the polled statements:")
     sql = store.sql  # type: ignore[attr-defined]
-    for name, params, frag in [
-        ("count_by_status", {}, {}), ("board_timeline", {"bucket_s": 60.0, "since": time.time() - 60, "limit": 2000}, {}),
-        ("board_running", {"limit": 200}, {}), ("count", {}, {"where": "true"}),
-        ("board_page", {"limit": 50, "offset": 0}, {"where": "true", "order": '"id" ASC'}),
-        ("metric_series", {"ids": [1, 2, 3, 4, 5], "name": "validation_error"}, {}),
+    key_expr = "(state ->> 'best_validation_loss')::double precision"
+    for name, params, frag, label in [
+        ("count_by_status", {}, {}, ""),
+        ("board_timeline", {"bucket_s": 60.0, "since": time.time() - 60, "limit": 2000}, {}, ""),
+        ("board_running", {"limit": 200}, {}, ""), ("count", {}, {"where": "true"}, ""),
+        ("board_page", {"limit": 50, "offset": 0}, {"where": "true", "order": '"id" ASC'}, ""),
+        ("metric_series", {"ids": [1, 2, 3, 4, 5], "name": "validation_error"}, {}, ""),
+        ("board_sorted_rows", {"since": time.time() - 180}, {"where": "true", "expr": key_expr},
+         "  (sorted by a key: the rows written in the last 3 minutes)"),
+        ("board_rows_by_id", {"ids": list(range(1, 51))}, {}, "  (sorted by a key: the page's rows)"),
+        ("board_page", {"limit": 50, "offset": 0}, {"where": "true", "order": SORTED_BY_KEY},
+         "  (sorted by a key, before: the database sorting the table each refresh)"),
     ]:
         text = sql.q[name]
         for k, v in frag.items():
             text = text.replace("{" + k + "}", v)
-        print(f"  {statistics.median(explain_ms(conninfo, text, params) for _ in range(5)):7.2f} ms  {name}")
+        print(f"  {statistics.median(explain_ms(conninfo, text, params) for _ in range(5)):7.2f} ms  {name}{label}")
     t0 = time.perf_counter()
     n = len(store.jobs())  # type: ignore[attr-defined]
     print(f"\nbaseline, same run: loading the whole table (store.jobs(), {n} jobs): "
