@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import UsageError
 from .codec import T_INT, T_JSON, T_TEXT, decode_row
 from .jobs import SqlStore
-from .sorted_ids import SortedIds
+from .sorted_ids import FIRST_READ_SINCE_S, SortedIds
 from .views import MIRROR_COLUMNS
 
 # Columns of the table that a page can be sorted by, besides the state's keys.
@@ -103,16 +103,15 @@ class Board:
         """The sorted ids of (``expr``, filter), built or brought up to date by one statement."""
         key = (expr, clause, _frozen(params))
         ids = self._sorted_ids.pop(key, None)
-        fresh = ids is None
-        since, after_id = (0.0, 0) if ids is None else (ids.since, ids.max_id)
+        since, after_id = (FIRST_READ_SINCE_S, 0) if ids is None else (ids.since, ids.max_id)
         rows = self._rows("board_sorted_rows", dict(params, since=since, after_id=after_id), where=clause, expr=expr)
         clock = float(rows[0][0])
+        changes = [(int(r[1]), r[2], r[3]) for r in rows if r[1] is not None]
         if ids is None:
             ids = SortedIds(clock)
-        changes = [(int(r[1]), r[2], r[3]) for r in rows if r[1] is not None]
-        if fresh:
-            changes = [c for c in changes if c[2]]
-        ids.apply(clock, changes)
+            ids.load(changes)
+        else:
+            ids.apply(clock, changes)
         self._sorted_ids[key] = ids  # most recently used last
         while len(self._sorted_ids) > MAX_SORTED_VIEWS:
             self._sorted_ids.pop(next(iter(self._sorted_ids)))
