@@ -67,7 +67,7 @@ class Board:
 
         In id order without a key filter, the primary key serves the page; any other order or a
         key filter is served from a :class:`SortedIds` kept current from the rows written since
-        the last refresh (see :mod:`.sorted_ids`), except a key holding JSON values."""
+        the last refresh (see :mod:`.sorted_ids`)."""
         if not 1 <= limit <= MAX_PAGE_ROWS or offset < 0:
             raise UsageError(f"page offset {offset} / limit {limit}: expected offset >= 0 and "
                              f"1 <= limit <= {MAX_PAGE_ROWS}")
@@ -76,10 +76,11 @@ class Board:
             return Page([], 0)
         clause, params = where
         expr, typ = ("id", T_INT) if sort == "id" else self._sort_expr(sort)
-        if (sort == "id" and not select) or typ == T_JSON:
+        if sort == "id" and not select:
             return self._sql_page(offset, limit, sort, desc, statuses, select)
+        json_text = typ == T_JSON and self.sql.name == "sqlite"
         for _ in range(2):
-            ids = self._sorted(expr, clause, params)
+            ids = self._sorted(expr, clause, params, json_text)
             window = ids.window(offset, limit, desc)
             rows = {r["id"]: r for r in self._by_id(window)}
             if len(rows) == len(window):
@@ -99,14 +100,16 @@ class Board:
         rows = self._rows("board_page", params, where=clause, order=self._order(sort, desc))
         return Page([_page_row(r) for r in rows], total)
 
-    def _sorted(self, expr: str, clause: str, params: dict[str, Any]) -> SortedIds:
-        """The sorted ids of (``expr``, filter), built or brought up to date by one statement."""
+    def _sorted(self, expr: str, clause: str, params: dict[str, Any], json_text: bool = False) -> SortedIds:
+        """The sorted ids of (``expr``, filter), built or brought up to date by one statement;
+        ``json_text``: the expression gives JSON text (SQLite's view of a JSON key), decoded here."""
         key = (expr, clause, _frozen(params))
         ids = self._sorted_ids.pop(key, None)
         since, after_id = (FIRST_READ_SINCE_S, 0) if ids is None else (ids.since, ids.max_id)
         rows = self._rows("board_sorted_rows", dict(params, since=since, after_id=after_id), where=clause, expr=expr)
         clock = float(rows[0][0])
-        changes = [(int(r[1]), r[2], r[3]) for r in rows if r[1] is not None]
+        changes = [(int(r[1]), json.loads(r[2]) if json_text and r[2] is not None else r[2], r[3])
+                   for r in rows if r[1] is not None]
         if ids is None:
             ids = SortedIds(clock)
             ids.load(changes)

@@ -17,11 +17,13 @@ noticed when a page misses one, and everything is read again.
 
 The order is the one the database gave before: non-null values ascending (or descending), then
 the jobs without the key, ties by id in the same direction. Text compares by code point (as
-SQLite does, and PostgreSQL's "C" collation), NaN after every number.
+SQLite does, and PostgreSQL's "C" collation), NaN after every number; a key holding JSON of
+several types orders numbers, then text, then lists and objects by their JSON text.
 """
 from __future__ import annotations
 
 import bisect
+import json
 import math
 from collections.abc import Iterable
 from decimal import Decimal
@@ -38,14 +40,17 @@ SortKey = tuple[int, Any]
 
 
 def sort_key(value: Any) -> SortKey:
-    """How a non-null value orders: numbers, then NaN, then text, then anything else (datetimes)."""
+    """How a non-null value orders: numbers, then NaN, then text, then lists and objects (a key
+    holding JSON: by their JSON text), then anything else (datetimes)."""
     if isinstance(value, (bool, int, Decimal)):
         return (0, value)
     if isinstance(value, float):
         return (1, 0.0) if math.isnan(value) else (0, value)
     if isinstance(value, str):
         return (2, value)
-    return (3, value)
+    if isinstance(value, (list, dict)):
+        return (3, json.dumps(value, sort_keys=True))
+    return (4, value)
 
 
 class Blocks:

@@ -92,6 +92,17 @@ def _write(store, job: int, loss: float, ago_s: float) -> None:
     store.db.run("write", lambda c: c.execute(text, {"v": loss, "s": ago_s, "id": job}))
 
 
+def test_a_key_of_several_json_types_orders_numbers_text_then_lists_and_objects(db_url):
+    values = [[2, 1], "b", 3, {"a": 1}, None, "a", 1.5, [1]]
+    with open_db(db_url) as store:
+        ids = [r.job_id for r in store.insert_jobs([{"jobman.experiment": "x", "i": i, **({} if v is None else {"v": v})}
+                                                   for i, v in enumerate(values)])]
+        board = Board(store)
+        want = [ids[i] for i in (6, 2, 5, 1, 7, 0, 3, 4)]  # 1.5 3 "a" "b" [1] [2,1] {"a":1}, then None
+        assert [r["id"] for r in board.page(offset=0, limit=10, sort="v").rows] == want
+        assert [r["id"] for r in board.page(offset=0, limit=10, sort="v", desc=True).rows] == want[-2::-1] + want[-1:]
+
+
 @pytest.mark.parametrize("values", [[3.0, math.nan, None, -1.0, math.inf, 2.0]])
 def test_nan_infinity_and_missing_values_order_as_the_database_orders_them(db_url, values):
     with open_db(db_url) as store:
