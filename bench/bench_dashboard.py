@@ -35,8 +35,11 @@ METRICS = ("validation_error", "test_score")
 FIRST_VIEW = ["/", "/app.js", "/app.css", "/uPlot.iife.min.js", "/uPlot.min.css", "/api/config",
               "/api/overview", "/api/running", "/api/jobs?offset=0&sort=id&desc=0", "/api/params", "/api/errors"]
 REFRESH = ["/api/overview?since=%(since)s", "/api/running", "/api/jobs?offset=0&sort=id&desc=0",
-           "/api/metric_names?ids=1,2,3,4,5", "/api/curves?ids=1,2,3,4,5&name=validation_error"]
-EXTRA = ["/api/jobs?offset=50000&sort=id&desc=0"]
+           "/api/metric_names?ids=1,2,3,4,5", "/api/curves?ids=1,2,3,4,5&name=validation_error",
+           "/api/searches?after=%(search_after)s"]
+# the searches' trials read in full: every 4th interval
+EXTRA = ["/api/jobs?offset=50000&sort=id&desc=0", "/api/searches?after=0"]
+SEARCH_TRIALS = 1000  # the first jobs, as the trials of one search
 # the results table sorted or filtered by a state key: polled like the default page while shown
 SORTED = ["/api/jobs?offset=0&sort=best_validation_loss&desc=0", "/api/jobs?offset=0&sort=learning_rate&desc=1&status=DONE",
           "/api/jobs?offset=0&sort=id&desc=0&where=n_hidden=30", "/api/jobs?offset=40000&sort=seed&desc=1"]
@@ -55,6 +58,7 @@ def populate(url: str, n_jobs: int, n_points: int, conninfo: dict) -> None:
         db.insert_jobs({"jobman.experiment": "models.mlp_jobman.experiment", "learning_rate": 10 ** (-5 + 4 * i / n_jobs),
                         "n_hidden": 10 * (1 + i % 8), "seed": i, "best_validation_loss": 1.0, "test_score": 1.0}
                        for i in range(n_jobs))  # the result keys registered (and typed) as a finish would
+    register_search(url)
     per_job = 50 * len(METRICS)
     with psycopg.connect(**conninfo, autocommit=True) as c:
         c.execute("""UPDATE jobs SET status = 2, attempt = 1, host = 'node' || (id %% 40),
@@ -85,6 +89,19 @@ def populate(url: str, n_jobs: int, n_points: int, conninfo: dict) -> None:
         c.execute("VACUUM ANALYZE jobs__metrics")
         (n,) = c.execute("SELECT count(*) FROM jobs__metrics").fetchone()
     print(f"table: {n_jobs} jobs, {n} metric points (filled in {time.perf_counter() - t0:.1f} s)")
+
+
+def register_search(url: str) -> None:
+    """A search whose trials are the first SEARCH_TRIALS jobs (linked as a worker's claim would)."""
+    from jobstore.store.searches import Search
+
+    with open_db(url) as db:
+        search = db.searches().register(Search(
+            name="bench", experiment="models.mlp_jobman.experiment", space=[], fixed={}, sampler="tpe",
+            objective="best_validation_loss", direction="minimize", budget=SEARCH_TRIALS))
+        db.db.run("link", lambda c: c.execute(  # type: ignore[attr-defined]
+            "INSERT INTO jobs__search_jobs (job_id, search_id) SELECT id, %s FROM jobs WHERE id <= %s",
+            (search.id, SEARCH_TRIALS)))
 
 
 def get(conn: http.client.HTTPConnection, path: str) -> float:
@@ -164,11 +181,13 @@ def run(store: object, conninfo: dict) -> None:
     print(f"\nper refresh, median of {REPEATS} (HTTP end to end, includes the database):")
     total = 0.0
     since = (time.time() // 60 - 1) * 60  # the page's last known timeline bucket
-    refresh = [p % {"since": since} for p in REFRESH]
+    # the page asks for the trials from its oldest unfinished one on: none here
+    refresh = [p % {"since": since, "search_after": SEARCH_TRIALS} for p in REFRESH]
     for p in refresh + EXTRA:
         med = statistics.median(get(conn, p) for _ in range(REPEATS))
         total += med if p in refresh else 0.0
-        print(f"  {med * 1000:7.1f} ms  {p}{'' if p in refresh else '   (on demand, not polled)'}")
+        what = "   (every 4th interval)" if p.startswith("/api/searches") else "   (on demand, not polled)"
+        print(f"  {med * 1000:7.1f} ms  {p}{'' if p in refresh else what}")
     print(f"  {total * 1000:7.1f} ms  one live refresh (the polled views above)")
     sorted_refresh(conn, conninfo)
     print("\ndatabase execution time (EXPLAIN ANALYZE) of the polled statements:")
@@ -183,6 +202,8 @@ def run(store: object, conninfo: dict) -> None:
         ("board_sorted_rows", {"since": time.time() - 33, "after_id": 100_000_000}, {"where": "true", "expr": key_expr},
          "  (sorted by a key: the rows written in the last 33 s, busy sweep)"),
         ("board_rows_by_id", {"ids": list(range(1, 51))}, {}, "  (sorted by a key: the page's rows)"),
+        ("search_trials", {"after": SEARCH_TRIALS, "limit": 5000}, {}, "  (searches: from the oldest unfinished trial)"),
+        ("search_trials", {"after": 0, "limit": 5000}, {}, f"  (searches: all {SEARCH_TRIALS} trials, every 4th interval)"),
         ("board_page", {"limit": 50, "offset": 0}, {"where": "true", "order": SORTED_BY_KEY},
          "  (sorted by a key, before: the database sorting the table each refresh)"),
     ]:
