@@ -122,3 +122,8 @@ SELECT 1
 -- Version 2 -> 3 adds only the side table of job directories ({jobdirs}, jobman sql --jobdir=db):
 -- create_schema, run after every migration, creates it, so this step has nothing to change.
 SELECT 1
+
+-- name: migrate_board_updated
+-- The dashboard's index of changed rows on a table created before it (create_schema makes it for
+-- new tables).
+CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (updated) WHERE updated <> created
