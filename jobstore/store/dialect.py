@@ -28,7 +28,7 @@ class Dialect(abc.ABC):
             "table": t, "meta": f"{t}__meta", "keys": f"{t}__keys", "views": f"{t}__views",
             "claim_index": f"{t}__claim", "lease_index": f"{t}__lease", "status_index": f"{t}__status",
             "unique_hash": f"{t}__hash_copy", "metrics": f"{t}__metrics",
-            "ended_index": f"{t}__ended",
+            "ended_index": f"{t}__ended", "updated_index": f"{t}__updated",
             "searches": f"{t}__searches", "search_jobs": f"{t}__search_jobs",
             "search_jobs_index": f"{t}__search_jobs_search",
             "jobdirs": f"{t}__jobdirs",

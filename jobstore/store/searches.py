@@ -78,6 +78,21 @@ class SearchProgress:
         return max(0, self.search.budget - self.done - self.running - self.failed)
 
 
+@dataclass(frozen=True)
+class SearchTrial:
+    """One job of a search as the dashboard draws it: ``value`` is its objective when it is a
+    finite number (None otherwise)."""
+
+    search_id: int
+    name: str
+    objective: str
+    direction: str
+    budget: int
+    job_id: int
+    status: int
+    value: float | None
+
+
 def _search(row: Sequence[Any]) -> Search:
     sid, name, experiment, space, fixed, fixed_types, sampler, seed, objective, direction, budget = row
     return Search(id=int(sid), name=name, experiment=experiment, space=json.loads(space),
@@ -106,6 +121,7 @@ class Searches:
     def __init__(self, db: Connector, sql: Dialect, views: Views, to_job: Callable[[Sequence[Any]], Job]) -> None:
         self.db, self.sql, self.views, self.to_job = db, sql, views, to_job
         self.table = sql.url.table
+        self._known = False  # whether the side tables exist (they are never dropped)
 
     # -- the side tables ----------------------------------------------------------------------------
     def _exists(self, conn: Any) -> bool:
@@ -162,6 +178,18 @@ class Searches:
                 out.append(self._progress(search, self._history(conn, search)))
             return out
         return self.db.run("search progress", op)
+
+    def trials(self, after: int = 0, limit: int = 5000) -> list[SearchTrial]:
+        """The jobs of every search above the job id ``after``, in id order (creation order), at
+        most ``limit``: what the dashboard's best-so-far curves are drawn from, one statement."""
+        def op(conn: Any) -> list[SearchTrial]:
+            if not self._known and not self._exists(conn):
+                return []
+            self._known = True
+            rows = self.sql.exec(conn, "search_trials", {"after": int(after), "limit": int(limit)}).fetchall()
+            return [SearchTrial(int(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]),
+                                samplers.objective_value(r[7])) for r in rows]
+        return self.db.run("search trials", op)
 
     @staticmethod
     def _progress(search: Search, history: list[tuple[int, int, dict[str, Any]]]) -> SearchProgress:

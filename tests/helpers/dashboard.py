@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from jobstore.status import DONE
+from jobstore.status import DONE, ERR_RUN
 from jobstore.store import open_db
 from jobstore.store.metrics import Point
 
@@ -38,6 +38,54 @@ def finish_next(db: Any) -> int:
     assert db.finish(j.id, j.attempt, status=DONE, end_reason="completed",
                      state=dict(j.state, best_validation_loss=loss), metrics=points)
     return int(j.id)
+
+
+def small_search(url: str, objective_by_x: dict[int, float | None], *, n_run: int | None = None,
+                 name: str = SCRIPT_VALUE, direction: str = "minimize") -> list[int]:
+    """A search named ``name`` (markup: it must show as text) on a grid over the keys of
+    ``objective_by_x``, ``n_run`` of its trials (all by default) run by :func:`run_trials`.
+    Returns the trials' job ids in order."""
+    from jobstore.search.space import parse_space, space_to_json
+    from jobstore.store.searches import Search
+
+    xs = ",".join(str(x) for x in objective_by_x)
+    search = Search(name=name, experiment=EXP, space=space_to_json(parse_space([f"x~choice({xs})"])), fixed={},
+                    sampler="grid", objective="loss", direction=direction, budget=len(objective_by_x))
+    with open_db(url) as db:
+        db.searches().register(search)
+    return run_trials(url, objective_by_x, len(objective_by_x) if n_run is None else n_run)
+
+
+def run_trials(url: str, objective_by_x: dict[int, float | None], n: int) -> list[int]:
+    """Ask, claim and finish ``n`` trials of the search as a worker would: DONE with the objective
+    of their ``x``, or ERR_RUN where it is None. Returns their job ids."""
+    ids = []
+    with open_db(url) as db:
+        for _ in range(n):
+            j = db.claim_from_search(worker="w", host="node1", lease_s=60)
+            value = objective_by_x[j.state["x"]]
+            assert db.finish(j.id, j.attempt, status=DONE if value is not None else ERR_RUN,
+                             end_reason="completed" if value is not None else "error",
+                             state=dict(j.state, **({"loss": value} if value is not None else {})))
+            ids.append(int(j.id))
+    return ids
+
+
+def best_so_far(url: str, ids: list[int], direction: str = "minimize") -> list[list[float]]:
+    """[trial numbers, best objective after each] of the DONE trials ``ids`` (in order), as the
+    page draws them; failed trials are skipped."""
+    xs: list[float] = []
+    best: list[float] = []
+    with open_db(url) as db:
+        for n, job in enumerate(ids, 1):
+            j = db.get(job)
+            if j.status != DONE:
+                continue
+            value = j.state["loss"]
+            better = min if direction == "minimize" else max
+            best.append(value if not best else better(best[-1], value))
+            xs.append(n)
+    return [xs, best]
 
 
 @contextlib.contextmanager

@@ -1,8 +1,11 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Selenium through
 Debian's chromedriver, against a table on the real PostgreSQL server. The page loads, the table
 sorts and pages (server-side), a cancel changes the row in the database, a job finishing elsewhere
-shows up without a reload, markup in a key or a value shows as text; a screenshot is kept."""
+shows up without a reload, markup in a key or a value shows as text; a search's best so far
+against trials is drawn and follows a new trial live; screenshots are kept."""
 from __future__ import annotations
+
+import json
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -11,7 +14,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from jobstore import status as st
 from jobstore.store import open_db
-from tests.helpers.dashboard import SCRIPT_KEY, SCRIPT_VALUE, chromium, fill, finish_next, running_server
+from tests.helpers.dashboard import (
+    SCRIPT_KEY,
+    SCRIPT_VALUE,
+    best_so_far,
+    chromium,
+    fill,
+    finish_next,
+    run_trials,
+    running_server,
+    small_search,
+)
 
 WAIT_S = 30
 
@@ -101,3 +114,34 @@ def test_dashboard_in_chromium(pg_url, browser, tmp_path):
         browser.save_screenshot(str(path))
         print(f"screenshot: {path}")
         assert path.stat().st_size > 10_000
+
+
+def test_search_best_so_far_in_chromium(pg_url, browser, tmp_path):
+    """One curve per search: the best objective after each DONE trial, in job id order, failed
+    trials skipped; a trial finished elsewhere extends it without a reload; the search's name
+    (markup) shows as text."""
+    values = {1: 0.5, 2: None, 3: 0.7, 4: 0.3, 5: 0.9, 6: 0.05}
+    fill(pg_url, n_done=2)
+    ids = small_search(pg_url, values, n_run=5)
+    with running_server(pg_url) as server:
+        browser.get(server.url)
+        holder = "#search-1"
+        curve = lambda d: json.loads(d.find_element(By.CSS_SELECTOR, holder).get_attribute("data-best") or "null")  # noqa: E731
+        want = best_so_far(pg_url, ids)
+        assert len(want[0]) == 4  # one failed trial skipped
+        wait(browser, lambda d: curve(d) == want, "the best-so-far curve")
+        assert browser.find_elements(By.CSS_SELECTOR, f"{holder} canvas")
+        title = text(browser, f"{holder} h3")
+        assert title.startswith(SCRIPT_VALUE + " · minimize loss · 4 done, 1 failed, 0 running of 6")
+        assert browser.execute_script("return window.pwned") is None
+        browser.execute_script("window.notReloaded = true")
+        ids += run_trials(pg_url, values, 1)
+        want = best_so_far(pg_url, ids)
+        wait(browser, lambda d: curve(d) == want, "the curve extended by the new trial")
+        assert browser.execute_script("return window.notReloaded") is True
+        path = tmp_path / "dashboard-search.png"
+        element = browser.find_element(By.CSS_SELECTOR, holder)
+        browser.execute_script("arguments[0].scrollIntoView()", element)
+        element.screenshot(str(path))
+        print(f"screenshot: {path}")
+        assert path.stat().st_size > 2_000

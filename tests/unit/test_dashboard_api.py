@@ -12,7 +12,7 @@ import pytest
 
 from jobstore import status as st
 from jobstore.store import open_db
-from tests.helpers.dashboard import SCRIPT_KEY, SCRIPT_VALUE, fill, running_server
+from tests.helpers.dashboard import SCRIPT_KEY, SCRIPT_VALUE, fill, running_server, small_search
 
 
 @pytest.fixture
@@ -54,6 +54,33 @@ def test_views_answer_what_the_table_holds(url):
         rows = list(csv.DictReader(io.StringIO(text)))
         assert code == 200 and len(rows) == 12 and r.getheader("Content-Disposition").startswith("attachment")
         assert rows[0][SCRIPT_KEY] == SCRIPT_VALUE  # the CSV carries values as they are
+
+
+def test_searches_give_their_trials_in_creation_order(url):
+    """Each search's jobs in id order with their status and objective (DONE only; failed trials
+    carry none), one search per entry; ``after`` gives only the jobs above that id."""
+    fill(url, n_done=2)
+    values = {1: 0.5, 2: None, 3: 0.7, 4: 0.2}
+    ids = small_search(url, values)
+    with running_server(url) as server:
+        code, doc, _ = request(server, "GET", "/api/searches")
+        assert code == 200 and doc["truncated"] is False and len(doc["searches"]) == 1
+        s = doc["searches"][0]
+        assert (s["name"], s["objective"], s["direction"], s["budget"]) == (SCRIPT_VALUE, "loss", "minimize", 4)
+        with open_db(url) as db:
+            want = [values[db.get(i).state["x"]] for i in ids]  # the grid's order is shuffled by its seed
+        assert s["job"] == ids and s["value"] == want
+        assert s["status"] == ["ERR_RUN" if v is None else "DONE" for v in want]
+        code, doc, _ = request(server, "GET", f"/api/searches?after={ids[1]}")  # a refresh: the later trials
+        assert [t for s in doc["searches"] for t in s["job"]] == ids[2:]
+        code, doc, _ = request(server, "GET", "/api/searches?after=-1")
+        assert code == 400 and "bad after '-1'" in doc["error"]
+
+
+def test_no_search_registered_is_an_empty_list(url):
+    fill(url, n_done=1)
+    with running_server(url) as server:
+        assert request(server, "GET", "/api/searches")[1]["searches"] == []
 
 
 def test_the_page_and_its_assets_are_served_from_the_package(url):

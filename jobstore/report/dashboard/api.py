@@ -3,7 +3,7 @@ shows (``GET /api/<view>``) and the write actions (``POST /api/action``). The HT
 (:mod:`.server`) only routes, checks the token and serialises.
 
 Each view costs the database one light statement per refresh (``overview`` two: the counts and
-the timeline); the results table is paged and sorted by the database, never loaded whole, except
+the timeline; ``jobs`` two: the rows written since the last refresh and the page's rows); the results table is paged and sorted by the database, never loaded whole, except
 for the CSV download, which is the export's CSV of the same filter.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..export import columns_for, sort_jobs, to_csv
 PAGE_ROWS = 50
 PARAMS_JOBS = 2000  # the objective-against-parameter plots show the first this many DONE jobs
 STDERR_TAIL_BYTES = 4000
+SEARCH_TRIALS = 5000  # trials per answer of the searches view: the page asks for the rest next time
 OBJECTIVES = ("best_validation_loss", "test_score", "validation_error")
 
 Query = Mapping[str, str]
@@ -38,7 +39,7 @@ class Api:
         self.views: dict[str, Callable[[Query], Any]] = {
             "config": self.config, "overview": self.overview, "running": self.running, "jobs": self.jobs,
             "metric_names": self.metric_names, "curves": self.curves, "params": self.params,
-            "errors": self.errors,
+            "errors": self.errors, "searches": self.searches,
         }
 
     # -- views ----------------------------------------------------------------------------------
@@ -107,6 +108,23 @@ class Api:
         cols = {k: [_jsonable(j.state.get(k)) for j in jobs] for k in [objective, *keys] if k}
         return {"objective": objective, "keys": keys, "ids": [j.id for j in jobs], "columns": cols,
                 "numeric": numeric}
+
+    def searches(self, q: Query) -> dict[str, Any]:
+        """The trials of every search above the job id ``after`` (the page asks from its oldest
+        unfinished trial on), column-wise per search: job ids in creation order, statuses, and
+        the objective of the DONE ones (None for failed, running or waiting trials). The page
+        draws each search's best so far against trials from them."""
+        after = int(_number(q, "after", 0, low=0))
+        trials = self.store.searches().trials(after, SEARCH_TRIALS)
+        out: dict[int, dict[str, Any]] = {}
+        for t in trials:
+            s = out.setdefault(t.search_id, {"id": t.search_id, "name": t.name, "objective": t.objective,
+                                             "direction": t.direction, "budget": t.budget,
+                                             "job": [], "status": [], "value": []})
+            s["job"].append(t.job_id)
+            s["status"].append(Status.name_of(t.status))
+            s["value"].append(t.value if t.status == DONE else None)
+        return {"after": after, "searches": list(out.values()), "truncated": len(trials) == SEARCH_TRIALS}
 
     def errors(self, q: Query) -> dict[str, Any]:
         out = []

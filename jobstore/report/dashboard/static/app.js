@@ -8,7 +8,8 @@ const STALE_HEARTBEAT_S = 120;
 const COLORS = ["#4a7fd4", "#d4604a", "#3b9a5a", "#9a5ad4", "#d4a34a", "#4ab8d4", "#d44a98", "#7a8494"];
 const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const state = { offset: 0, sort: "id", desc: false, status: "", where: "", selected: new Set(),
-                total: 0, config: null, tick: 0, bucket: 60, charts: {}, timeline: new Map() };
+                total: 0, config: null, tick: 0, bucket: 60, charts: {}, timeline: new Map(),
+                searches: new Map(), searchAfter: 0 };
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -221,6 +222,64 @@ function drawParallel(doc) {
   axes.forEach((k, a) => { const x = pad + (w * a) / (axes.length - 1); ctx.beginPath(); ctx.moveTo(x, pad); ctx.lineTo(x, pad + h); ctx.stroke(); ctx.fillText(k, x - ctx.measureText(k).width / 2, pad - 10); });
 }
 
+// -- searches: best so far against trials ----------------------------------------------------------
+// Trials are asked for from the oldest unfinished one on (one light query per interval); every
+// SLOW_EVERY-th interval reads them all again (a finished trial requeued by hand).
+const FINAL = new Set(["DONE", "ERR_START", "ERR_SYNC", "ERR_RUN", "CANCELED"]);
+
+async function refreshSearches(full) {
+  const doc = await api("searches", { after: full ? 0 : state.searchAfter });
+  if (full) state.searches.clear();
+  let last = 0;
+  doc.searches.forEach((s) => {
+    const known = state.searches.get(s.id) || { trials: new Map() };
+    Object.assign(known, { name: s.name, objective: s.objective, direction: s.direction, budget: s.budget });
+    s.job.forEach((j, i) => { known.trials.set(j, [s.status[i], s.value[i]]); last = Math.max(last, j); });
+    state.searches.set(s.id, known);
+  });
+  const open = [...state.searches.values()].flatMap((s) => [...s.trials].filter(([, t]) => !FINAL.has(t[0])).map(([j]) => j));
+  const known = [...state.searches.values()].flatMap((s) => [...s.trials.keys()]);
+  let after = open.length ? Math.min(...open) - 1 : (known.length ? Math.max(...known) : 0);
+  if (doc.truncated) after = Math.min(after, last);
+  state.searchAfter = after;
+  drawSearches();
+}
+
+// the best objective after each completed trial (failed, running and waiting trials skipped)
+function bestSoFar(search) {
+  const sign = search.direction === "maximize" ? -1 : 1;
+  const xs = [], best = [], own = [];
+  let b = null;
+  [...search.trials.keys()].sort((a, c) => a - c).forEach((job, i) => {
+    const [status, value] = search.trials.get(job);
+    if (status !== "DONE" || value === null) return;
+    if (b === null || sign * value < sign * b) b = value;
+    xs.push(i + 1); best.push(b); own.push(value);
+  });
+  return { xs, best, own };
+}
+
+function drawSearches() {
+  const box = $("searches");
+  $("searches-info").textContent = state.searches.size ? "" : "none registered (jobman sqlsearch)";
+  [...state.searches.entries()].sort((a, b) => a[0] - b[0]).forEach(([id, s]) => {
+    let holder = document.getElementById("search-" + id);
+    if (!holder) { holder = el("div", null, "search"); holder.id = "search-" + id; holder.append(el("h3"), el("div")); box.append(holder); }
+    const c = bestSoFar(s);
+    const counts = { done: 0, failed: 0, running: 0 };
+    s.trials.forEach(([status, value]) => { counts[status === "DONE" && value !== null ? "done" : FINAL.has(status) ? "failed" : "running"] += 1; });
+    holder.firstChild.textContent = `${s.name} · ${s.direction} ${s.objective} · ${counts.done} done, ${counts.failed} failed, `
+      + `${counts.running} running of ${s.budget} · best ${c.best.length ? fmt(c.best[c.best.length - 1]) : "none yet"}`;
+    holder.dataset.best = JSON.stringify([c.xs, c.best]);
+    const log = spansDecades(c.own);
+    const opts = { width: 540, height: 240, legend: { show: true }, scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
+      axes: [{ label: "trial" }, { label: s.objective, size: 60 }],
+      series: [{ label: "trial" }, { label: "best so far", stroke: COLORS[0], width: 2, paths: uPlot.paths.stepped({ align: 1 }) },
+        { label: "trial value", stroke: COLORS[1], paths: () => null, points: { show: true, size: 4, fill: COLORS[1] } }] };
+    redraw("search-" + id, opts, [c.xs, c.best, c.own], holder.lastChild, String(log));
+  });
+}
+
 // -- errors ---------------------------------------------------------------------------------------
 async function refreshErrors() {
   const doc = await api("errors");
@@ -248,7 +307,7 @@ async function act(action, extra) {
 function showError(e) { $("updated").textContent = "error: " + e.message; }
 
 async function refreshAll(slow) {
-  const tasks = [refreshOverview(), refreshRunning(), refreshResults(), refreshCurves()];
+  const tasks = [refreshOverview(), refreshRunning(), refreshResults(), refreshCurves(), refreshSearches(slow)];
   if (slow) tasks.push(refreshParams(), refreshErrors());
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r) => r.status === "rejected");

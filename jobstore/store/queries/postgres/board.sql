@@ -26,3 +26,20 @@ FROM {table} WHERE status IN (3, 4, 5) ORDER BY ended DESC NULLS LAST, id DESC L
 
 -- name: board_now
 SELECT extract(epoch FROM {now})::double precision
+
+-- name: board_sorted_rows
+-- A sorted or filtered page's ids (store/sorted_ids.py): the rows changed since SINCE (epoch
+-- seconds) through the {updated_index}, and the rows inserted after the id AFTER_ID (0 for all
+-- of them) through the primary key (inserts are serialised by lock_insert: ids grow in commit
+-- order), with the sort key's value {expr} and whether they match the filter, beside the
+-- database clock (alone when no row was written).
+SELECT extract(epoch FROM {now})::double precision, d.id, d.k, d.m
+FROM (SELECT 1) AS clock LEFT JOIN (
+    SELECT id, ({expr}) AS k, ({where}) AS m FROM {table} WHERE updated >= to_timestamp(%(since)s) AND updated <> created
+    UNION ALL
+    SELECT id, ({expr}) AS k, ({where}) AS m FROM {table} WHERE id > %(after_id)s
+) AS d ON true
+
+-- name: board_rows_by_id
+SELECT id, status, priority, host, attempt, extract(epoch FROM ended)::double precision, state, types
+FROM {table} WHERE id = ANY(%(ids)s)

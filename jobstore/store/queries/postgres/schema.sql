@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS {lease_index} ON {table} (lease_until) WHERE status =
 CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status);
 -- The dashboard's timeline reads only the jobs ended since its last refresh.
 CREATE INDEX IF NOT EXISTS {ended_index} ON {table} (ended) WHERE ended IS NOT NULL;
+-- Its sorted and filtered pages read only the rows changed since their last refresh (a row never
+-- written since its insert has updated = created and is found by its id).
+CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (updated) WHERE updated <> created;
 CREATE TABLE IF NOT EXISTS {keys} (
     seq   bigserial,
     name  text PRIMARY KEY,
@@ -121,3 +124,8 @@ SELECT 1
 -- Version 2 -> 3 adds only the side table of job directories ({jobdirs}, jobman sql --jobdir=db):
 -- create_schema, run after every migration, creates it, so this step has nothing to change.
 SELECT 1
+
+-- name: migrate_board_updated
+-- The dashboard's index of changed rows on a table created before it (create_schema makes it for
+-- new tables); CONCURRENTLY: run it outside a transaction, writers are not blocked.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS {updated_index} ON {table} (updated) WHERE updated <> created

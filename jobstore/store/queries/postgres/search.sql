@@ -45,3 +45,11 @@ RETURNING {job_columns}
 
 -- name: search_link
 INSERT INTO {search_jobs} (job_id, search_id) VALUES (%(job_id)s, %(search_id)s)
+
+-- name: search_trials
+-- The dashboard's best-so-far curves: every search's jobs above the id %(after)s in id order,
+-- with their status and their objective when it is a JSON number (at most %(limit)s rows).
+SELECT s.id, s.name, s.objective, s.direction, s.budget, j.job_id, t.status,
+       CASE WHEN jsonb_typeof(t.state -> s.objective) = 'number' THEN (t.state ->> s.objective)::float8 END
+FROM {search_jobs} AS j JOIN {searches} AS s ON s.id = j.search_id JOIN {table} AS t ON t.id = j.job_id
+WHERE j.job_id > %(after)s ORDER BY j.job_id LIMIT %(limit)s

@@ -21,3 +21,20 @@ FROM {table} WHERE status IN (3, 4, 5) ORDER BY ended IS NULL, ended DESC, id DE
 
 -- name: board_now
 SELECT {now}
+
+-- name: board_sorted_rows
+-- A sorted or filtered page's ids (store/sorted_ids.py): the rows changed since SINCE (epoch
+-- seconds) through the {updated_index}, and the rows inserted after the id AFTER_ID (0 for all
+-- of them) through the primary key (inserts are serialised by lock_insert: ids grow in commit
+-- order), with the sort key's value {expr} and whether they match the filter, beside the
+-- database clock (alone when no row was written).
+SELECT {now}, d.id, d.k, d.m
+FROM (SELECT 1) AS clock LEFT JOIN (
+    SELECT id, ({expr}) AS k, ({where}) AS m FROM {table} WHERE updated >= :since AND updated <> created
+    UNION ALL
+    SELECT id, ({expr}) AS k, ({where}) AS m FROM {table} WHERE id > :after_id
+) AS d ON 1
+
+-- name: board_rows_by_id
+SELECT id, status, priority, host, attempt, ended, state, types
+FROM {table} WHERE id IN (SELECT value FROM json_each(:ids))

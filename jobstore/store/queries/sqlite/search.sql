@@ -41,3 +41,11 @@ RETURNING {job_columns}
 
 -- name: search_link
 INSERT INTO {search_jobs} (job_id, search_id) VALUES (:job_id, :search_id)
+
+-- name: search_trials
+-- The dashboard's best-so-far curves: every search's jobs above the id :after in id order,
+-- with their status and their objective when it is a JSON number (at most :limit rows).
+SELECT s.id, s.name, s.objective, s.direction, s.budget, j.job_id, t.status,
+       (SELECT e.value FROM json_each(t.state) AS e WHERE e.key = s.objective AND e.type IN ('integer', 'real'))
+FROM {search_jobs} AS j JOIN {searches} AS s ON s.id = j.search_id JOIN {table} AS t ON t.id = j.job_id
+WHERE j.job_id > :after ORDER BY j.job_id LIMIT :limit
