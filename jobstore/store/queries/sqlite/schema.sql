@@ -119,3 +119,8 @@ SELECT 1
 -- Version 2 -> 3 adds only the side table of job directories ({jobdirs}, jobman sql --jobdir=db):
 -- create_schema, run after every migration, creates it, so this step has nothing to change.
 SELECT 1
+
+-- name: migrate_3
+-- Version 3 -> 4 made the counters bigint on PostgreSQL; SQLite's INTEGER is already 64-bit, so
+-- this step has nothing to change.
+SELECT 1
