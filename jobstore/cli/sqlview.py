@@ -3,6 +3,8 @@
 Columns are named by Jobman's rule (underscores removed, then dots become underscores:
 ``best_validation_loss`` → ``bestvalidationloss``, ``jobman.status`` → ``jobman_status``). The
 view keeps up with keys that appear later (results): there is no need to run ``sqlview`` again.
+At most 1,000 key columns (the first keys stored; PostgreSQL allows 1,664 columns): the keys past
+that are in one JSON column, ``extra_keys`` ({key: value}).
 """
 from __future__ import annotations
 

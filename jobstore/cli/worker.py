@@ -32,11 +32,14 @@ A claimed job holds a lease renewed by a heartbeat while it runs; if the worker 
 claimable again once the lease expires, and after --max-attempts such losses it ends as ERR_RUN
 (end_reason 'lost'). SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 make channel.switch() return 'stop': the
 experiment checkpoints and returns channel.INCOMPLETE, the job goes back to START with priority
->= 2.0, and the worker claims no more jobs.
+>= 2.0, and the worker claims no more jobs. A second SIGTERM or SIGINT stops an experiment that
+never calls switch(): the job is handed back (START) and the worker exits; if the experiment is
+stuck in native code, the worker exits 5 s later anyway and the job goes back to START when its
+lease expires.
 
 Exit status: 0 when every job it ran was handed back (DONE, or START after INCOMPLETE or a stop
 signal); 1 when a job ended in ERR_RUN/ERR_START, a result could not be recorded (it is then kept
-in the job's result-<attempt>.json), or the database became unreachable while it ran; 130 after a second ^C;
+in the job's result-<attempt>.json), or the database became unreachable while it ran; 130 after a second ^C, 143 after a second SIGTERM;
 2 for bad input, a database that cannot be reached at start-up (after --connect-timeout), a table
 that does not exist (only jobman sqlschedule(s) creates one), or an experiment that does not import
 where the worker runs (its job is handed back untouched and the worker stops).

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import DatabaseError, UsageError
-from ..status import RESTART_PRIORITY, START
+from ..status import RESTART_PRIORITY, RUNNING, START
 from . import queries
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
 from .codec import Encoded, decode_row, encode_state, json_candidates
@@ -23,10 +23,10 @@ from .metrics import Metrics, Point
 from .searches import Searches
 from .views import MIRROR_COLUMNS, Views
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Migrations: MIGRATIONS[v] is the query (in schema.sql) that upgrades version v to v + 1;
 # create_schema (all IF NOT EXISTS) runs after them and adds what a version brought.
-MIGRATIONS: dict[int, str] = {1: "migrate_1", 2: "migrate_2"}
+MIGRATIONS: dict[int, str] = {1: "migrate_1", 2: "migrate_2", 3: "migrate_3"}
 
 # Expired leases are reaped by a claim at most this often per store (and whenever no job is
 # claimable): far below any lease, and it spares every other claim a statement.
@@ -166,6 +166,8 @@ class SqlStore(Store):
                     self.sql.exec(conn, "reap", reap_params)
                     row = self.sql.exec(conn, "claim", claim_params).fetchone()
                 self._next_reap_s = now + self.reap_interval_s
+            while row is not None and row[1] != RUNNING:  # its attempt counter was exhausted: ERR_START
+                row = self.sql.exec(conn, "claim", claim_params).fetchone()
             return self._job(row) if row else None
         return self.db.run("claim", op)
 

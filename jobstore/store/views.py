@@ -30,6 +30,12 @@ MIRROR_COLUMNS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
 assert set(MIRROR_COLUMNS) == set(MIRRORED_KEYS)
 ROW_TIME_COLUMNS = ("created", "started", "ended")  # in views as jobman_<name> and jobman_<name>_iso
 TIME_KEY_SUFFIXES = ("start_time", "end_time")  # epoch-second keys (provenance), not durations (run_time)
+# At most this many columns of a view show keys (a time key's _iso column counts): PostgreSQL
+# refuses a select list past 1,664 entries, SQLite past 2,000. The keys past the cap, in the
+# order they were first stored (so that a new key never moves an older one), are in one JSON
+# column, EXTRA_KEYS_COLUMN ({key: value}); the column name is reserved even below the cap.
+VIEW_MAX_KEY_COLUMNS = 1000
+EXTRA_KEYS_COLUMN = "extra_keys"
 
 
 class Views:
@@ -75,25 +81,37 @@ class Views:
         self._cache = current
 
     def _columns(self, keys: Mapping[str, str]) -> list[tuple[str, str]]:
-        """(column name, SQL expression) of a view: the id, the mirrored keys, every key, then the
-        row's times. Each time (a float key named ``*start_time``/``*end_time``, and the row's created, started and
+        """(column name, SQL expression) of a view: the id, the mirrored keys, every key (up to
+        :data:`VIEW_MAX_KEY_COLUMNS`, the rest in :data:`EXTRA_KEYS_COLUMN`), then the row's times.
+        Each time (a float key named ``*start_time``/``*end_time``, and the row's created, started and
         ended) is epoch seconds, with an ISO 8601 text column in UTC beside it (``<column>_iso``)."""
         cols = [("id", "id")] + [(key.replace(".", "_"), column) for key, (column, _, _) in MIRROR_COLUMNS.items()]
         rows = [(f"jobman_{c}", self._q("view_row_time", column=c)) for c in ROW_TIME_COLUMNS]
-        taken = [c for c, _ in cols + rows] + [f"{c}_iso" for c, _ in rows]
+        taken = [c for c, _ in cols + rows] + [f"{c}_iso" for c, _ in rows] + [EXTRA_KEYS_COLUMN]
         named = column_names([(k, t) for k, t in keys.items() if k not in MIRROR_COLUMNS], taken=taken)
         taken += [col for col, _, _ in named]
+        shown: list[str] = []
         for col, key, typ in named:
             expr = self.sql.view_expr(key, typ)
-            cols.append((col, expr))
+            key_cols = [(col, expr)]
             if typ == T_FLOAT and key.endswith(TIME_KEY_SUFFIXES) and f"{col}_iso" not in taken:
-                cols.append((f"{col}_iso", self._q("view_iso_time", epoch=expr)))
+                key_cols.append((f"{col}_iso", self._q("view_iso_time", epoch=expr)))
+            if len(cols) - 1 - len(MIRROR_COLUMNS) + len(key_cols) > VIEW_MAX_KEY_COLUMNS:
+                cols.append((EXTRA_KEYS_COLUMN, self._q("view_extra_keys", chosen=self._literals(shown))))
+                break
+            cols += key_cols
+            shown.append(key)
         for col, expr in rows:
             cols += [(col, expr), (f"{col}_iso", self._q("view_iso_time", epoch=expr))]
         return cols
 
     def _q(self, name: str, **fragments: str) -> str:
         return queries.render(self.sql.q[name], fragments, False)
+
+    @staticmethod
+    def _literals(keys: list[str]) -> str:
+        """``'a', 'b'``: SQL string literals (standard quoting, which both dialects read) of ``keys``."""
+        return ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
 
     def _build(self, conn: Any, view: str, keys: Mapping[str, str], tolerate_locks: bool = False) -> list[str]:
         cols = self._columns(keys)

@@ -39,6 +39,7 @@ from .. import status as _status
 from ..errors import ParamError
 from ..files import atomic_create, atomic_write
 from ..store.metrics import Point, make_points
+from .abort import AbortRule, AbortWatchdog
 
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -53,29 +54,37 @@ class StopSignals:
     """Trap the stop signals while active (a ``with`` block in the main thread).
 
     A trapped signal only records itself: the experiment sees it through ``switch()`` and the
-    worker claims no further job. A second SIGINT raises ``KeyboardInterrupt`` so that a person
-    at a terminal can still break out of an experiment that never polls. Outside the main thread
-    nothing is installed (Python only delivers signals there) and :attr:`installed` is False.
+    worker claims no further job. A second SIGINT, or a second SIGTERM (not a duplicate delivery:
+    :class:`~.abort.AbortRule`), raises ``KeyboardInterrupt`` so that an experiment that never
+    polls is still stopped; :mod:`.abort` ends the process if that exception cannot reach it.
+    Outside the main thread nothing is installed (Python only delivers signals there) and
+    :attr:`installed` is False.
     """
 
     def __init__(self, signals: Iterable[int] = STOP_SIGNALS) -> None:
         self.signals = tuple(signals)
         self.received: int | None = None  # the first stop signal received
+        self.aborted_by: int | None = None  # the second SIGINT/SIGTERM, which interrupted the worker
         self.count = 0
         self.installed = False
         self._previous: dict[int, Any] = {}
         # Called (in the handler) with the signal's name when the first one arrives, so the worker
         # can say at once what happens next; it must not take locks or use buffered files.
         self.on_first: Callable[[str], None] | None = None
+        self.watchdog = AbortWatchdog(self.signals)
+        self._rule = AbortRule()
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.signals:
                 self._previous[sig] = signal.signal(sig, self._handle)
+            self.watchdog.start()
             self.installed = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.installed:
+            self.watchdog.stop()
         for sig, handler in self._previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()
@@ -88,8 +97,13 @@ class StopSignals:
             if self.on_first is not None:
                 self.on_first(signal.Signals(signum).name)
         self.count += 1
-        if again and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        # The watchdog read the signal as it arrived: its verdict wins over this handler's timing
+        # (which is late when the main thread was busy in native code).
+        aborts = self._rule.aborts(signum, time.monotonic()) or self.watchdog.aborted_by is not None
+        if again and aborts and self.aborted_by is None:
+            self.aborted_by = signum
+            self.watchdog.arm(signum)
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: the worker stops now")
 
     @property
     def name(self) -> str | None:

@@ -131,9 +131,13 @@ class Worker:
         job = self._current_job
         what = (f"job {job} is handed back at its next switch()" if job is not None
                 else "no further job is claimed")
-        again = "; ^C again to abort" if name == "SIGINT" else ""
+        again = "; ^C again to abort" if name == "SIGINT" else f"; {name} again to abort"
+        self._say_raw(f"stop requested ({name}): {what}{again}")
+
+    def _say_raw(self, message: str) -> None:
+        """One line to the worker's stderr from a signal handler or the abort watchdog (a raw write)."""
         try:
-            os.write(self.err.fileno(), f"jobman sql: stop requested ({name}): {what}{again}\n".encode())
+            os.write(self.err.fileno(), f"jobman sql: {message}\n".encode())
         except (OSError, ValueError):
             pass
 
@@ -146,12 +150,14 @@ class Worker:
         try:
             with StopSignals() as signals:
                 signals.on_first = self._say_stop_requested
+                signals.watchdog.on_abandon = self._say_raw
                 self.report.node_error = node.check_exproot(self.exproot)
                 try:
                     if self.report.node_error is None:
                         self._loop(signals, keeper)
                 except KeyboardInterrupt:
                     self.report.interrupted = True
+                    self.report.interrupted_by = signals.aborted_by
                 if signals.received is not None:
                     self.report.stop_signal = signals.name
         finally:
@@ -199,6 +205,10 @@ class Worker:
             self._current_job = job.id
             try:
                 outcome = self._run_job(job, signals, keeper)
+            except KeyboardInterrupt:  # a second signal outside the experiment: hand the job back, fenced
+                self.recorder.finish(job, os.path.join(self.exproot, self.store.dbname, self.store.table,
+                                                       str(job.id)), START, EndReason.INCOMPLETE, None)
+                raise
             finally:
                 self._current_job = None
             self.report.outcomes.append(outcome)

@@ -39,7 +39,8 @@ class WorkerReport:
     outcomes: list[JobOutcome] = field(default_factory=list)
     no_more_jobs: bool = False
     stop_signal: str | None = None  # name of the stop signal that ended the loop
-    interrupted: bool = False  # a second SIGINT (KeyboardInterrupt)
+    interrupted: bool = False  # a second SIGINT or SIGTERM (KeyboardInterrupt)
+    interrupted_by: int | None = None  # that signal's number (None: a KeyboardInterrupt of another origin)
     db_error: str | None = None
     import_error: str | None = None  # the experiment does not import here: the worker stopped
     node_error: str | None = None  # EXPROOT or job directories unusable on this node: the worker stopped
@@ -59,11 +60,11 @@ class WorkerReport:
 
     @property
     def exit_code(self) -> int:
-        """0: every job handed back (a stop signal included); 130: interrupted by a second ^C;
-        1: a job failed, a result could not be recorded, or the database was unreachable;
-        2: the experiment does not import where this worker runs."""
+        """0: every job handed back (a stop signal included); 130: interrupted by a second ^C, 143
+        by a second SIGTERM (128 + the signal); 1: a job failed, a result could not be recorded, or
+        the database was unreachable; 2: the experiment does not import where this worker runs."""
         if self.interrupted:
-            return 130
+            return 128 + (self.interrupted_by or 2)  # SIGINT is 2
         if self.import_error:
             return 2
         return 1 if self.failures or self.db_error or self.node_error else 0

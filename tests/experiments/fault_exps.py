@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import time
 
 from worker_exps import sleepy  # tests/experiments, beside this module
 
@@ -35,3 +36,24 @@ def writes_conf(state, channel):
     INCOMPLETE when told to stop), under the name the fault tests schedule: the worker then tries
     to write its end."""
     return sleepy(state, channel)
+
+
+def never_polls(state, channel):
+    """Sleeps forever and never calls channel.switch(): only a second stop signal ends it."""
+    with open("started", "a") as f:
+        f.write("started\n")
+    while True:
+        time.sleep(0.5)
+
+
+def swallows_interrupts(state, channel):
+    """Like :func:`never_polls`, and catches the KeyboardInterrupt of a second stop signal too, as
+    an experiment stuck in native code would never see it: only the abort watchdog ends it."""
+    with open("started", "a") as f:
+        f.write("started\n")
+    while True:
+        try:
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            with open("interrupted", "a") as f:
+                f.write("swallowed\n")

@@ -72,7 +72,7 @@ def test_a_version_2_table_gets_the_job_directories_table_in_place(db_url):
     raw_query(db_url, "DROP TABLE jobs__jobdirs")
     raw_query(db_url, "UPDATE jobs__meta SET value = '2' WHERE key = 'schema_version'")
     with open_db(db_url, create=False) as db:
-        assert db.schema_version() == SCHEMA_VERSION == 3
+        assert db.schema_version() == SCHEMA_VERSION
         assert [j.id for j in db.jobs()] == [first.job_id] and db.jobdirs().get(first.job_id) is None
     assert raw_query(db_url, "SELECT count(*) FROM jobs__jobdirs") == [(0,)]
 

@@ -3,7 +3,7 @@
 -- name: errors_create
 CREATE TABLE IF NOT EXISTS {errors} (
     job        bigint NOT NULL,
-    attempt    integer NOT NULL,
+    attempt    bigint NOT NULL,
     status     integer NOT NULL,
     end_reason text,
     error      text NOT NULL,

@@ -9,7 +9,7 @@ extract(epoch FROM updated)::float8, error, end_reason
 -- name: insert_tmp_create
 CREATE TEMP TABLE IF NOT EXISTS jobstore_insert (
     ord integer, experiment text, priority double precision, state text, types text,
-    hash text, copy integer
+    hash text, copy bigint
 ) ON COMMIT DROP
 
 -- name: insert_copy

@@ -31,9 +31,10 @@ CREATE TABLE IF NOT EXISTS {table} (
     state       jsonb NOT NULL DEFAULT '{{}}',
     types       jsonb,
     hash        text NOT NULL,
-    copy        integer NOT NULL DEFAULT 0,
-    attempt     integer NOT NULL DEFAULT 0,
-    losses      integer NOT NULL DEFAULT 0,
+    -- counters are bigint: an attempt number never overflows (schema version 4, migrate_3)
+    copy        bigint NOT NULL DEFAULT 0,
+    attempt     bigint NOT NULL DEFAULT 0,
+    losses      bigint NOT NULL DEFAULT 0,
     lease_until timestamptz,
     host        text,
     worker      text,
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS {views} (name text PRIMARY KEY);
 -- makes a retried write (first reply lost) idempotent, and serves the curves of a job by name.
 CREATE TABLE IF NOT EXISTS {metrics} (
     job     bigint NOT NULL,
-    attempt integer NOT NULL,
+    attempt bigint NOT NULL,
     name    text NOT NULL,
     step    bigint NOT NULL,
     value   double precision,
@@ -83,7 +84,7 @@ CREATE TABLE IF NOT EXISTS {searches} (
     seed        bigint,
     objective   text NOT NULL,
     direction   text NOT NULL,
-    budget      integer NOT NULL,
+    budget      bigint NOT NULL,
     created     timestamptz NOT NULL DEFAULT {now}
 );
 CREATE TABLE IF NOT EXISTS {search_jobs} (job_id bigint PRIMARY KEY, search_id bigint NOT NULL);
@@ -92,7 +93,7 @@ CREATE INDEX IF NOT EXISTS {search_jobs_index} ON {search_jobs} (search_id, job_
 -- job, the last attempt's, written fenced by that attempt (store/jobdirs.py).
 CREATE TABLE IF NOT EXISTS {jobdirs} (
     job     bigint PRIMARY KEY,
-    attempt integer NOT NULL,
+    attempt bigint NOT NULL,
     archive bytea NOT NULL,
     size    bigint NOT NULL,
     time    timestamptz NOT NULL
@@ -101,7 +102,7 @@ CREATE TABLE IF NOT EXISTS {jobdirs} (
 -- history that sqlstatus --traceback shows (store/history.py); also created on first use.
 CREATE TABLE IF NOT EXISTS {errors} (
     job        bigint NOT NULL,
-    attempt    integer NOT NULL,
+    attempt    bigint NOT NULL,
     status     integer NOT NULL,
     end_reason text,
     error      text NOT NULL,
@@ -125,7 +126,15 @@ SELECT 1
 -- create_schema, run after every migration, creates it, so this step has nothing to change.
 SELECT 1
 
--- name: migrate_board_updated
--- The dashboard's index of changed rows on a table created before it (create_schema makes it for
--- new tables); CONCURRENTLY: run it outside a transaction, writers are not blocked.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS {updated_index} ON {table} (updated) WHERE updated <> created
+-- name: migrate_3
+-- Version 3 -> 4: every counter (attempt numbers, lost-lease and copy counts, search budgets) is
+-- bigint, so that a job at attempt 2147483647 can still be claimed. create_schema already says
+-- bigint for a new table; these rewrite the columns of an old one in place, rows kept (create_schema,
+-- run next, also adds the dashboard's index of changed rows, {updated_index}). A side
+-- table an old version never made is skipped (IF EXISTS): create_schema, run next, makes it.
+ALTER TABLE {table} ALTER COLUMN attempt TYPE bigint, ALTER COLUMN losses TYPE bigint,
+    ALTER COLUMN copy TYPE bigint;
+ALTER TABLE IF EXISTS {metrics} ALTER COLUMN attempt TYPE bigint;
+ALTER TABLE IF EXISTS {jobdirs} ALTER COLUMN attempt TYPE bigint;
+ALTER TABLE IF EXISTS {errors} ALTER COLUMN attempt TYPE bigint;
+ALTER TABLE IF EXISTS {searches} ALTER COLUMN budget TYPE bigint

@@ -39,3 +39,9 @@ extract(epoch FROM {column})::float8
 -- name: view_iso_time
 -- Epoch seconds as ISO 8601 text in UTC, the column beside each time in a view.
 to_char(to_timestamp({epoch}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+
+-- name: view_extra_keys
+-- The column extra_keys of a view past the column cap (views.VIEW_MAX_KEY_COLUMNS): the keys of
+-- the state that have no column of their own, as one JSON object ({chosen}: the keys that do,
+-- as string literals); NULL for a job with none.
+NULLIF(state - ARRAY[{chosen}]::text[], '{{}}'::jsonb)

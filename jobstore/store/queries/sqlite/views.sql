@@ -38,3 +38,11 @@ SELECT 1
 -- name: view_iso_time
 -- Epoch seconds as ISO 8601 text in UTC, the column beside each time in a view.
 strftime('%Y-%m-%dT%H:%M:%SZ', {epoch}, 'unixepoch')
+
+-- name: view_extra_keys
+-- The column extra_keys of a view past the column cap (views.VIEW_MAX_KEY_COLUMNS): the keys of
+-- the state that have no column of their own, as one JSON object ({chosen}: the keys that do,
+-- as string literals); NULL for a job with none. JSON booleans stay booleans (json_each says 1/0).
+NULLIF((SELECT json_group_object(key, CASE type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
+                                                ELSE value END)
+        FROM json_each({table}.state) WHERE key NOT IN ({chosen})), '{{}}')

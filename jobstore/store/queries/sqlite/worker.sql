@@ -21,15 +21,19 @@ WHERE id IN (SELECT id FROM {table} WHERE status = 1
 -- name: claim
 -- A START job may still carry the lease of an attempt that runs on after the job was set to
 -- START by hand (set_status keeps it): it is claimable once that attempt stops or the lease expires.
+-- A job whose attempt counter is at its maximum (2**63 - 1) cannot take another fencing token: it
+-- ends ERR_START instead, counter untouched, and the store claims the next job (SqlStore.claim).
 UPDATE {table} SET
-    status = 1,
-    attempt = attempt + 1,
-    lease_until = {now} + :lease_s,
+    status = CASE WHEN attempt < 9223372036854775807 THEN 1 ELSE 3 END,
+    attempt = CASE WHEN attempt < 9223372036854775807 THEN attempt + 1 ELSE attempt END,
+    lease_until = CASE WHEN attempt < 9223372036854775807 THEN {now} + :lease_s END,
+    error = CASE WHEN attempt < 9223372036854775807 THEN error
+                 ELSE 'attempt counter at its maximum (' || attempt || '): no further attempt can be fenced' END,
     host = :host,
     worker = :worker,
     started = {now},
-    ended = NULL,
-    end_reason = NULL,
+    ended = CASE WHEN attempt < 9223372036854775807 THEN NULL ELSE {now} END,
+    end_reason = CASE WHEN attempt < 9223372036854775807 THEN NULL ELSE 'start-error' END,
     updated = {now}
 WHERE id = (SELECT id FROM {table} WHERE status = 0 AND (lease_until IS NULL OR lease_until < {now})
             ORDER BY priority DESC, id LIMIT 1)
