@@ -104,3 +104,17 @@ def test_an_unusable_table_dir_is_refused_before_any_claim(db_url, tmp_path, cli
     assert "cannot make the table's directory" in proc.stderr and "no job was claimed" in proc.stderr, proc.stderr
     with open_db(db_url) as store:
         assert {(j.status, j.attempt) for j in store.jobs(ids=ids)} == {(st.START, 0)}
+
+
+def test_a_table_from_before_table_uuids_gets_one_on_first_use(db_url, tmp_path, cli_env):
+    ids = insert(db_url, "noop", [{"k": 1}])
+    raw_query(db_url, "DELETE FROM jobs__meta WHERE key = 'table_uuid'")  # as a table made by an older jobman
+    root = str(tmp_path / "root")
+    proc = run_worker(cli_env, db_url, root, "-n", "0", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    [(made,)] = raw_query(db_url, "SELECT value FROM jobs__meta WHERE key = 'table_uuid'")
+    with open_db(db_url) as store:
+        assert store.table_uuid() == made and store.get(ids[0]).status == st.DONE
+        marker = os.path.join(root, store.dbname, store.table, TABLE_MARKER)
+    with open(marker) as f:
+        assert json.load(f)["table_uuid"] == made
