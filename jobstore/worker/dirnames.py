@@ -24,7 +24,8 @@ from typing import Any
 
 from ..files import UnsafePathError, atomic_create
 
-__all__ = ["JOB_MARKER", "TABLE_MARKER", "ForeignDirError", "path_component", "read_marker", "table_dir_candidates"]
+__all__ = ["JOB_MARKER", "TABLE_MARKER", "ForeignDirError", "path_component", "read_marker", "table_dir_candidates",
+           "write_new_marker"]
 
 TABLE_MARKER = ".jobman-table"
 JOB_MARKER = ".jobman-job"
@@ -80,11 +81,24 @@ def read_marker(path: str) -> dict[str, Any] | None:
         raise
     with os.fdopen(fd, "rb") as f:
         data = f.read(MARKER_MAX_BYTES)
+    if not data.strip():  # written in place by a machine that crashed: as good as none
+        os.unlink(path)
+        return None
     try:
         doc = json.loads(data)
     except ValueError:
         return {"unreadable": "not a marker written by jobman"}
     return doc if isinstance(doc, dict) else {"unreadable": "not a marker written by jobman"}
+
+
+def write_new_marker(path: str, doc: dict[str, Any]) -> None:
+    """Create the marker ``doc`` at ``path`` (0600) in a directory just made: one small write.
+    A machine crash may leave it empty, which :func:`read_marker` takes for no marker."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, (json.dumps(doc, sort_keys=True) + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 def claim_marker(path: str, doc: dict[str, Any]) -> dict[str, Any]:

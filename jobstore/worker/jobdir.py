@@ -23,6 +23,7 @@ from .dirnames import (
     describe,
     read_marker,
     table_dir_candidates,
+    write_new_marker,
 )
 
 __all__ = ["ForeignDirError", "JobDirs"]
@@ -77,18 +78,25 @@ class JobDirs:
             self._checked.add(parent)
         try:
             os.mkdir(job_dir, 0o750 if self.group else 0o700)
+            fresh = True
         except FileExistsError:
             check_own_dir(job_dir, group=self.group)
+            fresh = False
         if self.table_uuid is not None and self._marked != job_dir:
-            self._check_job_marker(job_dir)
+            self._check_job_marker(job_dir, fresh)
 
-    def _check_job_marker(self, job_dir: str) -> None:
+    def _check_job_marker(self, job_dir: str, fresh: bool) -> None:
         """Mark ``job_dir`` as this job's, or refuse it if it is another job's (a directory made
-        before markers existed is adopted)."""
+        before markers existed is adopted). In a directory just made (0700, ours) nobody can have
+        raced us: the marker is written in place, without the temporary file and the read-back."""
         assert self.table_uuid is not None
         job_id = int(os.path.basename(job_dir))
         marker_path = os.path.join(job_dir, JOB_MARKER)
         doc = {"table_uuid": self.table_uuid, "job": job_id}
+        if fresh:
+            write_new_marker(marker_path, doc)
+            self._marked = job_dir
+            return
         marker = read_marker(marker_path) or claim_marker(marker_path, doc)
         if marker.get("table_uuid") != self.table_uuid or marker.get("job") != job_id:
             raise ForeignDirError(f"{job_dir} belongs to {describe(marker)}, not to job {job_id} of table "

@@ -67,3 +67,12 @@ def test_a_job_dir_of_another_job_is_refused(tmp_path):
     os.mkdir(legacy, 0o700)
     dirs.make(legacy)
     assert os.path.exists(os.path.join(legacy, JOB_MARKER))
+
+
+def test_an_empty_job_marker_left_by_a_crash_counts_as_none(tmp_path):
+    dirs = JobDirs()
+    table_dir = dirs.bind(str(tmp_path), "db", "jobs", "u1", "db")
+    os.mkdir(os.path.join(table_dir, "4"), 0o700)
+    open(os.path.join(table_dir, "4", JOB_MARKER), "w").close()
+    dirs.make(dirs.job_dir(4))
+    assert json.load(open(os.path.join(table_dir, "4", JOB_MARKER))) == {"job": 4, "table_uuid": "u1"}
