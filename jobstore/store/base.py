@@ -22,7 +22,7 @@ The table (one row per job; see ``queries/<dialect>/schema.sql``):
     lease_until database time at which the claim expires unless renewed by a heartbeat
     host, worker, created, started, ended, updated (database times), error (last traceback), end_reason
 
-Side tables: ``<table>__meta`` (schema_version), ``<table>__keys`` (every key ever stored, its SQL
+Side tables: ``<table>__meta`` (schema_version, table_uuid), ``<table>__keys`` (every key ever stored, its SQL
 type, in order of first appearance), ``<table>__views`` (the views kept up to date),
 ``<table>__searches`` and ``<table>__search_jobs`` (adaptive searches and their jobs: ``searches.py``) and
 ``<table>__metrics`` (per-epoch metric points, see ``metrics.py``).
@@ -89,6 +89,12 @@ class Store(abc.ABC):
     @property
     def table(self) -> str:
         return self.url.table
+
+    def table_uuid(self) -> str:
+        """The table's identity, a UUID kept in its meta table (made with the table, or on first
+        request for older tables): job directories carry it, so that a table re-created under the
+        same name, or a namesake in another database, never reuses another table's directories."""
+        raise NotImplementedError
 
     @property
     def dbname(self) -> str:

@@ -6,6 +6,7 @@ each and implements :class:`~.base.Store` with them."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -109,6 +110,7 @@ class SqlStore(Store):
                     self.sql.exec_script(conn, MIGRATIONS[v])
                     v += 1
                 self.sql.exec_script(conn, "create_schema")
+                self.sql.exec(conn, "insert_table_uuid", {"uuid": str(uuid.uuid4())})
                 self.sql.exec(conn, "set_schema_version", {"version": str(SCHEMA_VERSION)})
 
         self.db.run("open", op)
@@ -124,6 +126,15 @@ class SqlStore(Store):
 
     def schema_version(self) -> int:
         return int(self._run("schema_version", None, _first)[0])
+
+    def table_uuid(self) -> str:
+        def op(conn: Any) -> str:
+            row = self.sql.exec(conn, "table_uuid").fetchone()
+            if row is None:  # a table made before table UUIDs: the first to ask makes it
+                self.sql.exec(conn, "insert_table_uuid", {"uuid": str(uuid.uuid4())})
+                row = self.sql.exec(conn, "table_uuid").fetchone()
+            return str(row[0])
+        return self.db.run("table_uuid", op)
 
     # -- rows -------------------------------------------------------------------------------------
     @staticmethod

@@ -1,38 +1,105 @@
-"""Job directories that no other user prepared: ``EXPROOT/<dbname>/<table>/<id>/``.
+"""Job directories that no other user, table or job prepared: ``EXPROOT/<db>/<table>/<id>/``.
 
 EXPROOT is often on a shared filesystem (scratch, /tmp, a group project directory). A directory
 found there is reused only if it is the user's own and nobody else can write in it; otherwise the
 job ends ERR_START with one line saying why, rather than writing the job's files (and appending its
-output) through entries someone else made. The two parents are checked once per worker, a job's own
-directory once per job (one ``mkdir`` in the usual case).
+output) through entries someone else made.
+
+The table's directory is found once per worker, before the first claim (:meth:`JobDirs.bind`): it
+carries the table's UUID in a marker file, and a table whose usual directory belongs to another
+table (a namesake database, a table re-created under the same name) gets its own beside it
+(:mod:`.dirnames`). Each job directory carries the job's marker, checked once per job.
 """
 from __future__ import annotations
 
 import os
 
 from ..files import check_own_dir, own_dir
+from .dirnames import (
+    JOB_MARKER,
+    TABLE_MARKER,
+    ForeignDirError,
+    claim_marker,
+    describe,
+    read_marker,
+    table_dir_candidates,
+    write_new_marker,
+)
 
-__all__ = ["JobDirs"]
+__all__ = ["ForeignDirError", "JobDirs"]
 
 
 class JobDirs:
-    """Creates job directories 0700 (0750 with ``group``) under parents checked once."""
+    """Creates job directories 0700 (0750 with ``group``) under a table directory checked once."""
 
     def __init__(self, group: bool = False) -> None:
         self.group = group
         self._checked: set[str] = set()
+        self.table_uuid: str | None = None
+        self.table_dir: str | None = None
+        self._marked: str | None = None  # the job directory whose marker was last checked
+
+    def bind(self, exproot: str, dbname: str, table: str, table_uuid: str, database: str) -> str:
+        """Find or make the directory of the table ``table_uuid`` under ``exproot`` and return it:
+        the first candidate whose marker is this table's, or that has none yet (it is marked now).
+        ``OSError`` if it cannot be made (the node's fault), :class:`ForeignDirError` if every
+        candidate belongs to another table."""
+        os.makedirs(exproot, exist_ok=True)  # EXPROOT: the user's choice, warned about
+        doc = {"table_uuid": table_uuid, "database": database, "table": table}
+        taken = []
+        for path in table_dir_candidates(exproot, dbname, table, table_uuid):
+            own_dir(os.path.dirname(path), group=self.group)
+            own_dir(path, group=self.group)
+            marker_path = os.path.join(path, TABLE_MARKER)
+            marker = read_marker(marker_path) or claim_marker(marker_path, doc)
+            if marker.get("table_uuid") == table_uuid:
+                self.table_uuid, self.table_dir = table_uuid, path
+                self._checked.add(path)
+                return path
+            taken.append(f"{path} holds {describe(marker)}")
+        raise ForeignDirError(f"no directory for the jobs of table {table_uuid} ({database}) under {exproot}: "
+                              + "; ".join(taken))
+
+    def job_dir(self, job_id: int) -> str:
+        """The directory of job ``job_id`` (not made yet): in the table's directory once bound."""
+        if self.table_dir is None:
+            raise RuntimeError("JobDirs.bind() must find the table's directory first")
+        return os.path.join(self.table_dir, str(job_id))
 
     def make(self, job_dir: str) -> None:
-        """Create ``job_dir`` (and its parents) or check that the existing one is safe to reuse;
-        :class:`~jobstore.files.UnsafePathError` otherwise."""
+        """Create ``job_dir`` (and its parents) or check that the existing one is safe to reuse and
+        is this job's; :class:`~jobstore.files.UnsafePathError` otherwise."""
         parent = os.path.dirname(job_dir)
         if parent not in self._checked:
             grand = os.path.dirname(parent)
-            os.makedirs(os.path.dirname(grand), exist_ok=True)  # EXPROOT: the user's choice, warned about
+            os.makedirs(os.path.dirname(grand), exist_ok=True)
             own_dir(grand, group=self.group)
             own_dir(parent, group=self.group)
             self._checked.add(parent)
         try:
             os.mkdir(job_dir, 0o750 if self.group else 0o700)
+            fresh = True
         except FileExistsError:
             check_own_dir(job_dir, group=self.group)
+            fresh = False
+        if self.table_uuid is not None and self._marked != job_dir:
+            self._check_job_marker(job_dir, fresh)
+
+    def _check_job_marker(self, job_dir: str, fresh: bool) -> None:
+        """Mark ``job_dir`` as this job's, or refuse it if it is another job's (a directory made
+        before markers existed is adopted). In a directory just made (0700, ours) nobody can have
+        raced us: the marker is written in place, without the temporary file and the read-back."""
+        assert self.table_uuid is not None
+        job_id = int(os.path.basename(job_dir))
+        marker_path = os.path.join(job_dir, JOB_MARKER)
+        doc = {"table_uuid": self.table_uuid, "job": job_id}
+        if fresh:
+            write_new_marker(marker_path, doc)
+            self._marked = job_dir
+            return
+        marker = read_marker(marker_path) or claim_marker(marker_path, doc)
+        if marker.get("table_uuid") != self.table_uuid or marker.get("job") != job_id:
+            raise ForeignDirError(f"{job_dir} belongs to {describe(marker)}, not to job {job_id} of table "
+                                  f"{self.table_uuid}: refusing to run beside its files; move it away and "
+                                  "requeue the job")
+        self._marked = job_dir

@@ -6,7 +6,7 @@ launches many copies. Per job:
 1. **claim** (one atomic statement in the store): the job becomes RUNNING with ``attempt+1`` and a
    lease from the database clock. Every later write names ``(id, attempt)`` and is refused once
    the job is no longer ours, so a worker that lost its lease can never overwrite the job.
-2. **setup**: the directory ``EXPROOT/<dbname>/<table>/<id>/`` (``orig.conf`` on the first run,
+2. **setup**: the directory ``EXPROOT/<db>/<table>/<id>/`` (:mod:`.jobdir`; ``orig.conf`` on the first run,
    ``current.conf`` on every save), the state (a ``DD``, with this attempt's ``jobman.sql.*``
    provenance), the experiment imported by its dotted name. A failure here is ERR_START and the
    worker goes on to the next job.
@@ -175,6 +175,15 @@ class Worker:
     def _loop(self, signals: StopSignals, keeper: Keeper) -> None:
         opts = self.options
         ran = 0
+        try:  # the table's directory, marked with its UUID, before the first claim (:mod:`.dirnames`)
+            with self._store_lock:
+                self.report.node_error = node.bind_table_dir(self.store, self._dirs, self.exproot)
+        except (DatabaseError, UsageError) as e:
+            self.report.db_error = str(e)
+            self.log(f"cannot read the table's identity: {e}")
+            return
+        if self.report.node_error:
+            return
         while opts.n <= 0 or ran < opts.n:
             if signals.received is not None:
                 self.log(f"{signals.name} received: claiming no more jobs")
@@ -226,7 +235,7 @@ class Worker:
     def _run_job(self, job: Job, signals: StopSignals, keeper: Keeper) -> JobOutcome:
         t0 = time.monotonic()
         start_time = job.started if job.started is not None else time.time()
-        job_dir = os.path.join(self.exproot, self.store.dbname, self.store.table, str(job.id))
+        job_dir = self._dirs.job_dir(job.id)
         if job.undecodable is not None:  # a poison row: fail it, fenced, and go on
             return self.recorder.finish(job, job_dir, ERR_START, EndReason.START_ERROR, None,
                                 error=f"the job's row cannot be decoded: {job.undecodable}")

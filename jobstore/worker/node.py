@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
-__all__ = ["INFRA_STREAK_MAX", "NODE_FAULT", "check_exproot"]
+from ..files import UnsafePathError
+from .jobdir import ForeignDirError
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+    from .jobdir import JobDirs
+
+__all__ = ["INFRA_STREAK_MAX", "NODE_FAULT", "bind_table_dir", "check_exproot"]
 
 INFRA_STREAK_MAX = 3  # ERR_STARTs in a row caused by the job directory: this node is unusable
 NODE_FAULT = "node fault"  # the JobOutcome note that stops the worker
@@ -31,5 +39,21 @@ def check_exproot(exproot: str) -> str | None:
             os.unlink(path)
     except OSError as e:
         return (f"EXPROOT {exproot!r} is not writable here ({e.strerror or e}): no job was claimed; "
+                "run this worker where EXPROOT is mounted, writable and not full")
+    return None
+
+
+def bind_table_dir(store: Store, dirs: JobDirs, exproot: str) -> str | None:
+    """Find the table's directory under ``exproot`` (marked with the table's UUID, :mod:`.dirnames`)
+    before the first claim: why it cannot be used (one line), or None. A database error is the
+    caller's to report."""
+    table_uuid = store.table_uuid()
+    try:
+        dirs.bind(exproot, store.dbname, store.table, table_uuid, store.url.display())
+    except ForeignDirError as e:
+        return f"{e}: no job was claimed"
+    except (OSError, UnsafePathError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return (f"cannot make the table's directory under EXPROOT {exproot!r} ({why}): no job was claimed; "
                 "run this worker where EXPROOT is mounted, writable and not full")
     return None

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jobstore.store import open_db
+from jobstore.worker.dirnames import path_component
 
 EXP = "worker_exps"  # tests/experiments/worker_exps.py, on PYTHONPATH through cli_env
 
@@ -56,8 +57,9 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = 
 
 
 def job_dir(exproot: str, url: str, job_id: int) -> str:
+    """Where a job's directory is for the first table to use ``exproot`` (see worker/dirnames.py)."""
     with open_db(url) as store:
-        return os.path.join(os.path.realpath(exproot), store.dbname, store.table, str(job_id))
+        return os.path.join(os.path.realpath(exproot), path_component(store.dbname), store.table, str(job_id))
 
 
 def read(path: str) -> str:

@@ -47,9 +47,9 @@ def test_a_full_exproot_is_refused_before_any_claim(db_url, tmp_path, cli_env):
 
 def test_a_job_directory_that_cannot_be_made_hands_the_job_back(db_url, tmp_path, cli_env):
     ids = insert(db_url, "noop", [{"k": k} for k in range(5)])
-    with open_db(db_url) as store:
-        table_dir = os.path.join(str(tmp_path / "root"), store.dbname, store.table)
-    with _tmpfs(table_dir, "ro,size=64k,mode=0700"):
+    with open_db(db_url) as store:  # the first job's directory, a read-only mount
+        first_dir = os.path.join(str(tmp_path / "root"), store.dbname, store.table, str(ids[0]))
+    with _tmpfs(first_dir, "ro,size=64k,mode=0700"):
         proc = run_worker(cli_env, db_url, str(tmp_path / "root"), "-n", "0", timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "cannot write the job directory" in proc.stderr and "handed back" in proc.stderr, proc.stderr

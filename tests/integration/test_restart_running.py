@@ -20,7 +20,10 @@ def test_a_running_job_set_to_start_is_not_run_twice_at_once(db_url, tmp_path, c
     root = str(tmp_path / "root")
     first = start_worker(cli_env, db_url, root, "-n", "1", "--lease", "60", "--heartbeat", "30")
     d = job_dir(root, db_url, i)
-    wait_for(lambda: os.path.exists(os.path.join(d, "started")), what="the first attempt to start")
+    # started, and its start save done (current.conf; deferred by 1 s on PostgreSQL): the reset below
+    # then fences it at its end, 4 s later, not at once (a race the thief could win)
+    wait_for(lambda: all(os.path.exists(os.path.join(d, f)) for f in ("started", "current.conf")),
+             what="the first attempt to start")
     setter = subprocess.run([sys.executable, "-m", "jobstore.cli", "sqlstatus", "--set_status=START", db_url,
                              str(i)], env=cli_env, capture_output=True, text=True, timeout=60)
     assert setter.returncode == 0, setter.stderr

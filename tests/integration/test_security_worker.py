@@ -59,7 +59,8 @@ def test_a_prefix_is_a_whole_module_name_and_a_bad_list_is_exit_2(sqlite_url, tm
 
 def test_job_directory_prepared_by_another_user_is_refused(tmp_path, cli_env):
     """The attacker pre-creates the victim's next job directory in a shared EXPROOT with its
-    stdout a link to a private file of the victim: the job ends ERR_START, the file is untouched."""
+    stdout a link to a private file of the victim: the worker refuses the table's directory before
+    any claim (the job stays START, attempt 0; the node's fault, not the job's), the file is untouched."""
     secret = tmp_path / "private.txt"
     secret.write_text("mine\n")
     secret.chmod(0o600)
@@ -74,7 +75,8 @@ def test_job_directory_prepared_by_another_user_is_refused(tmp_path, cli_env):
         assert secret.read_text() == "mine\n" and oct(secret.stat().st_mode & 0o777) == "0o600"
         with open_db(url) as store:
             row = store.get(job)
-        assert row.status == st.ERR_START and "belongs to uid" in row.error and "\n" not in row.error
+        assert (row.status, row.attempt) == (st.START, 0)
+        assert "belongs to uid" in proc.stderr and "no job was claimed" in proc.stderr, proc.stderr
 
 
 def test_job_directories_are_private_and_a_linked_stdout_is_refused(tmp_path, cli_env):

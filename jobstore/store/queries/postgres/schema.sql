@@ -111,6 +111,17 @@ CREATE TABLE IF NOT EXISTS {errors} (
 );
 CREATE INDEX IF NOT EXISTS {errors_index} ON {errors} (job);
 
+-- name: table_uuid
+-- The table's identity (a UUID made with it): job directories carry it in their marker
+-- files, so that a re-created table or a namesake elsewhere never reuses them.
+SELECT value FROM {meta} WHERE key = 'table_uuid'
+
+-- name: insert_table_uuid
+-- Made with the table by ensure_schema, and lazily for tables made before it: the first
+-- writer wins, every reader then reads the same value back.
+INSERT INTO {meta} (key, value) VALUES ('table_uuid', %(uuid)s)
+ON CONFLICT (key) DO NOTHING
+
 -- name: set_schema_version
 INSERT INTO {meta} (key, value) VALUES ('schema_version', %(version)s)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
