@@ -39,8 +39,7 @@ class ErrorHistory:
 
     def archive(self, conn: Any, ids: Sequence[int]) -> int:
         """Copy the errors of the rows ``ids`` (inside the caller's transaction); how many."""
-        if not self._exists(conn):  # a table made before this side table (no DDL otherwise: roles)
-            self.sql.exec_script(conn, "errors_create")
+        # the side table comes with the schema: every table reaching version 4 ran create_schema
         return int(self.sql.exec(conn, "errors_archive", {"ids": self.sql.list_param(list(ids))}).rowcount)
 
     def _exists(self, conn: Any) -> bool:

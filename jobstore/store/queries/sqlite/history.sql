@@ -1,17 +1,5 @@
 -- The errors cleared from their rows by a hand-requeue ({errors}, store/history.py).
 
--- name: errors_create
-CREATE TABLE IF NOT EXISTS {errors} (
-    job        INTEGER NOT NULL,
-    attempt    INTEGER NOT NULL,
-    status     INTEGER NOT NULL,
-    end_reason TEXT,
-    error      TEXT NOT NULL,
-    ended      REAL,
-    cleared    REAL NOT NULL DEFAULT ({now})
-);
-CREATE INDEX IF NOT EXISTS {errors_index} ON {errors} (job);
-
 -- name: errors_archive
 -- Before a requeue clears them: every selected row's error, with the attempt that made it.
 INSERT INTO {errors} (job, attempt, status, end_reason, error, ended)
