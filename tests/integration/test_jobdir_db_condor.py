@@ -1,0 +1,128 @@
+"""Job directories in the database through HTCondor without a shared file system (issue 15, item 2):
+the tutorial's MLP, run by the shipped conf/worker.sub submitted as a user would (condor_submit in the
+project's pool, tests/infra/condor.sh) with ``should_transfer_files = YES`` and ``EXPROOT=.`` (the
+job's private scratch directory, a fresh one per run; the dataset travels as an input file), is
+stopped by ``condor_rm`` after its first checkpoints (kill_sig SIGTERM: the worker hands the job back
+with its directory stored in PostgreSQL), then resumed by a second submission, in another scratch
+directory, from that archive, to a result bit-identical to an uninterrupted run. PostgreSQL because
+the pool's workers, in its chroot, reach it over loopback. If the pool cannot start, this fails."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobstore import status as st
+from jobstore.store import open_db
+from tests.helpers.condor import CONDOR_ROOT, CONDOR_USER, as_pool_user
+from tests.helpers.paths import ROOT
+from tests.helpers.worker import wait_for
+
+HYPER = {"learning_rate": 0.05, "n_hidden": 40, "n_iter": 40, "blas_threads": 1}
+SLICE = "slice.pkl.gz"
+# The job directory is EXPROOT/<db>/<table>/<id> and EXPROOT the scratch directory, where HTCondor
+# put the transferred dataset: the state names it from the job directory, no absolute path.
+DATASET = f"../../../{SLICE}"
+WAIT_S = 180.0
+# What a user without a shared file system adds to conf/worker.sub (its closing comment says so).
+TRANSFER = ("should_transfer_files = YES", "when_to_transfer_output = ON_EXIT_OR_EVICT",
+            f"transfer_input_files = {SLICE}")
+REFERENCE = """import json, sys
+from models.mlp_jobman import train_mnist
+h = json.loads(sys.argv[1])
+r = train_mnist(h['learning_rate'], h['n_hidden'], 0.0, 0.0001, 20, h['n_iter'], dataset=sys.argv[2],
+                array_backend='numpy', blas_threads=h['blas_threads'], progress=False)
+print(json.dumps([r.best_validation_loss, r.test_score, r.best_iter]))
+"""
+
+pytestmark = [pytest.mark.condor, pytest.mark.slow]
+
+
+@pytest.fixture
+def submit_dir(mnist_slice) -> Iterator[Path]:
+    """The submitter's directory (under /tmp, the job owner's to write): conf/worker.sub and the
+    dataset to transfer. Nothing here is seen by the jobs: they get copies in their scratch."""
+    d = Path(tempfile.mkdtemp(prefix="jobman-transfer-", dir="/tmp"))
+    d.chmod(0o777)
+    shutil.copy(Path(ROOT) / "conf" / "worker.sub", d / "worker.sub")
+    shutil.copy(mnist_slice, d / SLICE)
+    (d / SLICE).chmod(0o644)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def submit(submit_dir: Path, db_url: str) -> str:
+    """condor_submit conf/worker.sub with a relative EXPROOT and file transfer; the cluster id."""
+    appended = " ".join(f"-a {shlex.quote(line)}" for line in TRANSFER)
+    sub = as_pool_user(f"cd {submit_dir} && condor_submit worker.sub DB={shlex.quote(db_url)} EXPROOT=. N=1 "
+                       f"OPTIONS=--jobdir=db {appended}")
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    return re.search(r"submitted to cluster (\d+)", sub.stdout).group(1)  # type: ignore[union-attr]
+
+
+def reference_run(dataset: str) -> subprocess.Popen:
+    """The uninterrupted run, with the pool's own Python and NumPy (bit-identity is a property of
+    one build of the arithmetic), in the chroot as the job owner."""
+    return subprocess.Popen(["chroot", CONDOR_ROOT, "runuser", "-u", CONDOR_USER, "--", "env", "-i",
+                             "PATH=/usr/bin:/bin", f"PYTHONPATH={ROOT}", "python3", "-c", REFERENCE,
+                             json.dumps(HYPER), dataset], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another(condor_pool, pg_url, cli_env,
+                                                                                 submit_dir):
+    conf = os.path.join(ROOT, "conf", "mlp_jobman.conf")
+    args = [f"{k}={v}" for k, v in HYPER.items()] + [f"dataset={DATASET}", "array_backend=numpy"]
+    done = subprocess.run([sys.executable, "-m", "jobstore.cli", "sqlschedule", pg_url, "models.mlp_jobman.experiment",
+                           conf, *args], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with open_db(pg_url) as store:
+        (job,) = store.jobs()
+    reference = reference_run(str(submit_dir / SLICE))
+
+    first = submit(submit_dir, pg_url)
+    running = wait_for(lambda: _checkpointed(pg_url, job.id), WAIT_S, "the MLP's first progress in the pool")
+    assert as_pool_user(f"condor_rm {first}").returncode == 0
+    with open_db(pg_url) as store:
+        wait_for(lambda: store.get(job.id).status == st.START, WAIT_S, "the job to be handed back")
+        stopped, archive = store.get(job.id), store.jobdirs().get(job.id)
+    assert stopped.priority >= 2.0 and 0 < stopped.state["epoch"] < HYPER["n_iter"]
+    assert archive is not None and archive.attempt == 1  # the directory went to the database
+
+    second = submit(submit_dir, pg_url)
+    with open_db(pg_url) as store:
+        wait_for(lambda: store.get(job.id).status not in (st.START, st.RUNNING), WAIT_S, "the job to end")
+        final, archive = store.get(job.id), store.jobdirs().get(job.id)
+        epochs = store.metrics.series([job.id], "validation_error")[job.id]
+    assert final.status == st.DONE, (final.status, final.error)
+    assert archive.attempt == 2 and final.state["epoch"] == HYPER["n_iter"]
+    # two scratch directories of the pool's execute node, neither under the submitter's directory
+    workdirs = [running.state["jobman.sql.host_workdir"], final.state["jobman.sql.host_workdir"]]
+    assert workdirs[0] != workdirs[1] and all("/execute/" in w and str(submit_dir) not in w for w in workdirs)
+    # the second attempt resumed where the first stopped: its first epoch follows the first's last
+    by_attempt = {a: [s for b, s, _ in epochs if b == a] for a in (1, 2)}
+    assert by_attempt[2][0] == max(by_attempt[1]) + 1 > 1 and by_attempt[2][-1] == HYPER["n_iter"]
+    err = submit_dir / f"jobman-worker-{second}.0.err"  # transferred back when the job exits
+    wait_for(lambda: err.exists() and "jobman" in err.read_text(), WAIT_S, "the second worker's stderr")
+    assert f"job {job.id}: restored its directory from the database" in err.read_text()
+
+    out, why = reference.communicate(timeout=WAIT_S)
+    assert reference.returncode == 0, why
+    best_validation_loss, test_score, best_iter = json.loads(out)
+    assert final.state["best_validation_loss"] == best_validation_loss
+    assert final.state["test_score"] == test_score and final.state["iter"] == best_iter
+
+
+def _checkpointed(url: str, job_id: int) -> object:
+    """The running job once it has saved its progress (at its first validation)."""
+    with open_db(url) as store:
+        job = store.get(job_id)
+    return job.status == st.RUNNING and job.state.get("iteration", 0) > 0 and job
