@@ -4,8 +4,10 @@ the bindings, not the tools), as its job owner, with a clean environment."""
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +34,24 @@ def start_pool() -> dict[str, str]:
     return env
 
 
+def pool_user_argv(*argv: str, path: str = "/usr/local/bin:/usr/bin:/bin", **env: str) -> list[str]:
+    """The command line running ``argv`` inside the pool's chroot as its job owner, with only
+    PATH, LANG and ``env`` in its environment (what a user of the pool has, not the host's)."""
+    return ["chroot", CONDOR_ROOT, "runuser", "-u", CONDOR_USER, "--", "env", "-i", f"PATH={path}", "LANG=C.UTF-8",
+            *(f"{k}={v}" for k, v in env.items()), *argv]
+
+
 def as_pool_user(command: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
-    """``sh -c command`` inside the pool's chroot as its job owner, as that user would type it
-    (``condor_submit``, ``condor_rm``...); paths under /tmp are the same on both sides."""
-    return subprocess.run(["chroot", CONDOR_ROOT, "runuser", "-u", CONDOR_USER, "--", "env", "-i",
-                           "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "sh", "-c", command],
-                          capture_output=True, text=True, timeout=timeout_s)
+    """``sh -c command`` run as a user of the pool types it (``condor_submit``, ``condor_rm``...);
+    paths under /tmp are the same on both sides."""
+    return subprocess.run(pool_user_argv("sh", "-c", command), capture_output=True, text=True, timeout=timeout_s)
+
+
+def group_dir(base: Path, name: str = "launch") -> Path:
+    """A directory of the submitter (root) that the job owner's group may write in: jobs run as
+    another user here, and a world-writable launch directory is refused (--group_access)."""
+    d = base / name
+    d.mkdir(mode=0o770)
+    os.chown(d, -1, pwd.getpwnam(CONDOR_USER).pw_gid)
+    d.chmod(0o770)
+    return d

@@ -15,15 +15,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from jobstore import status as st
 from jobstore.store import open_db
-from tests.helpers.condor import CONDOR_ROOT, CONDOR_USER, as_pool_user
+from tests.helpers.condor import as_pool_user, pool_user_argv
 from tests.helpers.paths import ROOT
 from tests.helpers.worker import wait_for
 
@@ -48,16 +46,13 @@ pytestmark = [pytest.mark.condor, pytest.mark.slow]
 
 
 @pytest.fixture
-def submit_dir(mnist_slice) -> Iterator[Path]:
-    """The submitter's directory (under /tmp, the job owner's to write): conf/worker.sub and the
-    dataset to transfer. Nothing here is seen by the jobs: they get copies in their scratch."""
-    d = Path(tempfile.mkdtemp(prefix="jobman-transfer-", dir="/tmp"))
-    d.chmod(0o777)
-    shutil.copy(Path(ROOT) / "conf" / "worker.sub", d / "worker.sub")
-    shutil.copy(mnist_slice, d / SLICE)
-    (d / SLICE).chmod(0o644)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def submit_dir(shared_dir: Path, mnist_slice: str) -> Path:
+    """The submitter's directory: conf/worker.sub and the dataset to transfer. The jobs never use
+    it: they get copies in their scratch directories, and their output comes back here."""
+    shutil.copy(Path(ROOT) / "conf" / "worker.sub", shared_dir / "worker.sub")
+    shutil.copy(mnist_slice, shared_dir / SLICE)
+    (shared_dir / SLICE).chmod(0o644)
+    return shared_dir
 
 
 def submit(submit_dir: Path, db_url: str) -> str:
@@ -72,9 +67,8 @@ def submit(submit_dir: Path, db_url: str) -> str:
 def reference_run(dataset: str) -> subprocess.Popen:
     """The uninterrupted run, with the pool's own Python and NumPy (bit-identity is a property of
     one build of the arithmetic), in the chroot as the job owner."""
-    return subprocess.Popen(["chroot", CONDOR_ROOT, "runuser", "-u", CONDOR_USER, "--", "env", "-i",
-                             "PATH=/usr/bin:/bin", f"PYTHONPATH={ROOT}", "python3", "-c", REFERENCE,
-                             json.dumps(HYPER), dataset], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(pool_user_argv("python3", "-c", REFERENCE, json.dumps(HYPER), dataset, PYTHONPATH=ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another(condor_pool, pg_url, cli_env,

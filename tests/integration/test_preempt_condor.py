@@ -4,58 +4,17 @@ reported by `jobdispatch --status` as held with its hold reason, not as failed; 
 maximum. If the pool cannot start, these tests fail; they never skip."""
 from __future__ import annotations
 
-import os
-import pwd
-import re
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from backends import Resources, Task, TaskStatus
 from backends.condor import CondorBackend
+from tests.helpers.condor import group_dir
 from tests.helpers.dispatch import dispatch_env, jobdispatch, manifest
 from tests.helpers.worker import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-CONDOR_SH = ROOT / "tests" / "infra" / "condor.sh"
-CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")
 WAIT_S = 180.0
 
 pytestmark = pytest.mark.condor
-
-
-@pytest.fixture(scope="module")
-def condor_pool() -> dict[str, str]:
-    proc = subprocess.run(["bash", str(CONDOR_SH), "up"], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(f"tests/infra/condor.sh up failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-    env = dict(re.findall(r"^export (\w+)=(\S+)$", proc.stdout, re.MULTILINE))
-    os.environ.update(env)
-    import htcondor2
-
-    htcondor2.reload_config()
-    return env
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """Under /tmp, writable by the pool's job owner (jobs run as another user here)."""
-    d = Path(tempfile.mkdtemp(prefix="jobman-preempt-", dir="/tmp"))
-    d.chmod(0o777)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def group_dir(base: Path, name: str) -> Path:
-    d = base / name
-    d.mkdir(mode=0o770)
-    os.chown(d, -1, pwd.getpwnam(CONDOR_USER).pw_gid)
-    d.chmod(0o770)
-    return d
 
 
 def test_a_held_job_is_held_with_its_reason_not_failed(condor_pool, shared_dir, cli_env):
