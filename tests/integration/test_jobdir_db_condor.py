@@ -1,11 +1,13 @@
 """Job directories in the database through HTCondor without a shared file system (issue 15, item 2):
-the tutorial's MLP, run by the shipped conf/worker.sub submitted as a user would (condor_submit in the
-project's pool, tests/infra/condor.sh) with ``should_transfer_files = YES`` and ``EXPROOT=.`` (the
-job's private scratch directory, a fresh one per run; the dataset travels as an input file), is
-stopped by ``condor_rm`` after its first checkpoints (kill_sig SIGTERM: the worker hands the job back
-with its directory stored in PostgreSQL), then resumed by a second submission, in another scratch
-directory, from that archive, to a result bit-identical to an uninterrupted run. PostgreSQL because
-the pool's workers, in its chroot, reach it over loopback. If the pool cannot start, this fails."""
+the tutorial's MLP, run in the project's pool (tests/infra/condor.sh) with ``should_transfer_files =
+YES`` and EXPROOT ``.`` (the job's private scratch directory, a fresh one per run; the dataset travels
+as an input file), is stopped by a removal (``condor_rm``; kill_sig SIGTERM: the worker hands the job
+back with its directory stored in PostgreSQL) after its first progress, then resumed by a second
+submission, in another scratch directory, from that archive, to a result bit-identical to an
+uninterrupted run. Two ways to submit, as users do: the shipped conf/worker.sub with ``condor_submit``
+(as the pool's user, with the lines its closing comment names), and ``jobdispatch --condor
+--backend_option transfer_files=true``. PostgreSQL because the pool's workers, in its chroot, reach
+it over loopback. If the pool cannot start, this fails."""
 from __future__ import annotations
 
 import json
@@ -21,7 +23,8 @@ import pytest
 
 from jobstore import status as st
 from jobstore.store import open_db
-from tests.helpers.condor import as_pool_user, pool_user_argv
+from tests.helpers.condor import as_pool_user, group_dir, pool_user_argv
+from tests.helpers.dispatch import dispatch_env, jobdispatch, manifest
 from tests.helpers.paths import ROOT
 from tests.helpers.worker import wait_for
 
@@ -55,13 +58,52 @@ def submit_dir(shared_dir: Path, mnist_slice: str) -> Path:
     return shared_dir
 
 
-def submit(submit_dir: Path, db_url: str) -> str:
-    """condor_submit conf/worker.sub with a relative EXPROOT and file transfer; the cluster id."""
-    appended = " ".join(f"-a {shlex.quote(line)}" for line in TRANSFER)
-    sub = as_pool_user(f"cd {submit_dir} && condor_submit worker.sub DB={shlex.quote(db_url)} EXPROOT=. N=1 "
-                       f"OPTIONS=--jobdir=db {appended}")
-    assert sub.returncode == 0, sub.stdout + sub.stderr
-    return re.search(r"submitted to cluster (\d+)", sub.stdout).group(1)  # type: ignore[union-attr]
+class WorkerSub:
+    """conf/worker.sub through condor_submit, with a relative EXPROOT and file transfer."""
+
+    def __init__(self, submit_dir: Path, db_url: str, env: dict[str, str]) -> None:
+        self.dir, self.db_url = submit_dir, db_url
+
+    def submit(self, n: int) -> str:
+        appended = " ".join(f"-a {shlex.quote(line)}" for line in TRANSFER)
+        sub = as_pool_user(f"cd {self.dir} && condor_submit worker.sub DB={shlex.quote(self.db_url)} EXPROOT=. N=1 "
+                           f"OPTIONS=--jobdir=db {appended}")
+        assert sub.returncode == 0, sub.stdout + sub.stderr
+        return re.search(r"submitted to cluster (\d+)", sub.stdout).group(1)  # type: ignore[union-attr]
+
+    def remove(self, cluster: str) -> None:
+        assert as_pool_user(f"condor_rm {cluster}").returncode == 0
+
+    def stderr(self, cluster: str) -> Path:
+        return self.dir / f"jobman-worker-{cluster}.0.err"  # transferred back when the job exits
+
+
+class JobDispatch:
+    """jobdispatch --condor --backend_option transfer_files=true, the dataset as an input file."""
+
+    def __init__(self, submit_dir: Path, db_url: str, env: dict[str, str]) -> None:
+        self.dir, self.db_url = submit_dir, db_url
+        self.logs = group_dir(submit_dir, "LOGS")
+        # getenv: the job starts with this PATH inside the chroot, where `jobman` is its wrapper
+        self.env = {**dispatch_env(env, JOBDISPATCH_LOGDIR=str(self.logs)), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+    def submit(self, n: int) -> str:
+        name = f"run{n}"
+        group_dir(self.logs, name)
+        done = jobdispatch(self.env, self.dir, "--condor", "--group_access", f"--exp_dir={name}", "--mem=1G",
+                           "--backend_option", "transfer_files=true",
+                           f"--raw=transfer_input_files = {self.dir / SLICE}",
+                           "jobman", "sql", "-n", "1", "--jobdir=db", self.db_url, ".")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return name
+
+    def remove(self, name: str) -> None:
+        done = jobdispatch(self.env, self.dir, "--cancel", str(self.logs / name))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def stderr(self, name: str) -> Path:
+        (task,) = manifest(self.logs / name)["tasks"]
+        return self.logs / name / f"{task['name']}.err"  # transferred back when the job exits
 
 
 def reference_run(dataset: str) -> subprocess.Popen:
@@ -71,8 +113,9 @@ def reference_run(dataset: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.parametrize("way", [WorkerSub, JobDispatch], ids=["worker.sub", "jobdispatch"])
 def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another(condor_pool, pg_url, cli_env,
-                                                                                 submit_dir):
+                                                                                 submit_dir, way):
     conf = os.path.join(ROOT, "conf", "mlp_jobman.conf")
     args = [f"{k}={v}" for k, v in HYPER.items()] + [f"dataset={DATASET}", "array_backend=numpy"]
     done = subprocess.run([sys.executable, "-m", "jobstore.cli", "sqlschedule", pg_url, "models.mlp_jobman.experiment",
@@ -81,17 +124,18 @@ def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another
     with open_db(pg_url) as store:
         (job,) = store.jobs()
     reference = reference_run(str(submit_dir / SLICE))
+    submitter = way(submit_dir, pg_url, cli_env)
 
-    first = submit(submit_dir, pg_url)
+    first = submitter.submit(1)
     running = wait_for(lambda: _checkpointed(pg_url, job.id), WAIT_S, "the MLP's first progress in the pool")
-    assert as_pool_user(f"condor_rm {first}").returncode == 0
+    submitter.remove(first)
     with open_db(pg_url) as store:
         wait_for(lambda: store.get(job.id).status == st.START, WAIT_S, "the job to be handed back")
         stopped, archive = store.get(job.id), store.jobdirs().get(job.id)
     assert stopped.priority >= 2.0 and 0 < stopped.state["epoch"] < HYPER["n_iter"]
     assert archive is not None and archive.attempt == 1  # the directory went to the database
 
-    second = submit(submit_dir, pg_url)
+    second = submitter.submit(2)
     with open_db(pg_url) as store:
         wait_for(lambda: store.get(job.id).status not in (st.START, st.RUNNING), WAIT_S, "the job to end")
         final, archive = store.get(job.id), store.jobdirs().get(job.id)
@@ -104,7 +148,7 @@ def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another
     # the second attempt resumed where the first stopped: its first epoch follows the first's last
     by_attempt = {a: [s for b, s, _ in epochs if b == a] for a in (1, 2)}
     assert by_attempt[2][0] == max(by_attempt[1]) + 1 > 1 and by_attempt[2][-1] == HYPER["n_iter"]
-    err = submit_dir / f"jobman-worker-{second}.0.err"  # transferred back when the job exits
+    err = submitter.stderr(second)
     wait_for(lambda: err.exists() and "jobman" in err.read_text(), WAIT_S, "the second worker's stderr")
     assert f"job {job.id}: restored its directory from the database" in err.read_text()
 
