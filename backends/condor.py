@@ -101,6 +101,7 @@ class CondorBackend(BatchBackend):
     option_defaults: ClassVar[dict[str, Any]] = {"getenv": DEFAULT_GETENV, "schedd_name": None, "collector": None,
                                                  "requeue": None, "transfer_files": False}
     _schedd_handle: Any = None
+    signals_launcher_only = True  # kill_sig (condor_rm, a vacate) goes to the launcher alone
 
     # -------------------------------------------------------------------------- rendering --
 
@@ -149,13 +150,12 @@ class CondorBackend(BatchBackend):
         }
 
     def render_launcher(self, tasks: Sequence[Task], resources: Resources) -> str:
-        """The task in a process group of its own: HTCondor sends kill_sig (condor_rm, a vacate) to
-        the launcher alone, which passes it on to the whole group, worker included. With
-        ``transfer_files`` the task starts in its scratch directory and writes its files there;
-        HTCondor copies them back to the launch directory (the initialdir) when it ends."""
-        here = Path(".") if self._transfer() else None
-        return render_launcher(self.name, self.launch_dir, here or self.cwd, self.index_variable, tasks,
-                               resources.env, files_dir=here, own_group=True)
+        """With ``transfer_files`` the task starts in its scratch directory and writes its files
+        there; HTCondor copies them back to the launch directory (the initialdir) when it ends."""
+        if not self._transfer():
+            return super().render_launcher(tasks, resources)
+        return render_launcher(self.name, self.launch_dir, Path("."), self.index_variable, tasks, resources.env,
+                               files_dir=Path("."), own_group=self.signals_launcher_only)
 
     def _transfer(self) -> bool:
         """The ``transfer_files`` option as a bool (a conf profile's YAML bool, or
