@@ -4,7 +4,8 @@ YES`` and EXPROOT ``.`` (the job's private scratch directory, a fresh one per ru
 as an input file), is stopped by a removal (``condor_rm``; kill_sig SIGTERM: the worker hands the job
 back with its directory stored in PostgreSQL) after its first progress, then resumed by a second
 submission, in another scratch directory, from that archive, to a result bit-identical to an
-uninterrupted run. Two ways to submit, as users do: the shipped conf/worker.sub with ``condor_submit``
+uninterrupted run; after ``condor_vacate_job`` (a preemption) HTCondor runs the same job again in a
+fresh scratch directory and it resumes the same way. Two ways to submit, as users do: the shipped conf/worker.sub with ``condor_submit``
 (as the pool's user, with the lines its closing comment names), and ``jobdispatch --condor
 --backend_option transfer_files=true``. PostgreSQL because the pool's workers, in its chroot, reach
 it over loopback. If the pool cannot start, this fails."""
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from jobstore import status as st
-from jobstore.store import open_db
+from jobstore.store import Job, open_db
 from tests.helpers.condor import as_pool_user, group_dir, pool_user_argv
 from tests.helpers.dispatch import dispatch_env, jobdispatch, manifest
 from tests.helpers.paths import ROOT
@@ -116,31 +117,56 @@ def reference_run(dataset: str) -> subprocess.Popen:
 @pytest.mark.parametrize("way", [WorkerSub, JobDispatch], ids=["worker.sub", "jobdispatch"])
 def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another(condor_pool, pg_url, cli_env,
                                                                                  submit_dir, way):
-    conf = os.path.join(ROOT, "conf", "mlp_jobman.conf")
-    args = [f"{k}={v}" for k, v in HYPER.items()] + [f"dataset={DATASET}", "array_backend=numpy"]
-    done = subprocess.run([sys.executable, "-m", "jobstore.cli", "sqlschedule", pg_url, "models.mlp_jobman.experiment",
-                           conf, *args], env=cli_env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    with open_db(pg_url) as store:
-        (job,) = store.jobs()
+    job_id = schedule_the_mlp(pg_url, cli_env)
     reference = reference_run(str(submit_dir / SLICE))
     submitter = way(submit_dir, pg_url, cli_env)
 
     first = submitter.submit(1)
-    running = wait_for(lambda: _checkpointed(pg_url, job.id), WAIT_S, "the MLP's first progress in the pool")
+    running = wait_for(lambda: _checkpointed(pg_url, job_id), WAIT_S, "the MLP's first progress in the pool")
     submitter.remove(first)
     with open_db(pg_url) as store:
-        wait_for(lambda: store.get(job.id).status == st.START, WAIT_S, "the job to be handed back")
-        stopped, archive = store.get(job.id), store.jobdirs().get(job.id)
+        wait_for(lambda: store.get(job_id).status == st.START, WAIT_S, "the job to be handed back")
+        stopped, archive = store.get(job_id), store.jobdirs().get(job_id)
     assert stopped.priority >= 2.0 and 0 < stopped.state["epoch"] < HYPER["n_iter"]
     assert archive is not None and archive.attempt == 1  # the directory went to the database
 
     second = submitter.submit(2)
-    with open_db(pg_url) as store:
-        wait_for(lambda: store.get(job.id).status not in (st.START, st.RUNNING), WAIT_S, "the job to end")
-        final, archive = store.get(job.id), store.jobdirs().get(job.id)
-        epochs = store.metrics.series([job.id], "validation_error")[job.id]
-    assert final.status == st.DONE, (final.status, final.error)
+    check_resumed_bit_identically(pg_url, job_id, running, submit_dir, submitter.stderr(second), reference)
+
+
+def test_a_vacated_mlp_resumes_in_the_same_submission(condor_pool, pg_url, cli_env, submit_dir):
+    """condor_vacate_job (what a preemption does): the worker hands the job back with its directory,
+    HTCondor runs the same job again in a fresh scratch directory, and it resumes from the archive."""
+    job_id = schedule_the_mlp(pg_url, cli_env)
+    reference = reference_run(str(submit_dir / SLICE))
+    submitter = WorkerSub(submit_dir, pg_url, cli_env)
+    cluster = submitter.submit(1)
+    running = wait_for(lambda: _checkpointed(pg_url, job_id), WAIT_S, "the MLP's first progress in the pool")
+    assert as_pool_user(f"condor_vacate_job {cluster}").returncode == 0
+    check_resumed_bit_identically(pg_url, job_id, running, submit_dir, submitter.stderr(cluster), reference)
+
+
+def schedule_the_mlp(db_url: str, cli_env: dict[str, str]) -> int:
+    """jobman sqlschedule the tutorial's MLP (its conf file and HYPER); the job's id."""
+    conf = os.path.join(ROOT, "conf", "mlp_jobman.conf")
+    args = [f"{k}={v}" for k, v in HYPER.items()] + [f"dataset={DATASET}", "array_backend=numpy"]
+    done = subprocess.run([sys.executable, "-m", "jobstore.cli", "sqlschedule", db_url, "models.mlp_jobman.experiment",
+                           conf, *args], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with open_db(db_url) as store:
+        (job,) = store.jobs()
+    return job.id
+
+
+def check_resumed_bit_identically(db_url: str, job_id: int, running: Job, submit_dir: Path, err: Path,
+                                  reference: subprocess.Popen) -> None:
+    """The job ends DONE in its second attempt, in another scratch directory, resumed from the
+    archive where the first stopped, with the uninterrupted run's result bit for bit."""
+    with open_db(db_url) as store:
+        wait_for(lambda: store.get(job_id).status == st.DONE and store.get(job_id).attempt == 2, WAIT_S,
+                 "the job to end DONE in its second attempt")
+        final, archive = store.get(job_id), store.jobdirs().get(job_id)
+        epochs = store.metrics.series([job_id], "validation_error")[job_id]
     assert archive.attempt == 2 and final.state["epoch"] == HYPER["n_iter"]
     # two scratch directories of the pool's execute node, neither under the submitter's directory
     workdirs = [running.state["jobman.sql.host_workdir"], final.state["jobman.sql.host_workdir"]]
@@ -148,9 +174,9 @@ def test_the_mlp_removed_from_one_scratch_dir_resumes_bit_identically_in_another
     # the second attempt resumed where the first stopped: its first epoch follows the first's last
     by_attempt = {a: [s for b, s, _ in epochs if b == a] for a in (1, 2)}
     assert by_attempt[2][0] == max(by_attempt[1]) + 1 > 1 and by_attempt[2][-1] == HYPER["n_iter"]
-    err = submitter.stderr(second)
-    wait_for(lambda: err.exists() and "jobman" in err.read_text(), WAIT_S, "the second worker's stderr")
-    assert f"job {job.id}: restored its directory from the database" in err.read_text()
+    wait_for(lambda: err.exists() and "restored" in err.read_text(), WAIT_S,
+             "the restore line in the second worker's stderr")
+    assert f"job {job_id}: restored its directory from the database" in err.read_text()
 
     out, why = reference.communicate(timeout=WAIT_S)
     assert reference.returncode == 0, why
