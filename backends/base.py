@@ -81,6 +81,9 @@ class Backend:
         poll_max_s        the longest wait() waits between polls once nothing changes (option
                           ``poll_max_s``)
         option_defaults   backend settings (conf/ profiles, ``--backend_option``) and their defaults
+        signals_launcher_only  the scheduler signals the launcher alone (SLURM's --signal=B:,
+                          HTCondor's kill_sig): the launcher runs its task in a process group of
+                          its own and passes a signal on to that group (:func:`render_launcher`)
     """
 
     name: ClassVar[str] = ""
@@ -96,6 +99,7 @@ class Backend:
     poll_interval_s: ClassVar[float] = WAIT_POLL_S
     poll_max_s: ClassVar[float] = WAIT_POLL_S
     option_defaults: ClassVar[Mapping[str, Any]] = {}
+    signals_launcher_only: ClassVar[bool] = False
 
     def __init__(self, launch_dir: str | os.PathLike[str], *, cwd: str | os.PathLike[str] | None = None,
                  runner: Runner | None = None, options: Mapping[str, Any] | None = None,
@@ -160,7 +164,8 @@ class Backend:
 
     def render_launcher(self, tasks: Sequence[Task], resources: Resources) -> str:
         """The launcher script of this launch (:mod:`backends.launcher`)."""
-        return render_launcher(self.name, self.launch_dir, self.cwd, self.index_variable, tasks, resources.env)
+        return render_launcher(self.name, self.launch_dir, self.cwd, self.index_variable, tasks, resources.env,
+                               own_group=self.signals_launcher_only)
 
     def write(self, files: Mapping[str, str]) -> dict[str, str]:
         """Write ``files`` into the launch directory; name -> absolute path.

@@ -23,6 +23,8 @@ from .submission import Task
 __all__ = ["LAUNCHER_NAME", "TEMPLATE", "render_launcher"]
 
 LAUNCHER_NAME = "launcher.sh"
+_SIGNALS = "TERM INT HUP USR1 USR2"  # what the launcher passes on to its task
+OWN_GROUP_SPAWN = f'setsid /bin/sh -c "trap : {_SIGNALS}; $cmd"'
 
 TEMPLATE = """\
 #!/bin/sh
@@ -40,9 +42,9 @@ cd $cwd || exit 2
 $exports
 export JOBDISPATCH_TASK_INDEX="$$idx"
 export JOBDISPATCH_TASK_ID=$launch_name."$$idx"
-/bin/sh -c "$$cmd" &
+$spawn &
 child=$$!
-for sig in TERM INT HUP USR1 USR2; do trap 'kill -'$$sig' $$child 2>/dev/null' $$sig; done
+for sig in $signals; do trap 'kill -'$$sig' $target 2>/dev/null' $$sig; done
 # wait returns early when a trapped signal arrives: wait again until the child is gone
 while :; do wait "$$child"; rc=$$?; kill -0 "$$child" 2>/dev/null || break; done
 echo "$$rc" > "$$dir/$$name.rc.tmp" && mv -f "$$dir/$$name.rc.tmp" "$$dir/$$name.rc"
@@ -51,20 +53,33 @@ exit "$$rc"
 
 
 def render_launcher(backend: str, launch_dir: Path, cwd: Path, index_variable: str, tasks: Sequence[Task],
-                    env: Mapping[str, str]) -> str:
+                    env: Mapping[str, str], files_dir: Path | None = None, own_group: bool = False) -> str:
     """The launcher of ``tasks`` for ``backend``: files in ``launch_dir``, tasks run in ``cwd`` with
-    ``env`` (plus ``JOBDISPATCH_BACKEND`` and ``JOBDISPATCH_LAUNCH_DIR``) and each task's own."""
+    ``env`` (plus ``JOBDISPATCH_BACKEND`` and ``JOBDISPATCH_LAUNCH_DIR``) and each task's own.
+
+    ``files_dir`` writes the task's files elsewhere than ``launch_dir`` (``.``: where the task
+    starts, for a scheduler that copies them back to the launch directory itself).
+
+    ``own_group`` is for a scheduler that signals the launcher alone (HTCondor's kill_sig): the
+    task runs in a process group of its own and a signal is passed on to that whole group, since
+    ``sh -c`` (dash) does not exec its last command and would die without passing it to the worker;
+    that shell ignores the signal (``trap :``) so that it waits for the task and reports its exit
+    status. Not for a backend that signals the launcher's whole group itself (local, ssh): the task
+    would get the signal twice, and a SIGKILL to that group would miss it."""
     every = {"JOBDISPATCH_BACKEND": backend, "JOBDISPATCH_LAUNCH_DIR": str(launch_dir), **dict(env)}
     values = {
         "backend": backend,
         "usage_variable": f"  (or INDEX in ${index_variable})" if index_variable else "",
         "index_expr": f"${{1:-${{{index_variable}:-}}}}" if index_variable else "${1:-}",
-        "launch_dir": shlex.quote(str(launch_dir)),
+        "launch_dir": shlex.quote(str(files_dir if files_dir is not None else launch_dir)),
         "cases": "\n".join(_case_line(t) for t in sorted(tasks, key=lambda t: t.index)),
         "last_index": str(max(t.index for t in tasks)),
         "cwd": shlex.quote(str(cwd)),
         "exports": "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(every.items())),
         "launch_name": shlex.quote(launch_dir.name),
+        "spawn": OWN_GROUP_SPAWN if own_group else '/bin/sh -c "$cmd"',
+        "target": "-$child" if own_group else "$child",
+        "signals": _SIGNALS,
     }
     return string.Template(TEMPLATE).substitute(values)
 

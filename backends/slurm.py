@@ -81,6 +81,7 @@ class SlurmBackend(BatchBackend):
     # --parsable prints "<id>" or "<id>;<cluster>"
     id_pattern = r"^(?P<id>\d+)(?:;\S+)?\s*$"
     index_variable = "SLURM_ARRAY_TASK_ID"
+    signals_launcher_only = True  # --signal=B:USR1 before the time limit, scancel --batch: the launcher alone
     supports = frozenset({"cpu", "mem_mb", "gpus", "time_s", "queue", "account", "env", "raw",
                           "nb_proc", "job_name"})
     option_defaults: ClassVar[dict[str, Any]] = {

@@ -18,9 +18,9 @@ export MSG='it'"'"'s "a" $HOME'
 export OMP_NUM_THREADS=2
 export JOBDISPATCH_TASK_INDEX="$idx"
 export JOBDISPATCH_TASK_ID=sweep."$idx"
-/bin/sh -c "$cmd" &
+setsid /bin/sh -c "trap : TERM INT HUP USR1 USR2; $cmd" &
 child=$!
-for sig in TERM INT HUP USR1 USR2; do trap 'kill -'$sig' $child 2>/dev/null' $sig; done
+for sig in TERM INT HUP USR1 USR2; do trap 'kill -'$sig' -$child 2>/dev/null' $sig; done
 # wait returns early when a trapped signal arrives: wait again until the child is gone
 while :; do wait "$child"; rc=$?; kill -0 "$child" 2>/dev/null || break; done
 echo "$rc" > "$dir/$name.rc.tmp" && mv -f "$dir/$name.rc.tmp" "$dir/$name.rc"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import pwd
 import subprocess
 import sys
 import time
@@ -22,26 +20,15 @@ import pytest
 from backends import Resources, Task, TaskStatus
 from backends.condor import CondorBackend
 from backends.errors import CommandError
+from tests.helpers.condor import group_dir
 from tests.helpers.worker import wait_for as wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 120.0
 JOBDISPATCH = str(Path(sys.executable).parent / "jobdispatch")  # the console script of the editable install
 
-CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")  # tests/infra/condor.sh's job owner
 GROUP = {"group_access": True}
 
 pytestmark = pytest.mark.condor
-
-
-def launch_dir(base: Path, name: str = "launch") -> Path:
-    """A launch directory of the submitter (root) that the job owner's group may write in: jobs run
-    as another user here, and a world-writable launch directory is refused (--group_access)."""
-    d = base / name
-    d.mkdir(mode=0o770)
-    os.chown(d, -1, pwd.getpwnam(CONDOR_USER).pw_gid)
-    d.chmod(0o770)
-    return d
 
 
 # the scheduler may take a while to start a task on a busy machine
@@ -49,7 +36,7 @@ wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
 
 
 def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
+    b = CondorBackend(group_dir(shared_dir), cwd=shared_dir, options=GROUP)
     tasks = [Task(i, f'echo "$JOBDISPATCH_TASK_INDEX $GREETING $(id -un) $_CONDOR_SLOT" > out.{i}') for i in range(3)]
     sub = b.launch(tasks, Resources(cpu=1, mem_mb=64, env={"GREETING": "hi there"}, job_name="cluster test"))
     cluster = sub.job_ids[0]
@@ -69,7 +56,7 @@ def test_cluster_runs_each_item_once_as_the_job_owner(condor_pool, shared_dir):
 
 
 def test_gpu_request_gives_each_task_its_fake_gpu(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
+    b = CondorBackend(group_dir(shared_dir), cwd=shared_dir, options=GROUP)
     sub = b.launch([Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}') for i in range(2)],
                    Resources(mem_mb=64, gpus=1))
     b.wait(sub, timeout_s=WAIT_S)
@@ -79,7 +66,7 @@ def test_gpu_request_gives_each_task_its_fake_gpu(condor_pool, shared_dir):
 
 
 def test_status_failure_and_cancel(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
+    b = CondorBackend(group_dir(shared_dir), cwd=shared_dir, options=GROUP)
     tasks = [Task(0, "exit 3"), Task(1, "touch started.1; sleep 300"), Task(2, "touch started.2; sleep 300")]
     sub = b.launch(tasks, Resources(mem_mb=64))
     wait_for(lambda: (shared_dir / "started.1").exists() and (shared_dir / "started.2").exists(),
@@ -104,7 +91,7 @@ def test_status_failure_and_cancel(condor_pool, shared_dir):
 
 
 def test_nb_proc_limits_jobs_in_the_queue(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
+    b = CondorBackend(group_dir(shared_dir), cwd=shared_dir, options=GROUP)
     sub = b.launch([Task(i, "sleep 2") for i in range(4)], Resources(mem_mb=64, nb_proc=2))
     import htcondor2
 
@@ -117,7 +104,7 @@ def test_nb_proc_limits_jobs_in_the_queue(condor_pool, shared_dir):
 
 
 def test_refused_submission_is_one_line_with_the_call(condor_pool, shared_dir):
-    b = CondorBackend(launch_dir(shared_dir), cwd=shared_dir, options=GROUP)
+    b = CondorBackend(group_dir(shared_dir), cwd=shared_dir, options=GROUP)
     with pytest.raises(CommandError) as e:
         b.launch([Task(0, "true")], Resources(raw=("universe = nosuch",)))
     msg = str(e.value)
@@ -141,7 +128,7 @@ def test_jobdispatch_condor_end_to_end(condor_pool, pg_url, shared_dir, cli_env)
     logs = shared_dir / "LOGS"
     logs.mkdir(mode=0o777)
     logs.chmod(0o777)
-    launch_dir(logs, "e2e")
+    group_dir(logs, "e2e")
     env = {**cli_env, **condor_pool, "JOBDISPATCH_LOGDIR": str(logs),
            # getenv: the job starts with this environment inside the chroot, where `jobman` is
            # the wrapper in /usr/local/bin (the host venv's python does not exist there).
@@ -174,7 +161,7 @@ def test_jobdispatch_status_and_cancel_follow_the_cluster(condor_pool, shared_di
     logs = shared_dir / "LOGS"
     logs.mkdir(mode=0o777)
     logs.chmod(0o777)
-    launch = launch_dir(logs, "follow")
+    launch = group_dir(logs, "follow")
     env = {**cli_env, **condor_pool, "JOBDISPATCH_LOGDIR": str(logs), "PATH": "/usr/local/bin:/usr/bin:/bin"}
 
     def jobdispatch(*args: str) -> subprocess.CompletedProcess:

@@ -4,9 +4,7 @@ and ends bit-identical to an uninterrupted run; the archive is fenced by the att
 directory is an error in the job's row; `jobman jobdir DB ID DEST` extracts it. Both dialects."""
 from __future__ import annotations
 
-import gzip
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -17,21 +15,11 @@ import pytest
 from jobstore import status as st
 from jobstore.store import open_db
 from jobstore.store.jobdirs import pack
-from models import data
 from models.checkpoint import CHECKPOINT_NAME
 from models.mlp_jobman import train_mnist
 from tests.helpers.worker import insert, job_dir, run_worker, start_worker, wait_for
 
 HYPER = {"learning_rate": 0.05, "n_hidden": 40, "n_iter": 40}
-
-
-@pytest.fixture(scope="module")
-def mnist_slice(tmp_path_factory):
-    part = data.subset(data.load_mnist(), 10000, 2000, 2000)
-    path = tmp_path_factory.mktemp("mnist") / "slice.pkl.gz"
-    with gzip.open(path, "wb", compresslevel=1) as f:
-        pickle.dump(tuple((s.x.copy(), s.y.copy()) for s in (part.train, part.valid, part.test)), f)
-    return str(path)
 
 
 def jobman(env, *args, cwd=None):

@@ -4,32 +4,18 @@ checkpoint in the job directory, resumed by a second worker, and ending with exa
 uninterrupted run. Data: the first rows of the real MNIST, written to a file of their own."""
 from __future__ import annotations
 
-import gzip
 import os
-import pickle
 import subprocess
 import sys
 
-import pytest
-
 from jobstore import status as st
 from jobstore.store import open_db
-from models import data
 from models.checkpoint import CHECKPOINT_NAME
 from models.mlp_jobman import train_mnist
 from tests.helpers.worker import job_dir, run_worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HYPER = {"learning_rate": 0.05, "n_hidden": 40, "n_iter": 40}
-
-
-@pytest.fixture(scope="module")
-def mnist_slice(tmp_path_factory):
-    part = data.subset(data.load_mnist(), 10000, 2000, 2000)
-    path = tmp_path_factory.mktemp("mnist") / "slice.pkl.gz"
-    with gzip.open(path, "wb", compresslevel=1) as f:
-        pickle.dump(tuple((s.x.copy(), s.y.copy()) for s in (part.train, part.valid, part.test)), f)
-    return str(path)
 
 
 def test_finish_up_requeues_and_the_resumed_job_ends_as_an_uninterrupted_run(db_url, tmp_path, cli_env,

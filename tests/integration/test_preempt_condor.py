@@ -4,30 +4,17 @@ reported by `jobdispatch --status` as held with its hold reason, not as failed; 
 maximum. If the pool cannot start, these tests fail; they never skip."""
 from __future__ import annotations
 
-import os
-import pwd
-from pathlib import Path
-
 import pytest
 
 from backends import Resources, Task, TaskStatus
 from backends.condor import CondorBackend
+from tests.helpers.condor import group_dir
 from tests.helpers.dispatch import dispatch_env, jobdispatch, manifest
 from tests.helpers.worker import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")
 WAIT_S = 180.0
 
 pytestmark = pytest.mark.condor
-
-
-def group_dir(base: Path, name: str) -> Path:
-    d = base / name
-    d.mkdir(mode=0o770)
-    os.chown(d, -1, pwd.getpwnam(CONDOR_USER).pw_gid)
-    d.chmod(0o770)
-    return d
 
 
 def test_a_held_job_is_held_with_its_reason_not_failed(condor_pool, shared_dir, cli_env):

@@ -17,7 +17,7 @@ from jobstore import status as st
 from jobstore.store import open_db
 from tests.experiments import worker_exps
 from tests.helpers.dispatch import dispatch_env, jobdispatch
-from tests.helpers.worker import insert, wait_for
+from tests.helpers.worker import insert, job_dir, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEUED_WAIT_S = 420.0  # SLURM holds a requeued batch job ~120 s before it may start again
@@ -74,3 +74,27 @@ def test_a_preempted_sweep_finishes_without_a_second_jobdispatch(slurm_node, pg_
     assert lines[1].split()[:5] == ["task", "status", "exit", "id", "requeues"]
     rows = [line.split()[:5] for line in lines[2:4]]
     assert rows == [[str(i), "done", "0", tasks[i], "2"] for i in range(2)]
+
+
+def test_a_usr1_to_the_batch_shell_reaches_the_worker_under_the_launcher(slurm_node, pg_url, tmp_path, cli_env):
+    """What --signal=B:USR1@<grace> sends before the time limit, and scancel --batch, reach the batch
+    shell alone (the launcher, which it execs): the launcher passes the signal on to the task's
+    process group, so the worker under `sh -c` hands its job back and the task ends with its status
+    (before: the shell died of the signal, exit 138, and the worker ran on with its job RUNNING)."""
+    (job_id,) = insert(pg_url, "sleepy", [{"seconds": 600.0}])
+    env = dispatch_env(cli_env, JOBDISPATCH_LOGDIR=str(tmp_path / "LOGS"))
+    proc = jobdispatch(env, tmp_path, "--slurm", "--exp_dir=warned", "--mem=200M", "jobman", "sql", "-n", "1",
+                       pg_url, str(tmp_path / "exp"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    launch = tmp_path / "LOGS" / "warned"
+    (task,) = json.loads((launch / "manifest.json").read_text())["tasks"]
+    wait_for(lambda: (Path(job_dir(str(tmp_path / "exp"), pg_url, job_id)) / "started").exists(), REQUEUED_WAIT_S,
+             "the worker to start the job")
+    subprocess.run(["scancel", "--signal=USR1", "--batch", task["id"]], check=True)
+    rc = launch / f"{task['name']}.rc"
+    wait_for(rc.exists, REQUEUED_WAIT_S, "the task to end")
+    assert rc.read_text() == "0\n", (launch / f"{task['name']}.err").read_text()
+    assert "stop requested (SIGUSR1)" in (launch / f"{task['name']}.err").read_text()
+    with open_db(pg_url) as store:
+        job = store.get(job_id)
+    assert job.status == st.START and job.priority >= 2.0 and job.state["stopped"] is True

@@ -11,18 +11,16 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from jobstore import status as st
 from jobstore.store import open_db
+from tests.helpers.condor import as_pool_user
 from tests.helpers.worker import insert, job_dir, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-CONDOR_ROOT = os.environ.get("CONDOR_ROOT", "/srv/jobman-condor-root")  # tests/infra/condor.sh's chroot
-CONDOR_USER = os.environ.get("CONDOR_USER", "ciuser")
 WAIT_S = 180.0
 
 
@@ -56,30 +54,21 @@ def test_worker_sbatch_a_term_to_the_batch_shell_hands_the_job_back(slurm_node, 
 
 
 @pytest.mark.condor
-def test_worker_sub_condor_rm_hands_the_job_back(condor_pool, pg_url):
-    shared = Path(tempfile.mkdtemp(prefix="jobman-sub-", dir="/tmp"))  # writable by the pool's job owner
-    shared.chmod(0o777)
-    try:
-        (job_id,) = insert(pg_url, "sleepy", [{"seconds": 600.0}])
-        exproot = shared / "exp"
-        shutil.copy(ROOT / "conf" / "worker.sub", shared / "worker.sub")
-        # condor_submit as a user runs it: inside the pool's chroot (the host has the bindings, not
-        # the tools), as the pool's job owner, in a directory both sides see
-        sub = subprocess.run(["chroot", CONDOR_ROOT, "runuser", "-u", CONDOR_USER, "--", "env", "-i",
-                              "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "sh", "-c",
-                              f"cd {shared} && condor_submit worker.sub DB='{pg_url}' EXPROOT={exproot} N=1"],
-                             capture_output=True, text=True, timeout=60)
-        assert sub.returncode == 0, sub.stdout + sub.stderr
-        cluster = re.search(r"submitted to cluster (\d+)", sub.stdout).group(1)
-        wait_for(lambda: os.path.exists(os.path.join(job_dir(str(exproot), pg_url, job_id), "started")), WAIT_S,
-                 "the worker to start the job")
-        subprocess.run(["chroot", CONDOR_ROOT, "runuser", "-u", CONDOR_USER, "--", "env", "-i",
-                        "PATH=/usr/bin:/bin", "condor_rm", cluster], check=True, capture_output=True, timeout=60)
-        with open_db(pg_url) as store:
-            wait_for(lambda: store.get(job_id).status == st.START, WAIT_S, "the job to be handed back")
-            job = store.get(job_id)
-        assert job.priority >= 2.0 and job.state["stopped"] is True
-        err = shared / f"jobman-worker-{cluster}.0.err"
-        wait_for(lambda: "stopped by SIGTERM after handing back its job" in err.read_text(), WAIT_S, "the worker's end")
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+def test_worker_sub_condor_rm_hands_the_job_back(condor_pool, pg_url, shared_dir):
+    (job_id,) = insert(pg_url, "sleepy", [{"seconds": 600.0}])
+    exproot = shared_dir / "exp"
+    shutil.copy(ROOT / "conf" / "worker.sub", shared_dir / "worker.sub")
+    # condor_submit as a user runs it: inside the pool's chroot (the host has the bindings, not
+    # the tools), as the pool's job owner, in a directory both sides see
+    sub = as_pool_user(f"cd {shared_dir} && condor_submit worker.sub DB='{pg_url}' EXPROOT={exproot} N=1")
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    cluster = re.search(r"submitted to cluster (\d+)", sub.stdout).group(1)
+    wait_for(lambda: os.path.exists(os.path.join(job_dir(str(exproot), pg_url, job_id), "started")), WAIT_S,
+             "the worker to start the job")
+    assert as_pool_user(f"condor_rm {cluster}").returncode == 0
+    with open_db(pg_url) as store:
+        wait_for(lambda: store.get(job_id).status == st.START, WAIT_S, "the job to be handed back")
+        job = store.get(job_id)
+    assert job.priority >= 2.0 and job.state["stopped"] is True
+    err = shared_dir / f"jobman-worker-{cluster}.0.err"
+    wait_for(lambda: "stopped by SIGTERM after handing back its job" in err.read_text(), WAIT_S, "the worker's end")

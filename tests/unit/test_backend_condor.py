@@ -100,3 +100,25 @@ def test_unreachable_schedd_is_one_line_with_the_call(tmp_path):
     msg = str(e.value)
     assert "htcondor2 locate schedd (collector 127.0.0.1:1)" in msg and "\n" not in msg
     assert (tmp_path / "launch" / SUBMIT_NAME).exists()
+
+
+@pytest.mark.parametrize("value", [True, "true", "yes"])
+def test_transfer_files_runs_each_task_in_its_scratch_and_brings_its_files_back(value):
+    files = backend(transfer_files=value).render(TASKS, RESOURCES)
+    sub = htcondor2.Submit(files[SUBMIT_NAME])
+    assert sub["should_transfer_files"] == "YES" and sub["when_to_transfer_output"] == "ON_EXIT_OR_EVICT"
+    assert sub.expand("initialdir") == LAUNCH_DIR  # where HTCondor copies the task's files back
+    launcher = files[LAUNCHER_NAME].splitlines()
+    assert "dir=." in launcher and "cd . || exit 2" in launcher and f"cd {CWD} || exit 2" not in launcher
+    assert f"export JOBDISPATCH_LAUNCH_DIR={LAUNCH_DIR}" in launcher
+    # without the option: the shared file system, as before (the golden files)
+    plain = htcondor2.Submit(backend(transfer_files="no").render(TASKS, RESOURCES)[SUBMIT_NAME])
+    assert plain["should_transfer_files"] == "NO" and plain.expand("initialdir") == CWD
+
+
+def test_a_bad_transfer_files_value_is_one_line_and_nothing_is_written(tmp_path):
+    b = CondorBackend(tmp_path / "launch", cwd=tmp_path, options={"transfer_files": "sometimes"})
+    with pytest.raises(UsageError) as e:
+        b.launch([Task(0, "true")], Resources(), test=True)
+    assert str(e.value) == "bad condor option transfer_files='sometimes': expected true or false"
+    assert not (tmp_path / "launch").exists()
