@@ -7,15 +7,19 @@ Throughput: W processes (forked after the imports) drain a table of no-op jobs. 
 real worker loop (``jobstore.worker.run_worker`` with ``worker_exps.noop``: claim, job directory,
 conf files, fd redirection, the experiment, fenced finish); "ours, release per job" is the same
 with ``idle_release_s=0`` (start save, connection released before each experiment, reconnect for
-the finish); "reference" is two plain psycopg statements per job on a persistent autocommit
-connection (the SKIP LOCKED claim and an UPDATE marking the job done) against the same table.
+the finish); "store" is ``store.claim`` + ``store.finish`` alone (no job directory, no experiment:
+what the worker loop adds is the difference); "reference" is two plain psycopg statements per job
+on a persistent autocommit connection (the SKIP LOCKED claim and an UPDATE marking the job done)
+against the same table: the ideal two-statement loop.
 Each process is timed from just before its first claim, so process start-up is excluded; the
 start-up of a real ``jobman sql`` process (interpreter, imports, connection, an empty claim) is
 measured separately.
 
 Latency: single-client claim (+ finish, not timed) on tables of 10,000 and 1,000,000 START rows,
 median and 99th percentile, through the store and through the plain statement.
-Figures are medians of ``--reps`` repetitions; the machine is shared, so they are noisy.
+Figures are medians of ``--reps`` repetitions; the machine is shared, so they are noisy: each
+repetition runs every kind back to back, and a ratio to the reference is the median of the
+ratios within one repetition (same-run ratios).
 """
 from __future__ import annotations
 
@@ -68,6 +72,18 @@ def _ref_proc(dsn: str, go, results) -> None:
     conn.close()
 
 
+def _store_proc(url: str, go, results) -> None:
+    store = open_db(url)
+    go.wait()
+    t0 = time.perf_counter()
+    n = 0
+    while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
+        store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
+        n += 1
+    results.put((t0, time.perf_counter(), n))
+    store.close()
+
+
 def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results) -> None:
     store = open_db(url)
     devnull = open(os.devnull, "w")
@@ -101,6 +117,8 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
         with tempfile.TemporaryDirectory(prefix="bench-claim.", dir=where) as root:
             if kind == "reference":
                 rate, total = _drain(_ref_proc, (url.split("?")[0],), workers)
+            elif kind == "store":
+                rate, total = _drain(_store_proc, (url,), workers)
             else:
                 rate, total = _drain(_ours_proc, (url, root, 0.0 if kind == "release" else None), workers)
         with open_db(url) as store:
@@ -194,6 +212,8 @@ def main() -> None:
     ap.add_argument("--latency-rows", default="10000,1000000", help="table sizes for the latency test")
     ap.add_argument("--samples", type=int, default=1000, help="claims timed per latency figure")
     ap.add_argument("--no-release-variant", action="store_true", help="skip 'ours, release per job'")
+    ap.add_argument("--kinds", default="reference,store,ours,disk,release",
+                    help="loops to run, reference first (default reference,store,ours,disk,release)")
     ap.add_argument("--tmpfs", default="/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
                     help="where the job directories go for 'ours' (default /dev/shm: RAM)")
     ap.add_argument("--disk", default=tempfile.gettempdir(),
@@ -204,20 +224,21 @@ def main() -> None:
     try:
         print(f"PostgreSQL on 127.0.0.1:{server.port}, {os.cpu_count()} CPUs; {args.jobs} no-op jobs per run, "
               f"median of {args.reps}", flush=True)
-        kinds = ["reference", "ours", "disk"] + ([] if args.no_release_variant else ["release"])
-        names = {"reference": "reference", "ours": "ours", "disk": "ours,disk", "release": "ours,release/job"}
+        kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"
+                                 and not (k == "release" and args.no_release_variant)]
+        names = {"reference": "reference", "store": "store", "ours": "ours", "disk": "ours,disk",
+                 "release": "ours,release/job"}
         print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
         print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>22}" for k in kinds)
               + " " + " ".join(f"{names[k] + '/ref':>18}" for k in kinds[1:]))
         for w in (int(x) for x in args.workers.split(",")):
-            med = {}
-            for k in kinds:
-                rates = []
-                for _ in range(args.reps):  # interleaving would be fairer; reps are back to back per kind
-                    rates.append(throughput(server, args.jobs, w, k, dirs))
-                med[k] = statistics.median(rates)
-            line = f"{w:>7} " + " ".join(f"{med[k]:>22.0f}" for k in kinds)
-            line += " " + " ".join(f"{med[k] / med['reference']:>18.2f}" for k in kinds[1:])
+            rates: dict[str, list[float]] = {k: [] for k in kinds}
+            for _ in range(args.reps):  # interleaved: every kind once per repetition
+                for k in kinds:
+                    rates[k].append(throughput(server, args.jobs, w, k, dirs))
+            line = f"{w:>7} " + " ".join(f"{statistics.median(rates[k]):>22.0f}" for k in kinds)
+            line += " " + " ".join(f"{statistics.median(r / ref for r, ref in zip(rates[k], rates['reference'])):>18.2f}"
+                                   for k in kinds[1:])
             print(line, flush=True)
         print("\nper-job cost in one process (ms, median of reps):")
         costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
@@ -227,7 +248,7 @@ def main() -> None:
               "(excluded from the rates above)", flush=True)
         print(f"\n{'rows':>9} {'store.claim ms p50/p99':>24} {'reference ms p50/p99':>22}", flush=True)
         lat = {}
-        for rows in (int(x) for x in args.latency_rows.split(",")):
+        for rows in (int(x) for x in args.latency_rows.split(",") if x):
             lat[rows] = latency(server, rows, args.samples)
             s, r = lat[rows]["store.claim"], lat[rows]["reference claim"]
             print(f"{rows:>9} {s[0]:>14.3f} / {s[1]:<7.3f} {r[0]:>12.3f} / {r[1]:<7.3f}", flush=True)

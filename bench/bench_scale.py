@@ -9,7 +9,9 @@ Each simulated worker is a coroutine (asyncio, psycopg's AsyncConnection) that s
     claim       reap + claim in one round trip (the worker reaps before a claim when it last did more
                 than 5 s ago, which for jobs of minutes is every claim)
     start save  idle_release_s (1 s) after the claim, the state with its provenance keys
-    heartbeat   every lease * HEARTBEAT_FRACTION (the defaults of jobstore/worker/loop.py)
+    heartbeat   lease * HEARTBEAT_FRACTION (the defaults of jobstore/worker/options.py) after the
+                lease was last renewed: a save renews it, so a heartbeat is sent only when no save
+                came within that interval (the keeper's rule, jobstore/worker/keeper.py)
     save        every ``--save-every-s`` (an experiment's channel.save())
     finish      the state and DONE, fenced by the attempt; then the next claim
 
@@ -21,7 +23,8 @@ on it (what a worker would do if it kept its connection; direct, that is N serve
 runs only where N fits under max_connections).
 
 Before the measured window every worker claims a job (not timed) and is put at a random point of
-it (time left uniform in [0, job), heartbeat and save phases uniform), so the window sees the
+it (time left uniform in [0, job), save phase uniform, heartbeats following the last renewal of
+the lease as the keeper's would), so the window sees the
 steady state, at real rates: no time compression. Server CPU is the utime+stime of the postmaster
 and all its children from /proc, including the cutime/cstime of backends reaped in the window
 (with PgBouncer, its own process's CPU is given beside it). Connections: the client connections
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import math
 import os
 import random
 import resource
@@ -175,8 +179,11 @@ async def worker(sim: Sim, name: str, job: tuple[int, int], deadline: float) -> 
     loop = asyncio.get_running_loop()
     now = loop.time()
     job_end = now + random.uniform(0, sim.job_s)
-    next_hb = now + random.uniform(0, sim.heartbeat_s)
     next_save = now + random.uniform(0, sim.save_every_s)
+    # The steady state: the lease was last renewed by the claim or by the last save, and the
+    # heartbeats have followed from there every heartbeat_s.
+    renewed = max(job_end - sim.job_s, next_save - sim.save_every_s)
+    next_hb = renewed + sim.heartbeat_s * max(1, math.ceil((now - renewed) / sim.heartbeat_s))
     try:
         while loop.time() < deadline:
             when = min(job_end, next_hb, next_save)
@@ -189,12 +196,13 @@ async def worker(sim: Sim, name: str, job: tuple[int, int], deadline: float) -> 
                     job = await end_and_claim(sim, kept, name, job)
                     job_end = loop.time() + sim.job_s
                     next_hb, next_save = loop.time() + sim.heartbeat_s, loop.time() + sim.save_every_s
-                elif when == next_hb:
-                    await sim.on_conn(kept, functools.partial(sim.write, what="heartbeat", job=job))
-                    next_hb += sim.heartbeat_s
-                else:
+                elif when == next_save:  # before a heartbeat due at the same time: it renews the lease
                     await sim.on_conn(kept, functools.partial(sim.write, what="save", job=job))
                     next_save += sim.save_every_s
+                    next_hb = max(next_hb, loop.time() + sim.heartbeat_s)
+                else:
+                    await sim.on_conn(kept, functools.partial(sim.write, what="heartbeat", job=job))
+                    next_hb += sim.heartbeat_s
             except psycopg.Error as e:
                 sim.tally.count(type(e).__name__, sim.tally.errors)
                 await asyncio.sleep(1.0)
@@ -359,6 +367,8 @@ def main() -> None:
                     r = run_one(server, bouncer if via == "pgbouncer" else None, n, mode == "kept", args)
                     results.append(r)
                     print(r.line(args.job_s), flush=True)
+                    print(" " * 24 + "per second: " + ", ".join(
+                        f"{k} {v / r.window_s:.1f}" for k, v in sorted(r.ops.items())), flush=True)
         verdict(results, args)
     finally:
         if bouncer is not None:

@@ -41,9 +41,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     tmp = f"{path}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, raw)
         if fsync:
             os.fsync(fd)
     except BaseException:
@@ -70,7 +68,17 @@ def atomic_create(path: str | os.PathLike[str], data: bytes | str, *, mode: int 
     if os.path.lexists(path):
         return False
     tmp = f"{path}.{secrets.token_hex(6)}.tmp"
-    atomic_write(tmp, data, mode=mode)
+    # Written in place: only the link below makes it visible as ``path`` (an atomic_write of the
+    # temporary file would add a second temporary name and a rename, per orig.conf per job).
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        _write_all(fd, raw)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    finally:
+        os.close(fd)
     try:
         os.link(tmp, path, follow_symlinks=False)
     except FileExistsError:
@@ -82,6 +90,12 @@ def atomic_create(path: str | os.PathLike[str], data: bytes | str, *, mode: int 
     finally:
         _unlink_quietly(tmp)
     return True
+
+
+def _write_all(fd: int, raw: bytes) -> None:
+    view = memoryview(raw)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _unlink_quietly(path: str) -> None:

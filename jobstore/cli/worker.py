@@ -116,7 +116,8 @@ def build_parser(prog: str) -> CommandParser:
     p.add_argument("--lease", dest="lease", metavar="S", type=_positive("--lease"), default=LEASE_S,
                    help=f"lease of a claimed job in seconds, renewed by the heartbeat (default {LEASE_S:g})")
     p.add_argument("--heartbeat", dest="heartbeat", metavar="S", type=_positive("--heartbeat"), default=None,
-                   help=f"heartbeat interval in seconds (default: lease * {HEARTBEAT_FRACTION:g})")
+                   help=f"heartbeat interval in seconds, counted from the last heartbeat or channel.save() "
+                        f"(default: lease * {HEARTBEAT_FRACTION:g})")
     p.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", metavar="N", type=whole_number("--max-attempts"),
                    default=MAX_ATTEMPTS,
                    help=f"a job whose lease expired this many times ends as ERR_RUN (default {MAX_ATTEMPTS})")

@@ -16,8 +16,9 @@ HEARTBEAT_RETRY_S = 5.0  # after a failed heartbeat, try again this soon (if soo
 
 
 class Keeper:
-    """The thread beside the experiment: renews the lease every ``heartbeat_s`` through its own
-    store (a clone, connected only for each short heartbeat), and after ``idle_release_s`` writes
+    """The thread beside the experiment: renews the lease ``heartbeat_s`` after its last renewal
+    (the claim, a heartbeat or a save: :meth:`Watched.renewed`) through its own store (a clone,
+    connected only for each short heartbeat), and after ``idle_release_s`` writes
     the deferred start-of-attempt save and releases the main store's connection.
 
     ``watch`` starts keeping a job; ``unwatch`` stops and waits for a start save in flight, so
@@ -125,6 +126,11 @@ class Watched:
     next_heartbeat: float
     idle_due: float | None  # when to do the deferred start save + release (None: done)
     start_save: Callable[[], bool] | None  # the deferred start-of-attempt save, if still to do
+
+    def renewed(self, heartbeat_s: float) -> None:
+        """A save just renewed the lease: no heartbeat is due for ``heartbeat_s`` from now (with
+        periodic saves, heartbeats cost a server connection each for nothing)."""
+        self.next_heartbeat = max(self.next_heartbeat, time.monotonic() + heartbeat_s)
 
     def next_due(self) -> float:
         return min(self.next_heartbeat, self.idle_due if self.idle_due is not None else float("inf"))

@@ -385,6 +385,8 @@ class Worker:
                 return False
             points = channel.pending_metrics()
             ok = self.recorder.write_state(job, job_dir, flat, "save", points)
+            if ok and watched is not None and watched.job_id == job.id:
+                watched.renewed(self.options.heartbeat_interval_s)
             if ok is not None:
                 channel.drop_metrics(len(points))  # written, or refused for good with the attempt
             if watched is None or watched.idle_due is None:

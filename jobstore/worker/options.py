@@ -11,10 +11,13 @@ from .walltime import Deadline
 __all__ = ["WorkerOptions", "LEASE_S", "HEARTBEAT_FRACTION", "MAX_ATTEMPTS", "IDLE_RELEASE_S"]
 
 # A heartbeat is a connection of its own (a server process forked per heartbeat, without a pooler):
-# bench/bench_scale.py measured 1,000 workers at lease 60 s / heartbeat 15 s costing half a server
-# core, at lease 300 s / heartbeat 60 s about a tenth (README, "Running at scale").
+# bench/bench_scale.py measured 1,000 directly connected workers with 10-minute jobs saving every
+# 2 minutes at 50% of a server core with lease 60 s / heartbeat 15 s, 19% at 300 s / 60 s, 13% once a
+# save counted as a renewal (keeper.py), and under 10% with a heartbeat every 150 s, which a save
+# every 2 minutes makes unnecessary (README, "Running at scale"). Half the lease still leaves
+# 150 s of retries (every 5 s, keeper.HEARTBEAT_RETRY_S) through a database outage before the lease lapses.
 LEASE_S = 300.0
-HEARTBEAT_FRACTION = 0.2  # default heartbeat interval = lease * this (4 missed heartbeats tolerated)
+HEARTBEAT_FRACTION = 0.5  # default heartbeat interval = lease * this, after the last renewal (save or heartbeat)
 MAX_ATTEMPTS = 3
 IDLE_RELEASE_S = 1.0  # PostgreSQL: release the main connection once an experiment ran this long
 

@@ -174,3 +174,15 @@ def fail_deep(state, channel):
     import json.decoder
 
     raise json.decoder.JSONDecodeError(f"deliberate bad document for x={state.get('x')}", "{", 0)
+
+
+def frequent_saver(state, channel):
+    """Call channel.save() every ``state.save_s`` seconds for ``state.seconds``; ``state.saves``
+    counts them, so that every save changes the row's state."""
+    state.saves = 0
+    deadline = time.monotonic() + float(state.seconds)
+    while time.monotonic() < deadline:
+        time.sleep(float(state.save_s))
+        state.saves += 1
+        channel.save()
+    return channel.COMPLETE
