@@ -37,6 +37,8 @@ from benchlib import PgServer, child_env
 
 from jobstore.status import DONE, Status
 from jobstore.store import open_db
+from tests.helpers.mounts import MountError, tmpfs
+from tests.helpers.mounts import fill as fill_disk
 from tests.helpers.rawsql import raw_query
 from tests.helpers.worker import insert, worker_cmd
 
@@ -107,27 +109,16 @@ class Fleet:
 @contextlib.contextmanager
 def small_tmpfs(path: str) -> Iterator[str | None]:
     """A DISK_KB tmpfs at ``path`` (None, with a note, where mount is refused)."""
-    os.makedirs(path, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_KB}k,mode=0700", "tmpfs", path],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"note: cannot mount a tmpfs ({proc.stderr.strip() or proc.returncode}): the full-disk fault is skipped")
-        yield None
-        return
     try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", path], check=False)
+        with tmpfs(path, f"size={DISK_KB}k,mode=0700") as root:
+            yield root
+    except MountError as e:
+        print(f"note: {e}: the full-disk fault is skipped")
+        yield None
 
 
 def fill(path: str) -> str:
-    with open(os.path.join(path, "filler"), "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    fill_disk(path)
     return f"filled the disk worker's EXPROOT ({DISK_KB} kB tmpfs)"
 
 
