@@ -31,9 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import psycopg
-from benchlib import PgServer, child_env, import_test_experiments
+from benchlib import PgServer, child_env, import_test_experiments, server_cpu_s
 
 from jobstore.status import DONE
 from jobstore.store import open_db
@@ -110,22 +111,33 @@ def _drain(target, args: tuple, workers: int) -> tuple[float, int]:
     return total / (max(s[1] for s in spans) - min(s[0] for s in spans)), total
 
 
-def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str]) -> float:
+@dataclass
+class Run:
+    """One drain: jobs/s, and the CPU milliseconds per job of the workers and of the server."""
+    rate: float
+    client_ms: float
+    server_ms: float
+
+
+def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str]) -> Run:
     url = _fill(server, n_jobs)
     try:
         where = exproot_dirs["disk" if kind == "disk" else "tmpfs"]
         with tempfile.TemporaryDirectory(prefix="bench-claim.", dir=where) as root:
+            c0, s0 = os.times(), server_cpu_s(server.data)
             if kind == "reference":
                 rate, total = _drain(_ref_proc, (url.split("?")[0],), workers)
             elif kind == "store":
                 rate, total = _drain(_store_proc, (url,), workers)
             else:
                 rate, total = _drain(_ours_proc, (url, root, 0.0 if kind == "release" else None), workers)
+            c1, s1 = os.times(), server_cpu_s(server.data)
         with open_db(url) as store:
             done = store.count(statuses=[DONE]) if kind != "reference" else total
         if total != n_jobs or done != n_jobs:
             raise RuntimeError(f"{kind} with {workers} workers ran {total} jobs ({done} DONE) of {n_jobs}")
-        return rate
+        client_s = c1.children_user + c1.children_system - c0.children_user - c0.children_system
+        return Run(rate, client_s / n_jobs * 1e3, (s1 - s0) / n_jobs * 1e3)
     finally:
         server.dropdb(url.split("/")[-1].split("?")[0])
 
@@ -231,15 +243,28 @@ def main() -> None:
         print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
         print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>22}" for k in kinds)
               + " " + " ".join(f"{names[k] + '/ref':>18}" for k in kinds[1:]))
+        cpu: dict[int, dict[str, list[Run]]] = {}
         for w in (int(x) for x in args.workers.split(",")):
-            rates: dict[str, list[float]] = {k: [] for k in kinds}
+            runs: dict[str, list[Run]] = {k: [] for k in kinds}
             for _ in range(args.reps):  # interleaved: every kind once per repetition
                 for k in kinds:
-                    rates[k].append(throughput(server, args.jobs, w, k, dirs))
+                    runs[k].append(throughput(server, args.jobs, w, k, dirs))
+            rates = {k: [r.rate for r in rs] for k, rs in runs.items()}
+            cpu[w] = runs
             line = f"{w:>7} " + " ".join(f"{statistics.median(rates[k]):>22.0f}" for k in kinds)
             line += " " + " ".join(f"{statistics.median(r / ref for r, ref in zip(rates[k], rates['reference'])):>18.2f}"
                                    for k in kinds[1:])
             print(line, flush=True)
+        print("\nCPU per job (ms, median of reps; workers = the forked processes, server = the postmaster "
+              "and its backends): with more workers than cores the rate follows the total")
+        print(f"{'workers':>7} {'loop':>18} {'workers':>8} {'server':>8} {'total':>8} {'total/ref':>10}")
+        for w, runs in cpu.items():
+            ref_total = [r.client_ms + r.server_ms for r in runs["reference"]]
+            for k, rs in runs.items():
+                ratio = statistics.median((r.client_ms + r.server_ms) / t for r, t in zip(rs, ref_total))
+                print(f"{w:>7} {names[k]:>18} {statistics.median(r.client_ms for r in rs):8.3f} "
+                      f"{statistics.median(r.server_ms for r in rs):8.3f} "
+                      f"{statistics.median(r.client_ms + r.server_ms for r in rs):8.3f} {ratio:10.2f}")
         print("\nper-job cost in one process (ms, median of reps):")
         costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
         for key in costs[0]:

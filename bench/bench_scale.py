@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from benchlib import PgServer
+from benchlib import PgServer, proc_cpu_s, server_cpu_s
 
 from jobstore.status import DONE
 from jobstore.store import open_db
@@ -57,7 +57,6 @@ from tests.infra.pgbouncer import PgBouncer
 TABLE = "jobs"
 TARGET_CPU_FRACTION = 0.10  # 1,000 workers with 10-minute jobs: under 10% of one server core
 TARGET_P99_CLAIM_MS = 50.0  # at 1,000 workers
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # a state the size of the tutorial's with the worker's provenance keys
 STATE: dict[str, Any] = {
     "learning_rate": 0.01, "L1_reg": 0.0, "L2_reg": 0.0001, "n_iter": 50, "batch_size": 20, "n_hidden": 10,
@@ -68,32 +67,6 @@ STATE: dict[str, Any] = {
     "best_validation_loss": 0.0712, "test_score": 0.0734, "minutes_trained": 3.2, "iter": 12000,
 }
 
-
-def server_cpu_s(data_dir: str) -> float:
-    """CPU seconds of the postmaster and its children so far (reaped ones through cutime/cstime)."""
-    with open(os.path.join(data_dir, "postmaster.pid")) as f:
-        pm = int(f.readline())
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ppid, ticks = int(fields[1]), [int(x) for x in fields[11:15]]
-        if int(pid) == pm:
-            total += sum(ticks)  # its own time and its reaped children's
-        elif ppid == pm:
-            total += ticks[0] + ticks[1]
-    return total / CLK_TCK
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 @dataclass

@@ -33,7 +33,7 @@ from tests.infra.pgserver import PgServer  # noqa: E402
 
 __all__ = ["ROOT", "EXPERIMENTS_DIR", "BIN", "JOBMAN", "JOBDISPATCH", "PgServer", "python_path",
            "child_env", "import_test_experiments", "RaceRun", "run_sampler", "trials_to_reach", "race",
-           "race_line", "race_summary"]
+           "race_line", "race_summary", "server_cpu_s", "proc_cpu_s"]
 
 
 def python_path(*, experiments: bool = False) -> str:
@@ -124,3 +124,33 @@ def race_summary(runs: Sequence[RaceRun], trials: int, fmt: str = ".4f") -> list
         lines.append(f"  TPE never reached random's best in {missed} of {len(runs)} seeds "
                      f"(counted as {trials + 1} trials)")
     return lines
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(data_dir: str) -> float:
+    """CPU seconds of the postmaster and its children so far (reaped ones through cutime/cstime)."""
+    with open(os.path.join(data_dir, "postmaster.pid")) as f:
+        pm = int(f.readline())
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid, ticks = int(fields[1]), [int(x) for x in fields[11:15]]
+        if int(pid) == pm:
+            total += sum(ticks)  # its own time and its reaped children's
+        elif ppid == pm:
+            total += ticks[0] + ticks[1]
+    return total / CLK_TCK
+
+
+def proc_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
