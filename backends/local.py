@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jobstore.units import parse_seconds
+
 from .base import pid_of, read_pid
 from .errors import UsageError
 from .launcher import LAUNCHER_NAME
@@ -50,12 +52,9 @@ def cancel_grace_s(environ: Mapping[str, str] | None = None) -> float:
     if text is None:
         return CANCEL_GRACE_S
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise UsageError(f"invalid ${GRACE_VARIABLE} {text!r}: expected seconds >= 0 (default {CANCEL_GRACE_S:g})")
-    return value
+        return parse_seconds(text, f"${GRACE_VARIABLE}", zero_ok=True)
+    except ValueError as e:
+        raise UsageError(f"{e} (default {CANCEL_GRACE_S:g})") from None
 
 
 def process_start(pid: int) -> str | None:

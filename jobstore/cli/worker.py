@@ -11,6 +11,7 @@ from ..files import warn_if_world_writable
 from ..status import START
 from ..store.base import Store
 from ..store.connector import WORKER_CONNECT_TIMEOUT_S
+from ..units import parse_seconds
 from ..worker.allow import ALLOW_ENV, parse_allow
 from ..worker.importer import IMPORT_TIMEOUT_S
 from ..worker.jobdir_archive import DEFAULT_MAX_MB, JOBDIR_MODES
@@ -18,7 +19,7 @@ from ..worker.loop import run_worker
 from ..worker.options import HEARTBEAT_FRACTION, LEASE_S, MAX_ATTEMPTS, WorkerOptions
 from ..worker.outcome import WorkerReport
 from ..worker.selfrequeue import DEFAULT_MAX_REQUEUES, REQUEUE_ENV, parse_max, requeue_after_stop
-from ..worker.walltime import parse_seconds, resolve_deadline
+from ..worker.walltime import resolve_deadline
 from .base import CommandParser, whole_number
 
 HELP = "run jobs from a table (the worker; N copies are what jobdispatch launches)"
@@ -60,15 +61,7 @@ its task is requeued while jobs wait)."""
 
 
 def _positive(what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a number of seconds > 0") from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a number of seconds > 0")
-        return value
-    return parse
+    return _seconds(what, zero_ok=False)
 
 
 def _requeues(text: str) -> int:

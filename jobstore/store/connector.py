@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from ..backoff import Backoff
 from ..errors import DatabaseError, UsageError
+from ..units import parse_seconds
 from .urls import DbUrl
 
 logger = logging.getLogger("jobstore")
@@ -60,12 +61,9 @@ def command_connect_timeout_s(environ: dict[str, str] | None = None) -> float:
     if not text:
         return COMMAND_CONNECT_TIMEOUT_S
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise UsageError(f"invalid ${CONNECT_TIMEOUT_ENV} {text!r}: expected a number of seconds >= 0")
-    return value
+        return parse_seconds(text, f"${CONNECT_TIMEOUT_ENV}", zero_ok=True)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def one_line(exc: BaseException) -> str:

@@ -19,14 +19,13 @@ This module knows SLURM's commands and environment variables (as :mod:`.provenan
 """
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Deadline", "parse_seconds", "resolve_deadline", "slurm_end_time"]
+__all__ = ["Deadline", "resolve_deadline", "slurm_end_time"]
 
 SLURM_QUERY_TIMEOUT_S = 30.0
 SLURM_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -54,18 +53,6 @@ class Deadline:
         return (f"{max(0.0, left):.0f} s left before the end of {self.source}, less than --min-time-left "
                 f"{self.min_left_s:g}: claiming no new job")
 
-
-def parse_seconds(text: str, option: str, *, zero_ok: bool) -> float:
-    """A number of seconds given to ``option``; ValueError with a one-line message naming the value
-    and what is accepted (a finite number >= 0, or > 0)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        bound = ">= 0" if zero_ok else "> 0"
-        raise ValueError(f"invalid {option} {text!r}: expected a number of seconds {bound}")
-    return value
 
 
 def _run(argv: list[str]) -> str | None:

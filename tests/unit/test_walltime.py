@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from jobstore.worker.walltime import Deadline, parse_seconds, resolve_deadline, slurm_end_time
+from jobstore.units import parse_seconds
+from jobstore.worker.walltime import Deadline, resolve_deadline, slurm_end_time
 
 SCONTROL = ("JobId=41 JobName=w UserId=u(1000) JobState=RUNNING Reason=None RunTime=00:00:03 "
             "TimeLimit=00:02:00 SubmitTime=2026-11-12T09:58:00 StartTime=2026-11-12T09:58:00 "
