@@ -215,8 +215,7 @@ class Worker:
             try:
                 outcome = self._run_job(job, signals, keeper)
             except KeyboardInterrupt:  # a second signal outside the experiment: hand the job back, fenced
-                self.recorder.finish(job, os.path.join(self.exproot, self.store.dbname, self.store.table,
-                                                       str(job.id)), START, EndReason.INCOMPLETE, None)
+                self.recorder.finish(job, self._dirs.job_dir(job.id), START, EndReason.INCOMPLETE, None)
                 raise
             finally:
                 self._current_job = None
