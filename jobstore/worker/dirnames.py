@@ -22,7 +22,7 @@ import json
 import os
 from typing import Any
 
-from ..files import UnsafePathError, atomic_create
+from ..files import UnsafePathError, atomic_create, write_new
 
 __all__ = ["JOB_MARKER", "TABLE_MARKER", "ForeignDirError", "path_component", "read_marker", "table_dir_candidates",
            "write_new_marker"]
@@ -92,13 +92,9 @@ def read_marker(path: str) -> dict[str, Any] | None:
 
 
 def write_new_marker(path: str, doc: dict[str, Any]) -> None:
-    """Create the marker ``doc`` at ``path`` (0600) in a directory just made: one small write.
+    """Create the marker ``doc`` at ``path`` (0600) in a directory just made (:func:`~jobstore.files.write_new`).
     A machine crash may leave it empty, which :func:`read_marker` takes for no marker."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, (json.dumps(doc, sort_keys=True) + "\n").encode())
-    finally:
-        os.close(fd)
+    write_new(path, json.dumps(doc, sort_keys=True) + "\n", mode=0o600)
 
 
 def claim_marker(path: str, doc: dict[str, Any]) -> dict[str, Any]:
