@@ -54,7 +54,7 @@ class EndReason(str, enum.Enum):
     LOST = "lost"  # the lease expired: worker killed or node lost
     TIMEOUT = "timed-out"
     CANCELED = "canceled"
-    HANDED_BACK = "handed-back"  # the worker could not import the experiment: the job was not tried
+    HANDED_BACK = "handed-back"  # given back untried: no import, a node fault, or the worker stopped first
 
     def __str__(self) -> str:
         return self.value

@@ -195,6 +195,18 @@ class Store(abc.ABC):
         """End the attempt: set status, end_reason, end time, clear the lease; optionally the state,
         the priority, the error text and metric points. False (and nothing written) if not ours."""
 
+    def finish_and_claim(self, job_id: int, attempt: int, *, status: int, end_reason: str,
+                         claim: Mapping[str, Any], state: Mapping[str, Any] | None = None,
+                         priority: float | None = None, error: str | None = None,
+                         metrics: Sequence[Point] = ()) -> tuple[bool, Job | None]:
+        """:meth:`finish`, then :meth:`claim` with the keyword arguments ``claim``: (whether the
+        finish was accepted, the next job or None). For a worker that goes on; a store may do both
+        in one round trip. The claim is made whether or not the finish was accepted, and not when
+        the finish raises."""
+        ok = self.finish(job_id, attempt, status=status, end_reason=end_reason, state=state, priority=priority,
+                         error=error, metrics=metrics)
+        return ok, self.claim(**claim)
+
     def release_lease(self, job_id: int, attempt: int) -> bool:
         """Attempt ``attempt`` stopped after its job was set to START elsewhere: drop the lease it
         kept (until then the job is not claimable: two attempts never share its directory)."""

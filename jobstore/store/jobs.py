@@ -205,16 +205,18 @@ class SqlStore(Store):
         return self._run("heartbeat", params, _rowcount) == 1
 
     def _fenced(self, what: str, job_id: int, attempt: int, params: dict[str, Any],
-                enc: Encoded | None, done: Callable[[Job], bool], metrics: Sequence[Point] = ()) -> bool:
-        """A fenced write (the query ``what``), with the ``metrics`` points in its transaction when
-        it succeeds. If it was retried and then refused, the first try may have committed with its
-        reply lost: re-read the row and count it as ours if it holds what we wrote."""
+                enc: Encoded | None, done: Callable[[Job], bool], metrics: Sequence[Point] = (),
+                accepted: Callable[[Any], bool] = lambda cur: bool(cur.rowcount == 1)) -> bool:
+        """A fenced write (the query ``what``; ``accepted(cursor)`` says whether the row took it),
+        with the ``metrics`` points in its transaction when it succeeds. If it was retried and then
+        refused, the first try may have committed with its reply lost: re-read the row and count it
+        as ours if it holds what we wrote."""
         tries = [0]
 
         def write(conn: Any) -> bool:
             if enc is not None:
                 self.views_.register(conn, enc.types)
-            ok = bool(self.sql.exec(conn, what, params).rowcount == 1)
+            ok = accepted(self.sql.exec(conn, what, params))
             if ok:
                 self._metrics.write(conn, job_id, attempt, metrics)
             return ok
@@ -240,16 +242,48 @@ class SqlStore(Store):
                   "types": enc.tags_json}
         return self._fenced("save", job_id, attempt, params, enc, lambda j: j.status == 1, metrics)
 
+    @staticmethod
+    def _finish_params(job_id: int, attempt: int, status: int, end_reason: str, state: Mapping[str, Any] | None,
+                       priority: float | None, error: str | None) -> tuple[Encoded | None, dict[str, Any]]:
+        enc = encode_state(state, MIRRORED_KEYS) if state is not None else None
+        return enc, {"id": job_id, "attempt": attempt, "status": int(status), "end_reason": str(end_reason),
+                     "set_state": enc is not None, "state": enc.state_json if enc else None,
+                     "types": enc.tags_json if enc else None,
+                     "priority": float(priority) if priority is not None else None, "error": error}
+
     def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
                state: Mapping[str, Any] | None = None, priority: float | None = None,
                error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
-        enc = encode_state(state, MIRRORED_KEYS) if state is not None else None
-        params = {"id": job_id, "attempt": attempt, "status": int(status), "end_reason": str(end_reason),
-                  "set_state": enc is not None, "state": enc.state_json if enc else None,
-                  "types": enc.tags_json if enc else None,
-                  "priority": float(priority) if priority is not None else None, "error": error}
+        enc, params = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
         return self._fenced("finish", job_id, attempt, params, enc,
                             lambda j: j.status == status and j.end_reason == end_reason, metrics)
+
+    def finish_and_claim(self, job_id: int, attempt: int, *, status: int, end_reason: str,
+                         claim: Mapping[str, Any], state: Mapping[str, Any] | None = None,
+                         priority: float | None = None, error: str | None = None,
+                         metrics: Sequence[Point] = ()) -> tuple[bool, Job | None]:
+        """One statement where the dialect has it (``finish_claim``), unless expired leases are due
+        to be reaped: then the finish, and a claim that reaps first."""
+        if "finish_claim" not in self.sql.q or time.monotonic() >= self._next_reap_s:
+            return super().finish_and_claim(job_id, attempt, status=status, end_reason=end_reason, claim=claim,
+                                            state=state, priority=priority, error=error, metrics=metrics)
+        enc, params = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
+        params.update(lease_s=float(claim["lease_s"]), host=claim["host"], worker=claim["worker"])
+        row: list[Any] = [None]
+
+        def accepted(cur: Any) -> bool:
+            row[0] = cur.fetchone()
+            return bool(row[0][0] == 1)
+
+        ok = self._fenced("finish_claim", job_id, attempt, params, enc,
+                          lambda j: j.status == status and j.end_reason == end_reason, metrics, accepted)
+        if row[0] is None or row[0][1] is None:  # nothing claimable: the next claim reaps before saying so
+            self._next_reap_s = 0.0
+            return ok, None
+        job = self._job(row[0][1:])
+        if job.status != RUNNING:  # its attempt counter was exhausted (ERR_START): claim the next one
+            return ok, self.claim(**claim)
+        return ok, job
 
     def release_lease(self, job_id: int, attempt: int) -> bool:
         return self._run("release_lease", {"id": int(job_id), "attempt": int(attempt)}, _rowcount) == 1

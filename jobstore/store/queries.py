@@ -16,9 +16,12 @@ from collections.abc import Callable, Mapping
 QUERIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queries")
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{(\w+)\}")
-# Queries that other queries include by name: ``{job_columns}`` (what a Job is read from) and
-# ``{now}`` (the database clock, written once per dialect).
-FRAGMENTS = ("job_columns", "now")
+# Queries that other queries include by name, in this order (a fragment may include those before
+# it): ``{now}`` (the database clock, written once per dialect), ``{job_columns}`` (what a Job is
+# read from), and the parts of the claim and the finish that finish_claim shares with them.
+FRAGMENTS = ("now", "job_columns", "claimable", "claim_set", "finish_set")
+# Queries that only some dialects have; the store asks ``name in dialect.q`` before using one.
+OPTIONAL = frozenset({"finish_claim"})
 
 
 @functools.cache
@@ -54,5 +57,7 @@ def render_all(dialect: str, names: Mapping[str, str], quote: Callable[[str], st
     here with ``quote``) and its fragments (:data:`FRAGMENTS`: the job's columns, the clock) substituted."""
     raw = load(dialect)
     quoted = {k: quote(v) for k, v in names.items()}
-    fragments = {name: render(raw[name], quoted) for name in FRAGMENTS}
+    fragments: dict[str, str] = {}
+    for name in FRAGMENTS:
+        fragments[name] = render(raw[name], {**quoted, **fragments})
     return {name: render(text, {**quoted, **fragments}) for name, text in raw.items()}

@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..backoff import Backoff
@@ -69,8 +69,10 @@ class Recorder:
     def finish(self, job: Job, job_dir: str, status: int, end_reason: str,
                flat: dict[str, Any] | None, *, priority: float | None = None, error: str | None = None,
                done_at: tuple[float, float] | None = None, note: str = "",
-               metrics: Sequence[Point] = ()) -> JobOutcome:
-        """Hand the job back (see the module docstring)."""
+               metrics: Sequence[Point] = (), claim: Mapping[str, Any] | None = None) -> JobOutcome:
+        """Hand the job back (see the module docstring). With ``claim`` (the keyword arguments of
+        :meth:`Store.claim`), the next job is claimed with the finish, in one round trip where the
+        store can: it is in the outcome's ``next_job`` (None when none was left)."""
         if flat is not None:
             bad = finalstate.problems(flat)
             if bad:
@@ -91,7 +93,7 @@ class Recorder:
         error = finalstate.no_nul(error) if error is not None else None
         outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
         try:
-            ok = self._finish_retrying(job, status, end_reason, flat, priority, error, metrics)
+            ok = self._finish_retrying(job, status, end_reason, flat, priority, error, metrics, claim, outcome)
         except DatabaseError as e:
             if e.transient or flat is None:
                 return self._unrecorded(outcome, job, job_dir, flat, priority, error, "cannot record its end",
@@ -113,14 +115,21 @@ class Recorder:
         return outcome
 
     def _finish_retrying(self, job: Job, status: int, end_reason: str, flat: dict[str, Any] | None,
-                         priority: float | None, error: str | None, metrics: Sequence[Point]) -> bool:
-        """The fenced finish; transient failures retried while the lease could still be ours."""
+                         priority: float | None, error: str | None, metrics: Sequence[Point],
+                         claim: Mapping[str, Any] | None, outcome: JobOutcome) -> bool:
+        """The fenced finish (and the next claim, with ``claim``: into ``outcome.next_job``);
+        transient failures retried while the lease could still be ours."""
         backoff = Backoff(FINISH_RETRY_FIRST_S, FINISH_RETRY_MAX_SLEEP_S, self.lease_s)
         while True:
             try:
                 with self.lock:
-                    return self.store.finish(job.id, job.attempt, status=status, end_reason=end_reason,
-                                             state=flat, priority=priority, error=error, metrics=metrics)
+                    if claim is None:
+                        return self.store.finish(job.id, job.attempt, status=status, end_reason=end_reason,
+                                                 state=flat, priority=priority, error=error, metrics=metrics)
+                    ok, outcome.next_job = self.store.finish_and_claim(
+                        job.id, job.attempt, status=status, end_reason=end_reason, claim=claim, state=flat,
+                        priority=priority, error=error, metrics=metrics)
+                    return ok
             except DatabaseError as e:
                 delay = backoff.next_delay() if e.transient else None
                 if delay is None:

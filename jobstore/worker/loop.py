@@ -112,6 +112,7 @@ class Worker:
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         self._infra_in_row = 0  # ERR_STARTs in a row caused by the job directory (:mod:`.node`)
         self._current_job: int | None = None  # the job being run, for the stop message
+        self._goes_on = False  # whether the loop would claim another job after the current one
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
@@ -184,51 +185,89 @@ class Worker:
             return
         if self.report.node_error:
             return
-        while opts.n <= 0 or ran < opts.n:
-            if signals.received is not None:
-                self.log(f"{signals.name} received: claiming no more jobs")
-                return
-            if opts.deadline is not None and (late := opts.deadline.refusal()):
-                self.report.out_of_time = late
-                self.log(late)
-                return
-            try:
-                with self._store_lock:
-                    job = self.store.claim(worker=self.worker_id, host=provenance.host_name(),
-                                           lease_s=opts.lease_s, max_attempts=opts.max_attempts)
-                    if job is None:  # nothing scheduled: the next point of a search, if any
-                        job = self.store.claim_from_search(worker=self.worker_id, host=provenance.host_name(),
-                                                           lease_s=opts.lease_s)
-            except (DatabaseError, UsageError) as e:
-                self.report.db_error = str(e)
-                self.log(f"cannot claim a job: {e}")
-                return
-            if job is None:
-                if opts.n <= 0 and self._left_behind.wait(lambda: signals.received is not None):
-                    continue  # a dead worker's lease expired meanwhile: claim it
-                self.report.no_more_jobs = True
-                print(f"No more jobs to run (ran {ran} job{'s' if ran != 1 else ''})", file=self.out, flush=True)
-                return
-            print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
-                  file=self.out, flush=True)
-            self._current_job = job.id
-            try:
-                outcome = self._run_job(job, signals, keeper)
-            except KeyboardInterrupt:  # a second signal outside the experiment: hand the job back, fenced
-                self.recorder.finish(job, self._dirs.job_dir(job.id), START, EndReason.INCOMPLETE, None)
-                raise
-            finally:
-                self._current_job = None
-            self.report.outcomes.append(outcome)
-            ran += 1
-            if outcome.note == "interrupted":
-                raise KeyboardInterrupt
-            if self._unasked_in_row:  # let another worker take the job it just handed back
-                requeue.pause(self._unasked_in_row, lambda: signals.received is not None)
-            if self._infra_in_row >= node.INFRA_STREAK_MAX:
-                self.report.node_error = f"{self._infra_in_row} job directories in a row were unusable"
-            if self.report.node_error or outcome.note == IMPORT_FAILED or (not outcome.handed_back and outcome.note == "database unreachable"):
-                return
+        next_job: Job | None = None  # claimed with the previous job's finish
+        try:
+            while opts.n <= 0 or ran < opts.n:
+                if self._stop_before_claim(signals):
+                    return
+                job, next_job = next_job or self._claim(), None
+                if job is None:
+                    if self.report.db_error is None and opts.n <= 0 and self._left_behind.wait(
+                            lambda: signals.received is not None):
+                        continue  # a dead worker's lease expired meanwhile: claim it
+                    if self.report.db_error is None:
+                        self.report.no_more_jobs = True
+                        print(f"No more jobs to run (ran {ran} job{'s' if ran != 1 else ''})", file=self.out,
+                              flush=True)
+                    return
+                print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
+                      file=self.out, flush=True)
+                self._current_job = job.id
+                self._goes_on = opts.n <= 0 or ran + 1 < opts.n
+                try:
+                    outcome = self._run_job(job, signals, keeper)
+                except KeyboardInterrupt:  # a second signal outside the experiment: hand the job back, fenced
+                    self.recorder.finish(job, self._dirs.job_dir(job.id), START, EndReason.INCOMPLETE, None)
+                    raise
+                finally:
+                    self._current_job = None
+                next_job, outcome.next_job = outcome.next_job, None
+                self.report.outcomes.append(outcome)
+                ran += 1
+                if outcome.note == "interrupted":
+                    raise KeyboardInterrupt
+                if self._unasked_in_row:  # let another worker take the job it just handed back
+                    requeue.pause(self._unasked_in_row, lambda: signals.received is not None)
+                if self._infra_in_row >= node.INFRA_STREAK_MAX:
+                    self.report.node_error = f"{self._infra_in_row} job directories in a row were unusable"
+                if self.report.node_error or outcome.note == IMPORT_FAILED or (
+                        not outcome.handed_back and outcome.note == "database unreachable"):
+                    return
+        finally:
+            if next_job is not None:  # claimed with the last finish, but the loop stops: hand it back unstarted
+                self.recorder.finish(next_job, self._dirs.job_dir(next_job.id), START, EndReason.HANDED_BACK, None)
+
+    def _stop_before_claim(self, signals: StopSignals) -> bool:
+        """Whether the loop stops rather than start another job (a stop signal, too little time left)."""
+        if signals.received is not None:
+            self.log(f"{signals.name} received: claiming no more jobs")
+            return True
+        if self.options.deadline is not None and (late := self.options.deadline.refusal()):
+            self.report.out_of_time = late
+            self.log(late)
+            return True
+        return False
+
+    def _claim_args(self) -> dict[str, Any]:
+        opts = self.options
+        return {"worker": self.worker_id, "host": provenance.host_name(), "lease_s": opts.lease_s,
+                "max_attempts": opts.max_attempts}
+
+    def _claim(self) -> Job | None:
+        """The next job: from the table, else the next point of a search; None when none is left or
+        the database failed (then ``report.db_error`` says why)."""
+        args = self._claim_args()
+        try:
+            with self._store_lock:
+                job = self.store.claim(**args)
+                if job is None:
+                    del args["max_attempts"]
+                    job = self.store.claim_from_search(**args)
+        except (DatabaseError, UsageError) as e:
+            self.report.db_error = str(e)
+            self.log(f"cannot claim a job: {e}")
+            return None
+        return job
+
+    def _next_claim(self, signals: StopSignals) -> dict[str, Any] | None:
+        """The claim to make with this job's finish (one round trip for both:
+        :meth:`Store.finish_and_claim`) when the loop would claim the next job at once after it;
+        None when it will stop or pause first."""
+        if not self._goes_on or signals.received is not None or self.report.node_error or self._unasked_in_row:
+            return None
+        if self.options.deadline is not None and self.options.deadline.refusal():
+            return None
+        return self._claim_args()
 
     # -- one job -------------------------------------------------------------------------------------
     def _run_job(self, job: Job, signals: StopSignals, keeper: Keeper) -> JobOutcome:
@@ -282,7 +321,7 @@ class Worker:
             std.exit()
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0),
-                         channel.pending_metrics(), asked=channel.asked_to_stop)
+                         channel.pending_metrics(), asked=channel.asked_to_stop, claim=self._next_claim(signals))
 
     def _cannot_start(self, job: Job, job_dir: str, e: Exception, error: str) -> JobOutcome:
         """The job itself cannot start here (not allowed, its state or directory unusable): ERR_START."""
@@ -325,16 +364,17 @@ class Worker:
 
     def _end(self, job: Job, job_dir: str, result: Any, error: str | None, interrupted: bool,
              flat_end: dict[str, Any], done_at: tuple[float, float], metrics: list[Point],
-             asked: bool = False) -> JobOutcome:
+             asked: bool = False, claim: dict[str, Any] | None = None) -> JobOutcome:
         """Record how the experiment ended: DONE, handed back (INCOMPLETE or interrupted) or ERR_RUN,
-        with the metric points not written yet."""
+        with the metric points not written yet; a DONE or ERR_RUN finish claims the next job with
+        ``claim`` (an INCOMPLETE one is not: the loop may pause first)."""
         if interrupted:
             self.log(f"job {job.id}: interrupted; handing it back")
             return self.recorder.finish(job, job_dir, START, EndReason.INCOMPLETE, flat_end, note="interrupted",
                                 metrics=metrics)
         if error is None and result is Channel.COMPLETE:
             return self.recorder.finish(job, job_dir, DONE, EndReason.COMPLETED, flat_end, done_at=done_at,
-                                metrics=metrics)
+                                        metrics=metrics, claim=claim)
         if error is None and result is Channel.INCOMPLETE:
             return self._incomplete(job, job_dir, flat_end, asked, metrics)
         if error is None:
@@ -342,7 +382,8 @@ class Worker:
                      "channel.INCOMPLETE (True)\n")
             self.recorder.append(job_dir, "stderr", f"jobman: {error}")
         self.log(f"job {job.id}: {error.strip().splitlines()[-1]}: ERR_RUN")
-        return self.recorder.finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics)
+        return self.recorder.finish(job, job_dir, ERR_RUN, EndReason.ERROR, flat_end, error=error, metrics=metrics,
+                                    claim=claim)
 
     def _incomplete(self, job: Job, job_dir: str, flat_end: dict[str, Any], asked: bool,
                     metrics: list[Point]) -> JobOutcome:

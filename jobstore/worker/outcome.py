@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..status import ERR_RUN, ERR_START, Status
+from ..store.base import Job
 
 __all__ = ["JobOutcome", "WorkerReport"]
 
@@ -19,6 +20,8 @@ class JobOutcome:
     end_reason: str
     handed_back: bool = True  # False: the finish was refused or could not be written
     note: str = ""
+    # The job claimed with the finish (Recorder.finish with claim=), for the worker's loop to run next.
+    next_job: Job | None = field(default=None, repr=False, compare=False)
 
     @property
     def failed(self) -> bool:

@@ -87,5 +87,5 @@ def test_select_candidates_are_lenient_like_jobman():
 
 def test_both_dialects_define_the_same_queries():
     pg, lite = _queries.load("postgres"), _queries.load("sqlite")
-    assert set(pg) == set(lite)
+    assert set(pg) - _queries.OPTIONAL == set(lite) - _queries.OPTIONAL
     assert {"claim", "reap", "heartbeat", "save", "finish", "insert_from_tmp", "create_schema"} <= set(pg)

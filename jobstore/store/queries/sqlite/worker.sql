@@ -18,25 +18,32 @@ WHERE id IN (SELECT id FROM {table} WHERE status = 1
              AND lease_until < {now}
              ORDER BY lease_until LIMIT 1000)
 
+-- name: claim_set
+-- What a claim sets. A job whose attempt counter is at its maximum (2**63 - 1) cannot take another
+-- fencing token: it ends ERR_START instead, counter untouched, and the store claims the next job
+-- (SqlStore.claim).
+status = CASE WHEN attempt < 9223372036854775807 THEN 1 ELSE 3 END,
+attempt = CASE WHEN attempt < 9223372036854775807 THEN attempt + 1 ELSE attempt END,
+lease_until = CASE WHEN attempt < 9223372036854775807 THEN {now} + :lease_s END,
+error = CASE WHEN attempt < 9223372036854775807 THEN error
+             ELSE 'attempt counter at its maximum (' || attempt || '): no further attempt can be fenced' END,
+host = :host,
+worker = :worker,
+started = {now},
+ended = CASE WHEN attempt < 9223372036854775807 THEN NULL ELSE {now} END,
+end_reason = CASE WHEN attempt < 9223372036854775807 THEN NULL ELSE 'start-error' END,
+updated = {now}
+
+-- name: claimable
+-- The id of the job a claim takes. A START job may still carry the lease of an attempt that runs
+-- on after the job was set to START by hand (set_status keeps it): it is claimable once that
+-- attempt stops or the lease expires.
+SELECT id FROM {table} WHERE status = 0 AND (lease_until IS NULL OR lease_until < {now})
+ORDER BY priority DESC, id LIMIT 1
+
 -- name: claim
--- A START job may still carry the lease of an attempt that runs on after the job was set to
--- START by hand (set_status keeps it): it is claimable once that attempt stops or the lease expires.
--- A job whose attempt counter is at its maximum (2**63 - 1) cannot take another fencing token: it
--- ends ERR_START instead, counter untouched, and the store claims the next job (SqlStore.claim).
-UPDATE {table} SET
-    status = CASE WHEN attempt < 9223372036854775807 THEN 1 ELSE 3 END,
-    attempt = CASE WHEN attempt < 9223372036854775807 THEN attempt + 1 ELSE attempt END,
-    lease_until = CASE WHEN attempt < 9223372036854775807 THEN {now} + :lease_s END,
-    error = CASE WHEN attempt < 9223372036854775807 THEN error
-                 ELSE 'attempt counter at its maximum (' || attempt || '): no further attempt can be fenced' END,
-    host = :host,
-    worker = :worker,
-    started = {now},
-    ended = CASE WHEN attempt < 9223372036854775807 THEN NULL ELSE {now} END,
-    end_reason = CASE WHEN attempt < 9223372036854775807 THEN NULL ELSE 'start-error' END,
-    updated = {now}
-WHERE id = (SELECT id FROM {table} WHERE status = 0 AND (lease_until IS NULL OR lease_until < {now})
-            ORDER BY priority DESC, id LIMIT 1)
+UPDATE {table} SET {claim_set}
+WHERE id = ({claimable})
 RETURNING {job_columns}
 
 -- name: heartbeat
@@ -53,17 +60,20 @@ UPDATE {table} SET
     updated = {now}
 WHERE id = :id AND attempt = :attempt AND status = 1
 
+-- name: finish_set
+-- What a finish sets.
+status = :status,
+end_reason = :end_reason,
+state = CASE WHEN :set_state THEN :state ELSE state END,
+types = CASE WHEN :set_state THEN :types ELSE types END,
+priority = coalesce(:priority, priority),
+error = coalesce(:error, error),
+ended = {now},
+lease_until = NULL,
+updated = {now}
+
 -- name: finish
-UPDATE {table} SET
-    status = :status,
-    end_reason = :end_reason,
-    state = CASE WHEN :set_state THEN :state ELSE state END,
-    types = CASE WHEN :set_state THEN :types ELSE types END,
-    priority = coalesce(:priority, priority),
-    error = coalesce(:error, error),
-    ended = {now},
-    lease_until = NULL,
-    updated = {now}
+UPDATE {table} SET {finish_set}
 WHERE id = :id AND attempt = :attempt AND status = 1
 
 -- name: stale_leases

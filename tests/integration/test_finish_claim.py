@@ -1,0 +1,133 @@
+"""A worker that goes on claims its next job with the finish of the last one
+(:meth:`Store.finish_and_claim`): one statement per job on PostgreSQL instead of two, with the same
+outcome as a finish followed by a claim on both dialects, and the job claimed that way handed back
+unstarted when the worker stops before running it."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from jobstore import status as st
+from jobstore.store import open_db
+from jobstore.worker import WorkerOptions, run_worker
+from tests.helpers.rawsql import raw_query
+from tests.helpers.worker import insert, wait_for
+from tests.helpers.worker import run_worker as run_worker_process
+
+CLAIM = {"worker": "w1", "host": "h1", "lease_s": 60.0, "max_attempts": 3}
+EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments")
+
+
+def _fresh_store(url):
+    """The store with its periodic reap just done, as a worker has it between two claims."""
+    store = open_db(url)
+    store.reap(3)
+    store._next_reap_s = time.monotonic() + 600
+    return store
+
+
+def test_finish_and_claim_ends_one_job_and_claims_the_next(db_url):
+    ids = insert(db_url, "noop", [{"i": i} for i in range(3)])
+    with _fresh_store(db_url) as store:
+        first = store.claim(**CLAIM)
+        ok, nxt = store.finish_and_claim(first.id, first.attempt, status=st.DONE, end_reason="completed",
+                                         state={**first.state, "result": 1.5}, claim=CLAIM)
+        assert ok and nxt is not None and nxt.id == ids[1]
+        assert (nxt.status, nxt.attempt, nxt.worker, nxt.host) == (st.RUNNING, 1, "w1", "h1")
+        assert nxt.lease_until is not None and nxt.state["i"] == 1
+        done = store.get(first.id)
+        assert (done.status, done.end_reason, done.state["result"], done.lease_until) == (st.DONE, "completed", 1.5, None)
+        # A refused finish (a stale attempt) writes nothing, and the next job is claimed all the same.
+        ok, last = store.finish_and_claim(nxt.id, nxt.attempt + 5, status=st.DONE, end_reason="completed",
+                                          claim=CLAIM)
+        assert not ok and last.id == ids[2]
+        assert store.get(nxt.id).status == st.RUNNING
+        ok, none = store.finish_and_claim(last.id, last.attempt, status=st.ERR_RUN, end_reason="error",
+                                          error="boom", claim=CLAIM)
+        assert ok and none is None
+        assert (store.get(last.id).status, store.get(last.id).error) == (st.ERR_RUN, "boom")
+
+
+def test_a_next_job_at_its_last_attempt_number_is_skipped(db_url):
+    ids = insert(db_url, "noop", [{"i": i} for i in range(3)])
+    raw_query(db_url, "UPDATE jobs SET attempt = 9223372036854775807 WHERE id = %s", (ids[1],))
+    with _fresh_store(db_url) as store:
+        first = store.claim(**CLAIM)
+        ok, nxt = store.finish_and_claim(first.id, first.attempt, status=st.DONE, end_reason="completed", claim=CLAIM)
+        assert ok and nxt.id == ids[2] and nxt.status == st.RUNNING
+        assert store.get(ids[1]).status == st.ERR_START
+
+
+def test_finish_and_claim_is_one_statement_on_postgres(pg_url):
+    insert(pg_url, "noop", [{"i": i} for i in range(2)])
+    with _fresh_store(pg_url) as store:
+        first = store.claim(**CLAIM)
+        sent = []
+        exec_ = store.sql.exec
+        store.sql.exec = lambda conn, name, *a, **k: (sent.append(name), exec_(conn, name, *a, **k))[1]
+        ok, nxt = store.finish_and_claim(first.id, first.attempt, status=st.DONE, end_reason="completed",
+                                         state=first.state, claim=CLAIM)
+        assert ok and nxt is not None
+        assert [q for q in sent if q != "all_keys"] == ["finish_claim"]  # all_keys: the key cache, once per store
+
+
+def _xact_commits(url: str) -> int:
+    """Transactions committed in the test's database so far (each autocommit statement is one),
+    once every other session of it has ended and flushed its counts."""
+    wait_for(lambda: raw_query(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid()")[0][0] == 0, 30, "the worker's session to end")
+    return int(raw_query(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")[0][0])
+
+
+def test_a_worker_sends_about_one_statement_per_job(pg_url, tmp_path, cli_env):
+    n = 150
+    ids = insert(pg_url, "noop", [{"i": i} for i in range(n)])
+    before = _xact_commits(pg_url)
+    proc = run_worker_process(cli_env, pg_url, str(tmp_path / "root"), "-n", "0")
+    assert proc.returncode == 0, proc.stderr
+    used = _xact_commits(pg_url) - before
+    with open_db(pg_url) as store:
+        assert [store.get(i).status for i in ids] == [st.DONE] * n
+        assert {store.get(i).attempt for i in ids} == {1}
+    # Two statements per job before (claim, finish); the rest is the worker's start (schema check,
+    # table identity), a reap every few seconds and the empty claim at the end.
+    assert used < n + 40, used
+
+
+def test_the_job_claimed_with_a_finish_is_handed_back_when_the_worker_stops(pg_url, tmp_path, monkeypatch):
+    """SIGTERM arrives just after the statement that finished job 1 and claimed job 2 (injected by
+    wrapping the store's call): job 2 never starts and is claimable again at once."""
+    ids = insert(pg_url, "noop", [{"i": i} for i in range(3)])
+    monkeypatch.syspath_prepend(EXPERIMENTS)
+    store = open_db(pg_url)
+    real = store.finish_and_claim
+
+    def then_sigterm(*args, **kwargs):
+        result = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    store.finish_and_claim = then_sigterm
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        report = run_worker(store, str(tmp_path / "root"), WorkerOptions(n=0), out=out, err=err)
+    store.close()
+    assert report.stop_signal == "SIGTERM"
+    assert [(o.job_id, o.status) for o in report.outcomes] == [(ids[0], st.DONE)]
+    with open_db(pg_url) as store:
+        second = store.get(ids[1])
+        assert (second.status, second.end_reason, second.attempt) == (st.START, "handed-back", 1)
+        assert second.lease_until is None and store.get(ids[2]).attempt == 0
+        again = store.claim(**CLAIM)
+        assert again.id == ids[1] and again.attempt == 2
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_the_last_job_of_n_claims_nothing_more(db_url, tmp_path, cli_env, n):
+    ids = insert(db_url, "noop", [{"i": i} for i in range(3)])
+    proc = run_worker_process(cli_env, db_url, str(tmp_path / "root"), "-n", str(n))
+    assert proc.returncode == 0, proc.stderr
+    with open_db(db_url) as store:
+        assert [(store.get(i).status, store.get(i).attempt) for i in ids][n:] == [(st.START, 0)] * (3 - n)
