@@ -17,8 +17,8 @@ from typing import TextIO
 
 from .errors import UsageError
 
-__all__ = ["UnsafePathError", "atomic_create", "atomic_write", "check_own_dir", "open_append", "own_dir", "warn_if_world_writable",
-           "write_new"]
+__all__ = ["UnsafePathError", "atomic_create", "atomic_write", "check_own_dir", "create_new", "open_append", "own_dir",
+           "warn_if_world_writable", "write_new"]
 
 PRIVATE_DIR_MODE = 0o700
 GROUP_DIR_MODE = 0o750
@@ -167,18 +167,29 @@ def open_append(path: str | os.PathLike[str], mode: int = 0o644) -> int:
     return fd
 
 
-def write_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int) -> None:
-    """Create ``path`` (it must not exist: ``O_EXCL``, no link followed) with exactly ``mode`` (set
-    with ``fchmod``, for files such as a 0600 password file whatever the umask)."""
+def create_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644, exact_mode: bool = False) -> None:
+    """Create ``path`` holding ``data``: it must not exist (``O_EXCL``, no link followed). ``mode``
+    is filtered by the umask, unless ``exact_mode`` (set with ``fchmod``, for files such as a 0600
+    password file whatever the umask). A write that fails part-way removes the file: never half
+    of it. For a directory nobody else can write in, where no temporary name is needed."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    path = os.fspath(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600 if exact_mode else mode)
     try:
-        os.fchmod(fd, mode)
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view):]
+        if exact_mode:
+            os.fchmod(fd, mode)
+        _write_all(fd, raw)
+    except BaseException:
+        _unlink_quietly(path)
+        raise
     finally:
         os.close(fd)
+
+
+def write_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int) -> None:
+    """Create ``path`` (it must not exist: ``O_EXCL``, no link followed) with exactly ``mode``."""
+    create_new(path, data, mode=mode, exact_mode=True)
 
 
 def warn_if_world_writable(path: str | os.PathLike[str], what: str, out: TextIO | None = None) -> None:

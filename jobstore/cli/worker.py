@@ -29,8 +29,9 @@ Each job runs in EXPROOT/<dbname>/<table>/<id>/ (EXPROOT '.' is the current dire
 holds orig.conf (first run), current.conf (every save), stdout and stderr (appended across
 attempts; file-descriptor level, so subprocesses are captured) and what the experiment writes.
 <table>/.jobman-table names the table that owns it (a UUID): a namesake table (another database of
-the same name, a table re-created) uses <table>@<uuid8>/ instead; a job directory holding another
-job's .jobman-job is refused. The job's row says its directory (jobman.sql.host_workdir).
+the same name, a table re-created) uses <table>@<uuid8>/ instead; a job directory whose orig.conf
+(first line) or .jobman-job names another job is refused. The job's row says its directory
+(jobman.sql.host_workdir).
 
 A claimed job holds a lease renewed by a heartbeat while it runs; if the worker dies, the job is
 claimable again once the lease expires, and after --max-attempts such losses it ends as ERR_RUN

@@ -25,7 +25,6 @@ after ``'stop'`` or ``'finish-up'``: an experiment that returns it unasked, with
 """
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 
 from .. import status as _status
 from ..errors import ParamError
-from ..files import atomic_create, atomic_write
+from ..files import atomic_write
 from ..store.metrics import Point, make_points
 from .abort import AbortRule, AbortWatchdog
 
@@ -141,26 +140,6 @@ def write_conf(path: str, flat: Mapping[str, Any]) -> None:
     after its data, an empty one), while the table still has the state. An fsync per write would
     cost a disk flush per job, most of a no-op job's time when job directories are on disk."""
     atomic_write(path, format_conf(flat))
-
-
-def write_conf_once(path: str, flat: Mapping[str, Any]) -> bool:
-    """Create a ``.conf`` file that is never rewritten (``orig.conf``); False if it exists already
-    (then nothing is formatted). Written beside and linked into place: a crash or a full disk never
-    leaves a truncated ``orig.conf`` that later runs would keep as the first run's parameters."""
-    if os.path.lexists(path):
-        return False
-    return atomic_create(path, format_conf(flat))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to ``fd`` and close it. Plain descriptors: for a file this small a
-    Python file object costs more than the write, and the worker writes two per job."""
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
 
 
 class Channel:

@@ -8,13 +8,18 @@ output) through entries someone else made.
 The table's directory is found once per worker, before the first claim (:meth:`JobDirs.bind`): it
 carries the table's UUID in a marker file, and a table whose usual directory belongs to another
 table (a namesake database, a table re-created under the same name) gets its own beside it
-(:mod:`.dirnames`). Each job directory carries the job's marker, checked once per job.
+(:mod:`.dirnames`). Each job directory carries the job's mark, checked once per job: the first
+line of its ``orig.conf`` (:mod:`.origconf`), or a marker file in a directory made before the
+job's first run could write one.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from ..files import check_own_dir, own_dir
+from . import origconf
 from .dirnames import (
     JOB_MARKER,
     TABLE_MARKER,
@@ -37,7 +42,8 @@ class JobDirs:
         self._checked: set[str] = set()
         self.table_uuid: str | None = None
         self.table_dir: str | None = None
-        self._marked: str | None = None  # the job directory whose marker was last checked
+        self._marked: str | None = None  # the job directory whose mark was last checked
+        self._unmarked: str | None = None  # made by make(mark=False): marked by write_orig
 
     def bind(self, exproot: str, dbname: str, table: str, table_uuid: str, database: str) -> str:
         """Find or make the directory of the table ``table_uuid`` under ``exproot`` and return it:
@@ -66,9 +72,11 @@ class JobDirs:
             raise RuntimeError("JobDirs.bind() must find the table's directory first")
         return os.path.join(self.table_dir, str(job_id))
 
-    def make(self, job_dir: str) -> None:
+    def make(self, job_dir: str, *, mark: bool = True) -> None:
         """Create ``job_dir`` (and its parents) or check that the existing one is safe to reuse and
-        is this job's; :class:`~jobstore.files.UnsafePathError` otherwise."""
+        is this job's; :class:`~jobstore.files.UnsafePathError` otherwise. A new directory is
+        marked as the job's with a marker file, or, with ``mark=False``, by the ``orig.conf`` that
+        the caller writes next (:meth:`write_orig`)."""
         parent = os.path.dirname(job_dir)
         if parent not in self._checked:
             grand = os.path.dirname(parent)
@@ -82,24 +90,35 @@ class JobDirs:
         except FileExistsError:
             check_own_dir(job_dir, group=self.group)
             fresh = False
-        if self.table_uuid is not None and self._marked != job_dir:
-            self._check_job_marker(job_dir, fresh)
-
-    def _check_job_marker(self, job_dir: str, fresh: bool) -> None:
-        """Mark ``job_dir`` as this job's, or refuse it if it is another job's (a directory made
-        before markers existed is adopted). In a directory just made (0700, ours) nobody can have
-        raced us: the marker is written in place, without the temporary file and the read-back."""
-        assert self.table_uuid is not None
-        job_id = int(os.path.basename(job_dir))
-        marker_path = os.path.join(job_dir, JOB_MARKER)
-        doc = {"table_uuid": self.table_uuid, "job": job_id}
-        if fresh:
-            write_new_marker(marker_path, doc)
-            self._marked = job_dir
+        if self.table_uuid is None or self._marked == job_dir:
             return
-        marker = read_marker(marker_path) or claim_marker(marker_path, doc)
-        if marker.get("table_uuid") != self.table_uuid or marker.get("job") != job_id:
-            raise ForeignDirError(f"{job_dir} belongs to {describe(marker)}, not to job {job_id} of table "
+        if fresh and not mark:
+            self._unmarked = job_dir
+        elif fresh:
+            write_new_marker(os.path.join(job_dir, JOB_MARKER), self._job_doc(job_dir))
+        else:
+            self._check_job_mark(job_dir)
+        self._marked = job_dir
+
+    def write_orig(self, job_dir: str, flat: Mapping[str, Any]) -> bool:
+        """``orig.conf``, the first run's parameters, which also marks the directory as the job's
+        (:mod:`.origconf`); False when a whole one was there already."""
+        fresh, self._unmarked = self._unmarked == job_dir, None
+        return origconf.write(os.path.join(job_dir, origconf.ORIG_CONF), flat, int(os.path.basename(job_dir)),
+                              self.table_uuid, fresh=fresh)
+
+    def _job_doc(self, job_dir: str) -> dict[str, Any]:
+        return {"table_uuid": self.table_uuid, "job": int(os.path.basename(job_dir))}
+
+    def _check_job_mark(self, job_dir: str) -> None:
+        """Refuse ``job_dir`` if its ``orig.conf`` or its marker file names another job; a directory
+        with neither (made before marks existed, or left by a crash before the first was written)
+        is adopted: marked now."""
+        doc = self._job_doc(job_dir)
+        marker_path = os.path.join(job_dir, JOB_MARKER)
+        mark = (origconf.identity(os.path.join(job_dir, origconf.ORIG_CONF)) or read_marker(marker_path)
+                or claim_marker(marker_path, doc))
+        if mark.get("table_uuid") != self.table_uuid or mark.get("job") != doc["job"]:
+            raise ForeignDirError(f"{job_dir} belongs to {describe(mark)}, not to job {doc['job']} of table "
                                   f"{self.table_uuid}: refusing to run beside its files; move it away and "
                                   "requeue the job")
-        self._marked = job_dir

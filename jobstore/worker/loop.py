@@ -48,7 +48,7 @@ from ..store.base import Job, Store
 from ..store.metrics import Point
 from . import finalstate, node, provenance, requeue
 from .allow import NotAllowedError, check_allowed
-from .channel import Channel, StopSignals, write_conf_once
+from .channel import Channel, StopSignals
 from .codeinfo import AttemptCode
 from .finish import Recorder
 from .importer import IMPORT_FAILED, Loader
@@ -332,7 +332,7 @@ class Worker:
     def _prepare(self, job: Job, job_dir: str, start_time: float) -> tuple[dict[str, Any], Any]:
         """The job directory, the flat state with this attempt's provenance and the nested state
         handed to the experiment; orig.conf on the first run."""
-        self._dirs.make(job_dir)
+        self._dirs.make(job_dir, mark=False)  # marked by its orig.conf, below
         self._jobdir_sync.restore(job, job_dir)
         flat = dict(job.state)
         provenance.replace_attempt_info(flat, self._process_info, provenance.attempt_keys(
@@ -341,7 +341,7 @@ class Worker:
             self.recorder.append(job_dir, "stderr", f"jobman: warning: {warning}\n")
         state = expand(flat)
         state["jobman.id"] = job.id  # Jobman's literal top-level key
-        write_conf_once(f"{job_dir}/orig.conf", flat)  # the first run's parameters
+        self._dirs.write_orig(job_dir, flat)  # the first run's parameters
         flat["jobman.id"] = job.id  # what flatten(state) gives: the state was just expanded from it
         return flat, state
 

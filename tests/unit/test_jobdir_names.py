@@ -76,3 +76,18 @@ def test_an_empty_job_marker_left_by_a_crash_counts_as_none(tmp_path):
     open(os.path.join(table_dir, "4", JOB_MARKER), "w").close()
     dirs.make(dirs.job_dir(4))
     assert json.load(open(os.path.join(table_dir, "4", JOB_MARKER))) == {"job": 4, "table_uuid": "u1"}
+
+
+def test_a_job_dir_is_marked_by_its_orig_conf(tmp_path):
+    dirs = JobDirs()
+    table_dir = dirs.bind(str(tmp_path), "db", "jobs", "u1", "db")
+    dirs.make(dirs.job_dir(5), mark=False)
+    assert dirs.write_orig(dirs.job_dir(5), {"x": 1}) is True
+    assert os.listdir(os.path.join(table_dir, "5")) == ["orig.conf"]  # one file: no separate marker
+    other = JobDirs()  # a later run of job 5, by another worker: the directory is checked
+    other.bind(str(tmp_path), "db", "jobs", "u1", "db")
+    other.make(other.job_dir(5), mark=False)
+    assert other.write_orig(other.job_dir(5), {"x": 2}) is False
+    os.rename(os.path.join(table_dir, "5"), os.path.join(table_dir, "6"))  # a stray copy
+    with pytest.raises(ForeignDirError, match="belongs to job 5 of table u1, not to job 6"):
+        other.make(other.job_dir(6), mark=False)
