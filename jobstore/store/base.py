@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from .codec import Encoded
 from .urls import DbUrl
 
 if TYPE_CHECKING:
@@ -183,20 +184,21 @@ class Store(abc.ABC):
         first try committed but whose reply was lost is recognised by re-reading the row."""
 
     @abc.abstractmethod
-    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float,
+    def save(self, job_id: int, attempt: int, state: Mapping[str, Any] | Encoded, lease_s: float,
              metrics: Sequence[Point] = ()) -> bool:
-        """Store the flat state (mirrored keys ignored) and renew the lease, with the ``metrics``
-        points reported since the last write; False (and nothing written) if not ours."""
+        """Store the flat state (mirrored keys ignored; or the :class:`~.codec.Encoded` one, which
+        the caller checked) and renew the lease, with the ``metrics`` points reported since the
+        last write; False (and nothing written) if not ours."""
 
     @abc.abstractmethod
     def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
-               state: Mapping[str, Any] | None = None, priority: float | None = None,
+               state: Mapping[str, Any] | Encoded | None = None, priority: float | None = None,
                error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
         """End the attempt: set status, end_reason, end time, clear the lease; optionally the state,
         the priority, the error text and metric points. False (and nothing written) if not ours."""
 
     def finish_and_claim(self, job_id: int, attempt: int, *, status: int, end_reason: str,
-                         claim: Mapping[str, Any], state: Mapping[str, Any] | None = None,
+                         claim: Mapping[str, Any], state: Mapping[str, Any] | Encoded | None = None,
                          priority: float | None = None, error: str | None = None,
                          metrics: Sequence[Point] = ()) -> tuple[bool, Job | None]:
         """:meth:`finish`, then :meth:`claim` with the keyword arguments ``claim``: (whether the

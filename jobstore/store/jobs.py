@@ -235,31 +235,32 @@ class SqlStore(Store):
         return bool(job is not None and job.attempt == attempt and done(job)
                     and (enc is None or encode_state(job.state, MIRRORED_KEYS).state == enc.state))
 
-    def save(self, job_id: int, attempt: int, state: Mapping[str, Any], lease_s: float,
+    def save(self, job_id: int, attempt: int, state: Mapping[str, Any] | Encoded, lease_s: float,
              metrics: Sequence[Point] = ()) -> bool:
-        enc = encode_state(state, MIRRORED_KEYS)
+        enc = state if isinstance(state, Encoded) else encode_state(state, MIRRORED_KEYS)
         params = {"id": job_id, "attempt": attempt, "lease_s": float(lease_s), "state": enc.state_json,
                   "types": enc.tags_json}
         return self._fenced("save", job_id, attempt, params, enc, lambda j: j.status == 1, metrics)
 
     @staticmethod
-    def _finish_params(job_id: int, attempt: int, status: int, end_reason: str, state: Mapping[str, Any] | None,
-                       priority: float | None, error: str | None) -> tuple[Encoded | None, dict[str, Any]]:
-        enc = encode_state(state, MIRRORED_KEYS) if state is not None else None
+    def _finish_params(job_id: int, attempt: int, status: int, end_reason: str,
+                       state: Mapping[str, Any] | Encoded | None, priority: float | None,
+                       error: str | None) -> tuple[Encoded | None, dict[str, Any]]:
+        enc = state if state is None or isinstance(state, Encoded) else encode_state(state, MIRRORED_KEYS)
         return enc, {"id": job_id, "attempt": attempt, "status": int(status), "end_reason": str(end_reason),
                      "set_state": enc is not None, "state": enc.state_json if enc else None,
                      "types": enc.tags_json if enc else None,
                      "priority": float(priority) if priority is not None else None, "error": error}
 
     def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
-               state: Mapping[str, Any] | None = None, priority: float | None = None,
+               state: Mapping[str, Any] | Encoded | None = None, priority: float | None = None,
                error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
         enc, params = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
         return self._fenced("finish", job_id, attempt, params, enc,
                             lambda j: j.status == status and j.end_reason == end_reason, metrics)
 
     def finish_and_claim(self, job_id: int, attempt: int, *, status: int, end_reason: str,
-                         claim: Mapping[str, Any], state: Mapping[str, Any] | None = None,
+                         claim: Mapping[str, Any], state: Mapping[str, Any] | Encoded | None = None,
                          priority: float | None = None, error: str | None = None,
                          metrics: Sequence[Point] = ()) -> tuple[bool, Job | None]:
         """One statement where the dialect has it (``finish_claim``), unless expired leases are due

@@ -15,9 +15,9 @@ from typing import Any
 
 from ..errors import UsageError
 from ..store.base import MIRRORED_KEYS
-from ..store.codec import encode_state
+from ..store.codec import Encoded, encode_state
 
-__all__ = ["UnstorableState", "problems", "cleaned", "describe", "check_save", "no_nul"]
+__all__ = ["UnstorableState", "encoded", "problems", "cleaned", "describe", "check_save", "no_nul"]
 
 _NUL = "\x00"
 
@@ -51,13 +51,14 @@ def _problem(key: Any, value: Any) -> str | None:
     return None
 
 
-def problems(flat: Mapping[Any, Any]) -> dict[Any, str]:
-    """Each key whose value cannot be stored, with why; empty for a storable state (the usual case,
-    checked with one encoding of the whole state)."""
+def encoded(flat: Mapping[Any, Any]) -> tuple[Encoded | None, dict[Any, str]]:
+    """The state encoded for the table (what the store writes, so it is encoded once) when it can
+    be stored, else None and each key whose value cannot be, with why."""
+    enc = None
     try:
         enc = encode_state(flat, MIRRORED_KEYS)
         if "\\u0000" not in enc.state_json and not any(_NUL in k for k in enc.state):
-            return {}
+            return enc, {}
     except UsageError:
         pass
     found = {}
@@ -67,7 +68,16 @@ def problems(flat: Mapping[Any, Any]) -> dict[Any, str]:
         why = _problem(key, value)
         if why is not None:
             found[key] = why
-    return found
+    if found:
+        return None, found
+    # A false alarm of the quick test (a string holding the text "\u0000"): storable after all.
+    return (enc if enc is not None else encode_state(flat, MIRRORED_KEYS)), {}
+
+
+def problems(flat: Mapping[Any, Any]) -> dict[Any, str]:
+    """Each key whose value cannot be stored, with why; empty for a storable state (the usual case,
+    checked with one encoding of the whole state)."""
+    return encoded(flat)[1]
 
 
 def no_nul(text: str) -> str:
@@ -90,8 +100,10 @@ def describe(bad: Mapping[Any, str]) -> str:
             + "; ".join(bad.values()))
 
 
-def check_save(flat: Mapping[Any, Any]) -> None:
-    """For ``channel.save()``: :class:`UnstorableState` naming every bad key, before anything is written."""
-    bad = problems(flat)
-    if bad:
+def check_save(flat: Mapping[Any, Any]) -> Encoded:
+    """For ``channel.save()``: the state encoded for the table, or :class:`UnstorableState` naming
+    every bad key, before anything is written."""
+    enc, bad = encoded(flat)
+    if enc is None:
         raise UnstorableState(describe(bad))
+    return enc

@@ -25,6 +25,7 @@ from ..errors import DatabaseError
 from ..files import UnsafePathError, atomic_write, open_append
 from ..status import ERR_RUN, EndReason, Status
 from ..store.base import Job, Store
+from ..store.codec import Encoded
 from ..store.metrics import Point
 from . import finalstate
 from .channel import write_conf
@@ -52,12 +53,14 @@ class Recorder:
         self.at_end: Callable[..., tuple[int, str, str | None]] | None = None
 
     def write_state(self, job: Job, job_dir: str, flat: dict[str, Any], what: str,
-                    points: Sequence[Point] = ()) -> bool | None:
-        """The state (and metric points) into the row, then current.conf (the caller holds the
-        lock). False when the job is no longer ours; None when the database could not be reached
-        (current.conf is written: the table gets the state with the next save or the finish)."""
+                    points: Sequence[Point] = (), enc: Encoded | None = None) -> bool | None:
+        """The state (``enc`` if it was encoded already) and metric points into the row, then
+        current.conf (the caller holds the lock). False when the job is no longer ours; None when
+        the database could not be reached (current.conf is written: the table gets the state with
+        the next save or the finish)."""
         try:
-            ok = self.store.save(job.id, job.attempt, flat, self.lease_s, metrics=points)
+            ok = self.store.save(job.id, job.attempt, enc if enc is not None else flat, self.lease_s,
+                                 metrics=points)
         except DatabaseError as e:
             self.log(f"job {job.id}: {what} failed ({e}); the table will get the state with the next "
                      "save or the finish")
@@ -73,19 +76,20 @@ class Recorder:
         """Hand the job back (see the module docstring). With ``claim`` (the keyword arguments of
         :meth:`Store.claim`), the next job is claimed with the finish, in one round trip where the
         store can: it is in the outcome's ``next_job`` (None when none was left)."""
+        enc: Encoded | None = None  # the state as the store writes it, encoded once here
         if flat is not None:
-            bad = finalstate.problems(flat)
-            if bad:
-                status, end_reason, flat = ERR_RUN, EndReason.ERROR, finalstate.cleaned(flat, bad)
-                error = (error + "\n" if error else "") + finalstate.describe(bad)
-                self.append(job_dir, "stderr", f"jobman: {finalstate.describe(bad)}\n")
-                self.log(f"job {job.id}: {finalstate.describe(bad)}: ERR_RUN")
-            flat["jobman.status"] = int(status)
             if done_at is not None:
                 start_time, t0 = done_at
                 run_time = time.monotonic() - t0
                 flat["jobman.end_time"] = start_time + run_time
                 flat["jobman.run_time"] = run_time
+            enc, bad = finalstate.encoded(flat)
+            if bad:
+                status, end_reason, flat = ERR_RUN, EndReason.ERROR, finalstate.cleaned(flat, bad)
+                error = (error + "\n" if error else "") + finalstate.describe(bad)
+                self.append(job_dir, "stderr", f"jobman: {finalstate.describe(bad)}\n")
+                self.log(f"job {job.id}: {finalstate.describe(bad)}: ERR_RUN")
+            flat["jobman.status"] = int(status)  # a mirrored key: not in the encoded state
         if self.at_end is not None:
             status, end_reason, error = self.at_end(job, job_dir, status, end_reason, error, flat)
             if flat is not None:
@@ -93,7 +97,8 @@ class Recorder:
         error = finalstate.no_nul(error) if error is not None else None
         outcome = JobOutcome(job.id, job.attempt, status, end_reason, note=note)
         try:
-            ok = self._finish_retrying(job, status, end_reason, flat, priority, error, metrics, claim, outcome)
+            ok = self._finish_retrying(job, status, end_reason, enc if enc is not None else flat, priority, error,
+                                       metrics, claim, outcome)
         except DatabaseError as e:
             if e.transient or flat is None:
                 return self._unrecorded(outcome, job, job_dir, flat, priority, error, "cannot record its end",
@@ -114,7 +119,7 @@ class Recorder:
                 self.log(f"job {job.id}: cannot write current.conf: {e}")
         return outcome
 
-    def _finish_retrying(self, job: Job, status: int, end_reason: str, flat: dict[str, Any] | None,
+    def _finish_retrying(self, job: Job, status: int, end_reason: str, flat: dict[str, Any] | Encoded | None,
                          priority: float | None, error: str | None, metrics: Sequence[Point],
                          claim: Mapping[str, Any] | None, outcome: JobOutcome) -> bool:
         """The fenced finish (and the next claim, with ``claim``: into ``outcome.next_job``);

@@ -416,7 +416,7 @@ class Worker:
         the experiment has run past idle_release_s. A state the table cannot store is reported to
         the experiment at once (:class:`~.finalstate.UnstorableState`)."""
         flat = flatten(channel.state)
-        finalstate.check_save(flat)
+        enc = finalstate.check_save(flat)
         with self._store_lock:
             watched = self._watched
             if watched is not None and watched.job_id == job.id:
@@ -424,7 +424,7 @@ class Worker:
             if channel.lost_reason is not None:  # fenced out: write nothing more
                 return False
             points = channel.pending_metrics()
-            ok = self.recorder.write_state(job, job_dir, flat, "save", points)
+            ok = self.recorder.write_state(job, job_dir, flat, "save", points, enc)
             if ok and watched is not None and watched.job_id == job.id:
                 watched.renewed(self.options.heartbeat_interval_s)
             if ok is not None:
