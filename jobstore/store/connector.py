@@ -19,7 +19,8 @@ Retries, all with jittered exponential backoff:
   (:data:`COMMAND_CONNECT_TIMEOUT_S`). One line on the ``jobstore`` logger when the wait starts and
   one when it ends, not one per try.
 - **A lost connection or a deadlock** once connected (server restarted, connection dropped) is
-  retried for up to :data:`RETRY_TOTAL_S`, with one warning line per retry.
+  retried for up to :data:`RETRY_TOTAL_S` (``$JOBMAN_RETRY_TOTAL`` overrides it), with one warning
+  line per retry. A reconnect after the first contact waits no longer than that either.
 - What retrying cannot fix (a bad URL, wrong credentials, no such database) is reported at once.
 """
 from __future__ import annotations
@@ -41,6 +42,9 @@ from .urls import DbUrl
 logger = logging.getLogger("jobstore")
 
 RETRY_TOTAL_S = 60.0
+"""How long a lost connection or a deadlock is retried; ``$JOBMAN_RETRY_TOTAL`` (seconds, 0 = not
+at all) overrides it: longer for a server that takes minutes to fail over, shorter to hear sooner."""
+RETRY_TOTAL_ENV = "JOBMAN_RETRY_TOTAL"
 RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 8.0
 COMMAND_CONNECT_TIMEOUT_S = 30.0
@@ -55,15 +59,26 @@ CONNECT_MAX_S = 15.0
 _R = TypeVar("_R")
 
 
-def command_connect_timeout_s(environ: dict[str, str] | None = None) -> float:
-    """The commands' wait for a refusing database: ``$JOBMAN_CONNECT_TIMEOUT`` or the default."""
-    text = (os.environ if environ is None else environ).get(CONNECT_TIMEOUT_ENV, "").strip()
+def _env_seconds(name: str, default_s: float, environ: dict[str, str] | None) -> float:
+    """Seconds from the environment variable ``name`` (0 allowed), else ``default_s``; a bad value
+    is a one-line :class:`UsageError`."""
+    text = (os.environ if environ is None else environ).get(name, "").strip()
     if not text:
-        return COMMAND_CONNECT_TIMEOUT_S
+        return default_s
     try:
-        return parse_seconds(text, f"${CONNECT_TIMEOUT_ENV}", zero_ok=True)
+        return parse_seconds(text, f"${name}", zero_ok=True)
     except ValueError as e:
         raise UsageError(str(e)) from None
+
+
+def command_connect_timeout_s(environ: dict[str, str] | None = None) -> float:
+    """The commands' wait for a refusing database: ``$JOBMAN_CONNECT_TIMEOUT`` or the default."""
+    return _env_seconds(CONNECT_TIMEOUT_ENV, COMMAND_CONNECT_TIMEOUT_S, environ)
+
+
+def retry_total_s(environ: dict[str, str] | None = None) -> float:
+    """How long a lost connection is retried: ``$JOBMAN_RETRY_TOTAL`` or :data:`RETRY_TOTAL_S`."""
+    return _env_seconds(RETRY_TOTAL_ENV, RETRY_TOTAL_S, environ)
 
 
 def one_line(exc: BaseException) -> str:
@@ -77,6 +92,7 @@ class Connector(abc.ABC):
     def __init__(self, url: DbUrl, *, connect_timeout_s: float | None = None) -> None:
         self.url = url
         self.connect_timeout_s = command_connect_timeout_s() if connect_timeout_s is None else connect_timeout_s
+        self.retry_total_s = retry_total_s()
         self._lock = threading.RLock()
         self._conn: Any = None
         self._connected_once = False
@@ -127,10 +143,10 @@ class Connector(abc.ABC):
         retrying transient failures (see the module docstring); any other driver error becomes a
         one-line :class:`DatabaseError`."""
         with self._lock:
-            failures = Backoff(RETRY_FIRST_S, RETRY_MAX_S, RETRY_TOTAL_S)
+            failures = Backoff(RETRY_FIRST_S, RETRY_MAX_S, self.retry_total_s)
             # The long wait is for the first contact (a cluster-wide start); a reconnect later (after a
             # release, with a job's lease running) waits no longer than other failures.
-            wait_s = self.connect_timeout_s if not self._connected_once else min(self.connect_timeout_s, RETRY_TOTAL_S)
+            wait_s = self.connect_timeout_s if not self._connected_once else min(self.connect_timeout_s, self.retry_total_s)
             refusals = Backoff(CONNECT_FIRST_S, CONNECT_MAX_S, wait_s)
             waiting_since: float | None = None
             while True:
@@ -174,7 +190,7 @@ class Connector(abc.ABC):
                         if delay is None:
                             error = DatabaseError(
                                 f"gave up on {self.url.display()} after {failures.tries + 1} tries in "
-                                f"{RETRY_TOTAL_S:.0f} s ({what}): {one_line(exc)}")
+                                f"{self.retry_total_s:g} s ({what}): {one_line(exc)}")
                             error.transient = True
                             raise error from None
                         logger.warning("jobstore: %s on %s failed (%s); retry %d in %.1f s", what,

@@ -28,6 +28,9 @@ pytestmark = pytest.mark.slurm
 
 # the scheduler may take a while to start a task on a busy machine
 wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
+# wait() polls every 0.5 s where what is tested is not the pace: the default 5 s pace is tested by
+# the 1,000-task test below and tests/unit/test_backend_polling.py
+POLL = {"poll_interval_s": 0.5}
 
 
 def scontrol_states(job_id: str) -> dict[str, str]:
@@ -40,7 +43,7 @@ def scontrol_states(job_id: str) -> dict[str, str]:
 
 
 def test_array_runs_each_task_with_its_own_index(slurm_node, tmp_path):
-    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
+    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options=POLL)
     tasks = [Task(i, f'echo "$SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID $JOBDISPATCH_TASK_INDEX $GREETING" > out.{i}')
              for i in range(4)]
     sub = b.launch(tasks, Resources(cpu=1, mem_mb=64, time_s=600, env={"GREETING": "hi there"},
@@ -57,7 +60,7 @@ def test_array_runs_each_task_with_its_own_index(slurm_node, tmp_path):
 
 
 def test_chunks_run_every_task_once_with_the_offset(slurm_node, tmp_path):
-    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options={"max_array_size": 2})
+    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options={"max_array_size": 2, **POLL})
     tasks = [Task(i, f"echo $SLURM_ARRAY_JOB_ID:$SLURM_ARRAY_TASK_ID >> seen.{i}") for i in range(5)]
     sub = b.launch(tasks, Resources(mem_mb=64, nb_proc=2))
     assert len(sub.job_ids) == 3
@@ -73,7 +76,7 @@ def test_chunks_run_every_task_once_with_the_offset(slurm_node, tmp_path):
 
 @pytest.mark.parametrize("options, gpus", [({}, 1), ({"gpu_directive": "gpus"}, 2)])
 def test_gpu_tasks_see_their_own_fake_gpus(slurm_node, tmp_path, options, gpus):
-    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options=options)
+    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options={**options, **POLL})
     tasks = [Task(i, f'echo "$CUDA_VISIBLE_DEVICES" > gpu.{i}; sleep 1') for i in range(2)]
     sub = b.launch(tasks, Resources(mem_mb=64, gpus=gpus))
     b.wait(sub, timeout_s=WAIT_S)
@@ -112,7 +115,7 @@ def test_status_and_cancel(slurm_node, tmp_path):
 
 
 def test_failed_task_is_failed_with_its_exit_code(slurm_node, tmp_path):
-    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
+    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options=POLL)
     sub = b.launch([Task(0, "exit 3"), Task(1, "true")], Resources(mem_mb=64))
     b.wait(sub, timeout_s=WAIT_S)
     assert [(t.status, t.exit_code) for t in sub.tasks] == [(TaskStatus.FAILED, 3), (TaskStatus.DONE, 0)]

@@ -395,3 +395,10 @@ def test_a_bad_connect_timeout_is_one_line(tmp_path, work, cli_env):
     p = work("sqlstatus", "--all", f"postgresql://postgres@127.0.0.1:{_closed_port()}/db?table=t")
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
     assert "invalid $JOBMAN_CONNECT_TIMEOUT 'soon'" in p.stderr
+
+
+def test_a_bad_retry_total_is_one_line(tmp_path, work, cli_env):
+    cli_env["JOBMAN_RETRY_TOTAL"] = "-1"
+    p = work("sqlstatus", "--all", f"postgresql://postgres@127.0.0.1:{_closed_port()}/db?table=t")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "invalid $JOBMAN_RETRY_TOTAL '-1': expected a number of seconds >= 0" in p.stderr

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slurm
 
 
 def test_each_task_records_its_host(slurm_node, tmp_path):
-    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path)
+    b = SlurmBackend(tmp_path / "launch", cwd=tmp_path, options={"poll_interval_s": 0.5})  # not the pace under test
     sub = b.launch([Task(i, "sleep 2") for i in range(2)], Resources(cpu=1, mem_mb=64, time_s=600))
     b.wait(sub, timeout_s=WAIT_S)
     assert [t.status for t in sub.tasks] == [TaskStatus.DONE] * 2

@@ -1,14 +1,16 @@
 """Self-requeue on the project's real SLURM cluster (tests/infra/slurm.sh): a sweep launched once
 with `jobdispatch --slurm --requeue` survives repeated preemption (`scancel --signal=USR1 --full`
 of each array task) with no second jobdispatch: every worker hands back its job, runs
-`scontrol requeue` on its own task and exits 75; SLURM runs the task again (after the delay SLURM
-itself puts on a requeued batch job, about two minutes) and the jobs resume from their
-checkpoints. `jobdispatch --status` shows each task's requeues. If the cluster cannot start, these
+`scontrol requeue` on its own task and exits 75; SLURM runs the task again (after the hold SLURM
+itself puts on a requeued batch job: AuthInfo=cred_expire + 1 s, 120 s + 1 by default, 10 s + 1 on the
+test cluster, tests/infra/slurm.sh) and the jobs resume from their checkpoints. `jobdispatch --status` shows each task's requeues. If the cluster cannot start, these
 tests fail; they never skip."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from tests.helpers.dispatch import dispatch_env, jobdispatch
 from tests.helpers.worker import insert, job_dir, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUEUED_WAIT_S = 420.0  # SLURM holds a requeued batch job ~120 s before it may start again
+REQUEUED_WAIT_S = 420.0  # a bound: SLURM holds a requeued batch job cred_expire + 1 s (120 s + 1 by default)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -31,18 +33,37 @@ def task_fields(task_id: str) -> dict[str, str]:
     return dict(x.split("=", 1) for x in line.split() if "=" in x)
 
 
-def running_jobs(url: str) -> int:
+def cred_expire_s() -> int:
+    """The cluster's AuthInfo=cred_expire (SLURM's default 120 s when unset)."""
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"cred_expire=(\d+)", out)
+    return int(found.group(1)) if found else 120
+
+
+def computing_jobs(url: str, exproot: str) -> int:
+    """RUNNING jobs whose experiment has done a step in this attempt (past its checkpoint, if any):
+    a signal then reaches the experiment, which checkpoints, rather than the worker before it."""
     with open_db(url) as store:
-        return store.count(statuses=[st.RUNNING])
+        running = store.jobs(statuses=[st.RUNNING])
+    n = 0
+    for job in running:
+        d = Path(job_dir(exproot, url, job.id))
+        try:
+            done = int((d / "progress").read_text())
+            start = json.loads((d / "checkpoint.json").read_text())["i"] if (d / "checkpoint.json").exists() else 0
+        except (OSError, ValueError):
+            continue
+        n += done > start
+    return n
 
 
-def preempt(task_ids: list[str], url: str, restarts: int) -> None:
-    """Once every task runs (its `restarts`-th run) and holds a job: USR1 to all its processes."""
+def preempt(task_ids: list[str], url: str, exproot: str, restarts: int) -> None:
+    """Once every task runs (its `restarts`-th run) and computes a job: USR1 to all its processes."""
     for t in task_ids:
         wait_for(lambda t=t: task_fields(t).get("JobState") == "RUNNING"
                  and int(task_fields(t).get("Restarts", "0")) == restarts,
                  REQUEUED_WAIT_S, f"task {t} to run (restart {restarts})")
-    wait_for(lambda: running_jobs(url) == len(task_ids), REQUEUED_WAIT_S, "every task to hold a job")
+    wait_for(lambda: computing_jobs(url, exproot) == len(task_ids), REQUEUED_WAIT_S, "every task to compute a job")
     for t in task_ids:
         subprocess.run(["scancel", "--signal=USR1", "--full", t], check=True)
 
@@ -59,7 +80,12 @@ def test_a_preempted_sweep_finishes_without_a_second_jobdispatch(slurm_node, pg_
     manifest = json.loads((launch / "manifest.json").read_text())
     tasks = [t["id"] for t in manifest["tasks"]]
     for restarts in (0, 1):  # two preemptions of every task
-        preempt(tasks, pg_url, restarts)
+        preempt(tasks, pg_url, str(tmp_path / "exp"), restarts)
+        if restarts == 1:  # SLURM held each requeued task cred_expire + 1 s (SubmitTime is its requeue)
+            fields = [task_fields(t) for t in tasks]
+            held_s = [(datetime.fromisoformat(f["EligibleTime"]) - datetime.fromisoformat(f["SubmitTime"])).total_seconds()
+                      for f in fields]
+            assert all(h >= cred_expire_s() for h in held_s), held_s
     with open_db(pg_url) as store:
         wait_for(lambda: store.count(statuses=[st.DONE]) == len(ids), REQUEUED_WAIT_S, "every job to be DONE")
         jobs = [store.get(i) for i in ids]

@@ -216,21 +216,25 @@ def test_second_sigint_interrupts_an_experiment_that_never_polls(db_url, tmp_pat
 def test_result_kept_when_the_database_stays_down(pg_server, pg_url, tmp_path, cli_env):
     """The database goes away for longer than the retries: the worker keeps the result in the
     job's result-1.json, says so, and exits 1; the job is not lost (its lease expires and it is
-    claimable again once the database is back)."""
+    claimable again once the database is back). $JOBMAN_RETRY_TOTAL shortens the retries from 60 s
+    to 3 s; the worker keeps its 10-minute --connect-timeout, so a reconnect that waited for that
+    instead of the retry total would overrun communicate()'s timeout."""
     [i] = insert(pg_url, "sleepy", [{"seconds": 1.0}])
     root = str(tmp_path / "root")
-    a = start_worker(cli_env, pg_url, root, "-n", "0", "--lease", "2", "--heartbeat", "0.5")
+    a = start_worker(cli_env, pg_url, root, "-n", "0", "--lease", "2", "--heartbeat", "0.5",
+                     extra_env={"JOBMAN_RETRY_TOTAL": "3"})
     started = os.path.join(job_dir(root, pg_url, i), "started")
     wait_for(lambda: os.path.exists(started), what="the job to start")
     pg_server.stop()
     try:
-        out, err = a.communicate(timeout=400)
+        out, err = a.communicate(timeout=120)
     finally:
         pg_server.start()
     assert a.returncode == 1
     kept_path = os.path.join(job_dir(root, pg_url, i), "result-1.json")
     assert f"job {i}: cannot record its end (DONE)" in err and f"result kept in {kept_path}" in err
     assert f"1 of 1 jobs failed: ids {i} (DONE, not recorded)" in err
+    assert "still refused after 3 s" in err  # the reconnect waited $JOBMAN_RETRY_TOTAL
     kept = json.loads(read(kept_path))
     assert kept["status"] == st.DONE and kept["state"]["slept"] is True and kept["attempt"] == 1
     b = run_worker(cli_env, pg_url, root, "-n", "0", "--lease", "2")
