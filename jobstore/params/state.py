@@ -53,15 +53,22 @@ class DD(dict):
         return (DD, (dict(self),))
 
 
+# Values that are never mappings, tested by exact type before the (slow) Mapping ABC check: the
+# worker flattens and expands every job's state, of a few dozen such values.
+_NOT_MAPPINGS = frozenset({str, int, float, bool, type(None), list, tuple})
+
+
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{'a': {'b': 1}}`` → ``{'a.b': 1}``. Dicts with non-string keys stay one value."""
     out: dict[str, Any] = {}
     for key, value in obj.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value and all(isinstance(k, str) for k in value):
-            out.update(flatten(value, name + "."))
-        elif isinstance(value, Mapping) and not value:
+        if type(value) in _NOT_MAPPINGS or not isinstance(value, Mapping):
+            out[name] = value
+        elif not value:
             out[name] = {}
+        elif all(isinstance(k, str) for k in value):
+            out.update(flatten(value, name + "."))
         else:
             out[name] = value
     return out
@@ -73,22 +80,31 @@ def expand(flat: Mapping[str, Any]) -> DD:
     A key that is both a value and a prefix (``a=1`` and ``a.b=2``) is an error, whatever the
     order of the keys (Jobman's result depended on it)."""
     root = DD()
+    nodes: dict[str, dict] = {}  # prefix → its node, made (or entered) by an earlier key
     for key in flat:
-        parts = key.split(".")
-        node: dict = root
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = DD()
-            elif not isinstance(child, dict):
-                raise TypeError(f"key {key!r} conflicts with the value of {'.'.join(parts[: i + 1])!r}")
-            node = child
-        leaf = parts[-1]
+        prefix, dot, leaf = key.rpartition(".")
+        node = nodes.get(prefix) if dot else root
+        if node is None:
+            node = nodes[prefix] = _node(root, key, prefix.split("."))
+        value = flat[key]
         if isinstance(node.get(leaf), dict) and node[leaf]:
             raise TypeError(f"key {key!r} conflicts with the keys below it")
-        value = flat[key]
         node[leaf] = DD(value) if isinstance(value, dict) and not value else value
     return root
+
+
+def _node(root: DD, key: str, parts: list[str]) -> dict:
+    """The node at ``parts`` under ``root``, made as needed. A node entered here gets a child at
+    once, so it is never replaced later (only an empty dict can be), and can be remembered."""
+    node: dict = root
+    for i, part in enumerate(parts):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = DD()
+        elif not isinstance(child, dict):
+            raise TypeError(f"key {key!r} conflicts with the value of {'.'.join(parts[: i + 1])!r}")
+        node = child
+    return node
 
 
 def defaults_merge(d: dict, defaults: Mapping[str, Any]) -> dict:
