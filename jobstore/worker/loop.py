@@ -22,8 +22,9 @@ launches many copies. Per job:
    directory and the worker exits non-zero: results are never silently dropped.
 
 Why the main connection is released late rather than before every experiment: a no-op job then
-costs two statements (claim, finish) on a kept connection instead of a reconnection (a new server
-process on PostgreSQL) per job; ``bench/bench_claim.py`` measures both. For an experiment that runs
+costs one statement on a kept connection (the finish of the last job claims the next one, when the
+loop goes on: :meth:`~jobstore.store.base.Store.finish_and_claim`) instead of a reconnection (a new
+server process on PostgreSQL) per job; ``bench/bench_claim.py`` measures both. For an experiment that runs
 longer than ``idle_release_s`` nothing changes: the connection is closed while it computes. The
 start-of-attempt save (provenance keys in the row while the job runs) is deferred the same way;
 a job shorter than that gets its provenance with the finish. On SQLite a connection is a file
