@@ -50,6 +50,7 @@ from ..store.metrics import Point
 from . import finalstate, node, provenance, requeue
 from .allow import NotAllowedError, check_allowed
 from .channel import Channel, StopSignals
+from .claims import Claims
 from .codeinfo import AttemptCode
 from .finish import Recorder
 from .importer import IMPORT_FAILED, Loader
@@ -113,12 +114,12 @@ class Worker:
         self._unasked_in_row = 0  # INCOMPLETEs returned without a stop request, in a row
         self._infra_in_row = 0  # ERR_STARTs in a row caused by the job directory (:mod:`.node`)
         self._current_job: int | None = None  # the job being run, for the stop message
-        self._goes_on = False  # whether the loop would claim another job after the current one
         # The provenance keys that are the same for every job of this process (host, pid, batch
         # scheduler, GPU): computed once per run(), not per job.
         self._process_info: dict[str, Any] = {}
         self._std: StdFiles | None = None  # fds 1 and 2 saved once per run()
         self.report = WorkerReport(self.worker_id)
+        self._claims = Claims(store, self._store_lock, self.options, self.worker_id, self.report, self.log)
         self._loader = Loader(self.options.import_timeout_s, self.options.heartbeat_interval_s, self.recorder,
                               self.report, self.log)
 
@@ -189,9 +190,9 @@ class Worker:
         next_job: Job | None = None  # claimed with the previous job's finish
         try:
             while opts.n <= 0 or ran < opts.n:
-                if self._stop_before_claim(signals):
+                if self._claims.stop_now(signals):
                     return
-                job, next_job = next_job or self._claim(), None
+                job, next_job = next_job or self._claims.claim(), None
                 if job is None:
                     if self.report.db_error is None and opts.n <= 0 and self._left_behind.wait(
                             lambda: signals.received is not None):
@@ -204,7 +205,7 @@ class Worker:
                 print(f"Selected job id={job.id} in table={self.store.table} in db={self.store.dbname}",
                       file=self.out, flush=True)
                 self._current_job = job.id
-                self._goes_on = opts.n <= 0 or ran + 1 < opts.n
+                self._claims.goes_on = opts.n <= 0 or ran + 1 < opts.n
                 try:
                     outcome = self._run_job(job, signals, keeper)
                 except KeyboardInterrupt:  # a second signal outside the experiment: hand the job back, fenced
@@ -227,48 +228,6 @@ class Worker:
         finally:
             if next_job is not None:  # claimed with the last finish, but the loop stops: hand it back unstarted
                 self.recorder.finish(next_job, self._dirs.job_dir(next_job.id), START, EndReason.HANDED_BACK, None)
-
-    def _stop_before_claim(self, signals: StopSignals) -> bool:
-        """Whether the loop stops rather than start another job (a stop signal, too little time left)."""
-        if signals.received is not None:
-            self.log(f"{signals.name} received: claiming no more jobs")
-            return True
-        if self.options.deadline is not None and (late := self.options.deadline.refusal()):
-            self.report.out_of_time = late
-            self.log(late)
-            return True
-        return False
-
-    def _claim_args(self) -> dict[str, Any]:
-        opts = self.options
-        return {"worker": self.worker_id, "host": provenance.host_name(), "lease_s": opts.lease_s,
-                "max_attempts": opts.max_attempts}
-
-    def _claim(self) -> Job | None:
-        """The next job: from the table, else the next point of a search; None when none is left or
-        the database failed (then ``report.db_error`` says why)."""
-        args = self._claim_args()
-        try:
-            with self._store_lock:
-                job = self.store.claim(**args)
-                if job is None:
-                    del args["max_attempts"]
-                    job = self.store.claim_from_search(**args)
-        except (DatabaseError, UsageError) as e:
-            self.report.db_error = str(e)
-            self.log(f"cannot claim a job: {e}")
-            return None
-        return job
-
-    def _next_claim(self, signals: StopSignals) -> dict[str, Any] | None:
-        """The claim to make with this job's finish (one round trip for both:
-        :meth:`Store.finish_and_claim`) when the loop would claim the next job at once after it;
-        None when it will stop or pause first."""
-        if not self._goes_on or signals.received is not None or self.report.node_error or self._unasked_in_row:
-            return None
-        if self.options.deadline is not None and self.options.deadline.refusal():
-            return None
-        return self._claim_args()
 
     # -- one job -------------------------------------------------------------------------------------
     def _run_job(self, job: Job, signals: StopSignals, keeper: Keeper) -> JobOutcome:
@@ -322,7 +281,7 @@ class Worker:
             std.exit()
         flat_end = self._final_flat(channel.state, job, start_time, t0)
         return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0),
-                         channel.pending_metrics(), asked=channel.asked_to_stop, claim=self._next_claim(signals))
+                         channel.pending_metrics(), asked=channel.asked_to_stop, claim=self._claims.with_finish(signals, pausing=self._unasked_in_row > 0))
 
     def _cannot_start(self, job: Job, job_dir: str, e: Exception, error: str) -> JobOutcome:
         """The job itself cannot start here (not allowed, its state or directory unusable): ERR_START."""
