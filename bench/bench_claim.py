@@ -5,8 +5,9 @@ claim latency against the table's size.
 
 Throughput: W processes (forked after the imports) drain a table of no-op jobs. "ours" runs the
 real worker loop (``jobstore.worker.run_worker`` with ``worker_exps.noop``: claim, job directory,
-conf files, fd redirection, the experiment, fenced finish); "ours, release per job" is the same
-with ``idle_release_s=0`` (start save, connection released before each experiment, reconnect for
+conf files, fd redirection, the experiment, the fenced finish with the next claim in one
+statement); "ours, 2 statements" is the same with the finish and the claim sent apart (as before
+``finish_claim``); "ours, release per job" is the same with ``idle_release_s=0`` (start save, connection released before each experiment, reconnect for
 the finish); "store" is ``store.claim`` + ``store.finish`` alone (no job directory, no experiment:
 what the worker loop adds is the difference); "reference" is two plain psycopg statements per job
 on a persistent autocommit connection (the SKIP LOCKED claim and an UPDATE marking the job done)
@@ -24,6 +25,7 @@ ratios within one repetition (same-run ratios).
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing as mp
 import os
 import statistics
@@ -37,7 +39,7 @@ import psycopg
 from benchlib import PgServer, child_env, import_test_experiments, server_cpu_s
 
 from jobstore.status import DONE
-from jobstore.store import open_db
+from jobstore.store import Store, open_db
 from jobstore.worker import WorkerOptions, run_worker
 
 import_test_experiments()  # the forked workers import worker_exps.noop
@@ -85,8 +87,10 @@ def _store_proc(url: str, go, results) -> None:
     store.close()
 
 
-def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results) -> None:
+def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results, two_statements: bool = False) -> None:
     store = open_db(url)
+    if two_statements:  # the finish, then the claim: what the worker did before finish_claim
+        store.finish_and_claim = functools.partial(Store.finish_and_claim, store)
     devnull = open(os.devnull, "w")
     go.wait()
     t0 = time.perf_counter()
@@ -95,11 +99,11 @@ def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results
     store.close()
 
 
-def _drain(target, args: tuple, workers: int) -> tuple[float, int]:
+def _drain(target, args: tuple, workers: int, **kwargs) -> tuple[float, int]:
     """Run ``workers`` processes of ``target``; jobs/s over the span from the first start to the last end."""
     ctx = mp.get_context("fork")
     go, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, go, results)) for _ in range(workers)]
+    procs = [ctx.Process(target=target, args=(*args, go, results), kwargs=kwargs) for _ in range(workers)]
     for p in procs:
         p.start()
     time.sleep(0.5 + 0.05 * workers)  # let every process connect and wait on the start line
@@ -130,7 +134,8 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
             elif kind == "store":
                 rate, total = _drain(_store_proc, (url,), workers)
             else:
-                rate, total = _drain(_ours_proc, (url, root, 0.0 if kind == "release" else None), workers)
+                rate, total = _drain(_ours_proc, (url, root, 0.0 if kind == "release" else None), workers,
+                                     two_statements=kind == "twostmt")
             c1, s1 = os.times(), server_cpu_s(server.data)
         with open_db(url) as store:
             done = store.count(statuses=[DONE]) if kind != "reference" else total
@@ -225,7 +230,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=1000, help="claims timed per latency figure")
     ap.add_argument("--no-release-variant", action="store_true", help="skip 'ours, release per job'")
     ap.add_argument("--kinds", default="reference,store,ours,disk,release",
-                    help="loops to run, reference first (default reference,store,ours,disk,release)")
+                    help="loops to run, reference first (default reference,store,ours,disk,release; also "
+                         "twostmt: the worker with the finish and the next claim as two statements)")
     ap.add_argument("--tmpfs", default="/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
                     help="where the job directories go for 'ours' (default /dev/shm: RAM)")
     ap.add_argument("--disk", default=tempfile.gettempdir(),
@@ -239,7 +245,7 @@ def main() -> None:
         kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"
                                  and not (k == "release" and args.no_release_variant)]
         names = {"reference": "reference", "store": "store", "ours": "ours", "disk": "ours,disk",
-                 "release": "ours,release/job"}
+                 "release": "ours,release/job", "twostmt": "ours,2 statements"}
         print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
         print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>22}" for k in kinds)
               + " " + " ".join(f"{names[k] + '/ref':>18}" for k in kinds[1:]))
