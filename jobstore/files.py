@@ -17,8 +17,8 @@ from typing import TextIO
 
 from .errors import UsageError
 
-__all__ = ["UnsafePathError", "atomic_create", "atomic_write", "check_own_dir", "create_new", "open_append", "own_dir",
-           "warn_if_world_writable", "write_new"]
+__all__ = ["LINK", "UnsafePathError", "atomic_create", "atomic_write", "check_own_dir", "create_new", "open_append",
+           "own_dir", "read_unlinked", "warn_if_world_writable", "write_new"]
 
 PRIVATE_DIR_MODE = 0o700
 GROUP_DIR_MODE = 0o750
@@ -165,6 +165,26 @@ def open_append(path: str | os.PathLike[str], mode: int = 0o644) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     _check_opened(path, fd)
     return fd
+
+
+LINK = b"<a symbolic link>"
+"""What :func:`read_unlinked` returns for a symbolic link (never a file's contents: the caller
+compares it with ``is``)."""
+
+
+def read_unlinked(path: str | os.PathLike[str], limit: int | None = None) -> bytes | None:
+    """The bytes of the file at ``path`` (up to ``limit``); None when there is none, and
+    :data:`LINK` when it is a symbolic link, which is never followed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return LINK
+        raise
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit) if limit is not None else f.read()
 
 
 def create_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644, exact_mode: bool = False) -> None:

@@ -16,13 +16,12 @@ EXPROOT. Now:
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 from typing import Any
 
-from ..files import UnsafePathError, atomic_create, write_new
+from ..files import LINK, UnsafePathError, atomic_create, read_unlinked, write_new
 
 __all__ = ["JOB_MARKER", "TABLE_MARKER", "ForeignDirError", "path_component", "read_marker", "table_dir_candidates",
            "write_new_marker"]
@@ -71,16 +70,11 @@ def table_dir_candidates(exproot: str, dbname: str, table: str, table_uuid: str)
 def read_marker(path: str) -> dict[str, Any] | None:
     """The marker file at ``path`` (None if there is none); a marker that is not ours to read
     (a link, not JSON) is reported as foreign with ``{"unreadable": why}``."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
+    data = read_unlinked(path, MARKER_MAX_BYTES)
+    if data is None:
         return None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return {"unreadable": "a symbolic link"}
-        raise
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(MARKER_MAX_BYTES)
+    if data is LINK:
+        return {"unreadable": "a symbolic link"}
     if not data.strip():  # written in place by a machine that crashed: as good as none
         os.unlink(path)
         return None

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..store.base import MIRRORED_KEYS
 from ..store.codec import Encoded, encode_state
 
-__all__ = ["UnstorableState", "encoded", "problems", "cleaned", "describe", "check_save", "no_nul"]
+__all__ = ["UnstorableState", "encoded", "cleaned", "describe", "check_save", "no_nul"]
 
 _NUL = "\x00"
 
@@ -72,12 +72,6 @@ def encoded(flat: Mapping[Any, Any]) -> tuple[Encoded | None, dict[Any, str]]:
         return None, found
     # A false alarm of the quick test (a string holding the text "\u0000"): storable after all.
     return (enc if enc is not None else encode_state(flat, MIRRORED_KEYS)), {}
-
-
-def problems(flat: Mapping[Any, Any]) -> dict[Any, str]:
-    """Each key whose value cannot be stored, with why; empty for a storable state (the usual case,
-    checked with one encoding of the whole state)."""
-    return encoded(flat)[1]
 
 
 def no_nul(text: str) -> str:

@@ -14,13 +14,11 @@ syntax: the file still reads back as the job's parameters.
 """
 from __future__ import annotations
 
-import errno
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..files import atomic_create, atomic_write, create_new
+from ..files import atomic_create, atomic_write, create_new, read_unlinked
 from .channel import format_conf
 
 __all__ = ["ORIG_CONF", "identity", "is_whole", "write"]
@@ -32,24 +30,10 @@ _TAIL = "# end of orig.conf\n"
 _HEAD_MAX_BYTES = 512
 
 
-def _read(path: str, limit: int | None = None) -> bytes | None:
-    """The file's bytes (up to ``limit``), None if there is none; a link is never followed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return b"<a symbolic link>"
-        raise
-    with os.fdopen(fd, "rb") as f:
-        return f.read(limit) if limit is not None else f.read()
-
-
 def identity(path: str) -> dict[str, Any] | None:
     """``{"table_uuid": ..., "job": ...}`` from the first line of the ``orig.conf`` at ``path``;
     None when there is no such file or line (written before the marks, or cut short in it)."""
-    data = _read(path, _HEAD_MAX_BYTES)
+    data = read_unlinked(path, _HEAD_MAX_BYTES)
     m = _HEAD_RE.match(data.decode("utf-8", "replace")) if data else None
     return {"table_uuid": m.group(2), "job": int(m.group(1))} if m else None
 
@@ -57,7 +41,7 @@ def identity(path: str) -> dict[str, Any] | None:
 def is_whole(path: str) -> bool | None:
     """None when there is no file at ``path``; False when it was cut short (empty, or marked
     but without its last line); True otherwise."""
-    data = _read(path)
+    data = read_unlinked(path)
     if data is None:
         return None
     if not data:

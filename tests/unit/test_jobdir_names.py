@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from jobstore.worker import origconf
 from jobstore.worker.dirnames import JOB_MARKER, TABLE_MARKER, path_component
 from jobstore.worker.jobdir import ForeignDirError, JobDirs
 
@@ -91,3 +92,24 @@ def test_a_job_dir_is_marked_by_its_orig_conf(tmp_path):
     os.rename(os.path.join(table_dir, "5"), os.path.join(table_dir, "6"))  # a stray copy
     with pytest.raises(ForeignDirError, match="belongs to job 5 of table u1, not to job 6"):
         other.make(other.job_dir(6), mark=False)
+
+
+def test_a_job_marker_that_is_a_link_is_refused_and_not_followed(tmp_path):
+    dirs = JobDirs()
+    table_dir = dirs.bind(str(tmp_path), "db", "jobs", "u1", "db")
+    os.mkdir(os.path.join(table_dir, "7"), 0o700)
+    decoy = tmp_path / "decoy.json"
+    decoy.write_text(json.dumps({"job": 7, "table_uuid": "u1"}))  # what a planted link points at
+    os.symlink(decoy, os.path.join(table_dir, "7", JOB_MARKER))
+    with pytest.raises(ForeignDirError, match="a symbolic link"):
+        dirs.make(dirs.job_dir(7))
+
+
+def test_an_orig_conf_that_is_a_link_marks_nothing_and_is_not_followed(tmp_path):
+    dirs = JobDirs()
+    table_dir = dirs.bind(str(tmp_path), "db", "jobs", "u1", "db")
+    os.mkdir(os.path.join(table_dir, "8"), 0o700)
+    decoy = tmp_path / "decoy.conf"
+    decoy.write_text("# jobman: job 8 of table u1: the parameters of its first run\nx = 1\n")
+    os.symlink(decoy, os.path.join(table_dir, "8", "orig.conf"))
+    assert origconf.identity(os.path.join(table_dir, "8", "orig.conf")) is None
