@@ -245,19 +245,20 @@ class SqlStore(Store):
     @staticmethod
     def _finish_params(job_id: int, attempt: int, status: int, end_reason: str,
                        state: Mapping[str, Any] | Encoded | None, priority: float | None,
-                       error: str | None) -> tuple[Encoded | None, dict[str, Any]]:
+                       error: str | None) -> tuple[Encoded | None, dict[str, Any], Callable[[Job], bool]]:
+        """The encoded state, the parameters of a finish, and how to recognise it in a row read back."""
         enc = state if state is None or isinstance(state, Encoded) else encode_state(state, MIRRORED_KEYS)
-        return enc, {"id": job_id, "attempt": attempt, "status": int(status), "end_reason": str(end_reason),
-                     "set_state": enc is not None, "state": enc.state_json if enc else None,
-                     "types": enc.tags_json if enc else None,
-                     "priority": float(priority) if priority is not None else None, "error": error}
+        params = {"id": job_id, "attempt": attempt, "status": int(status), "end_reason": str(end_reason),
+                  "set_state": enc is not None, "state": enc.state_json if enc else None,
+                  "types": enc.tags_json if enc else None,
+                  "priority": float(priority) if priority is not None else None, "error": error}
+        return enc, params, lambda j: j.status == status and j.end_reason == end_reason
 
     def finish(self, job_id: int, attempt: int, *, status: int, end_reason: str,
                state: Mapping[str, Any] | Encoded | None = None, priority: float | None = None,
                error: str | None = None, metrics: Sequence[Point] = ()) -> bool:
-        enc, params = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
-        return self._fenced("finish", job_id, attempt, params, enc,
-                            lambda j: j.status == status and j.end_reason == end_reason, metrics)
+        enc, params, done = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
+        return self._fenced("finish", job_id, attempt, params, enc, done, metrics)
 
     def finish_and_claim(self, job_id: int, attempt: int, *, status: int, end_reason: str,
                          claim: Mapping[str, Any], state: Mapping[str, Any] | Encoded | None = None,
@@ -268,7 +269,7 @@ class SqlStore(Store):
         if "finish_claim" not in self.sql.q or time.monotonic() >= self._next_reap_s:
             return super().finish_and_claim(job_id, attempt, status=status, end_reason=end_reason, claim=claim,
                                             state=state, priority=priority, error=error, metrics=metrics)
-        enc, params = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
+        enc, params, done = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
         params.update(lease_s=float(claim["lease_s"]), host=claim["host"], worker=claim["worker"])
         row: list[Any] = [None]
 
@@ -276,8 +277,7 @@ class SqlStore(Store):
             row[0] = cur.fetchone()
             return bool(row[0][0] == 1)
 
-        ok = self._fenced("finish_claim", job_id, attempt, params, enc,
-                          lambda j: j.status == status and j.end_reason == end_reason, metrics, accepted)
+        ok = self._fenced("finish_claim", job_id, attempt, params, enc, done, metrics, accepted)
         if row[0] is None or row[0][1] is None:  # nothing claimable: the next claim reaps before saying so
             self._next_reap_s = 0.0
             return ok, None
