@@ -48,7 +48,7 @@ from .urls import DbUrl
 if TYPE_CHECKING:
     from .metrics import Metrics, Point
 
-MIRRORED_KEYS = ("jobman.id", "jobman.status", "jobman.sql.priority", "jobman.experiment", "jobman.hash")
+MIRRORED_KEYS = frozenset(("jobman.id", "jobman.status", "jobman.sql.priority", "jobman.experiment", "jobman.hash"))
 
 
 @dataclass

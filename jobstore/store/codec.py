@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from ..errors import UsageError
@@ -150,7 +151,7 @@ def dumps(obj: Any) -> str:
     return _CANONICAL.encode(obj)
 
 
-def encode_state(flat: Mapping[str, Any], skip: tuple[str, ...] = ()) -> Encoded:
+def encode_state(flat: Mapping[str, Any], skip: AbstractSet[str] = frozenset()) -> Encoded:
     """Encode a flat state, leaving out the keys in ``skip`` (the mirrored keys).
 
     A value that cannot be stored is a :class:`UsageError` naming the key and its type."""

@@ -45,10 +45,12 @@ class Views:
     def __init__(self, db: Connector, sql: Dialect) -> None:
         self.db, self.sql = db, sql
         self._cache: dict[str, str] | None = None
+        self._covered: set[tuple[str, str]] = set()  # (key, type) pairs the cache's types cover
 
     def forget(self) -> None:
         """Drop the cache (it may hold keys whose registration was rolled back)."""
         self._cache = None
+        self._covered = set()
 
     def keys(self) -> dict[str, str]:
         rows = self.db.run("keys", lambda c: self.sql.exec(c, "all_keys").fetchall())
@@ -60,10 +62,13 @@ class Views:
         """Record keys not seen before (or whose type widened) and rebuild the registered views.
         Runs before the write that brings the keys (in its own short transaction), or within the
         insert's transaction."""
+        if self._covered.issuperset(types.items()):  # the usual case: the keys of the last write
+            return
         if self._cache is None:
             self._cache = dict(self.sql.exec(conn, "all_keys").fetchall())
         cache = self._cache
         if all(k in cache and widen(cache[k], t) == cache[k] for k, t in types.items()):
+            self._covered.update(types.items())
             return
         with self.db.transaction(conn):
             self.sql.exec(conn, "lock_keys", {"lock": f"jobstore.keys.{self.sql.url.table}"})
@@ -79,6 +84,7 @@ class Views:
                 for view in [r[0] for r in self.sql.exec(conn, "registered_views").fetchall()]:
                     self._build(conn, view, current, tolerate_locks=True)
         self._cache = current
+        self._covered.update(types.items())
 
     def _columns(self, keys: Mapping[str, str]) -> list[tuple[str, str]]:
         """(column name, SQL expression) of a view: the id, the mirrored keys, every key (up to

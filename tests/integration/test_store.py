@@ -153,6 +153,28 @@ def test_a_bad_job_late_in_a_batch_leaves_the_table_and_its_keys_as_they_were(db
         assert later > ids[-1]
 
 
+def test_keys_of_an_insert_that_failed_after_registering_them_are_registered_again(db_url, monkeypatch):
+    # The registry is written in the insert's transaction; when the insert fails after it, the
+    # rows and the keys are rolled back and the store must not go on believing the keys known.
+    with open_db(db_url) as db:
+        db.insert_jobs([job(a=0)])
+        register = db.views_.register
+
+        def register_then_fail(conn, types):
+            register(conn, types)
+            raise RuntimeError("injected: the insert fails after registering its keys")
+
+        monkeypatch.setattr(db.views_, "register", register_then_fail)
+        with pytest.raises(RuntimeError, match="injected"):
+            db.insert_jobs([job(a=1, fresh=1)])
+        monkeypatch.undo()
+        assert db.count() == 1 and "fresh" not in db.keys()
+        db.insert_jobs([job(a=1, fresh=1)])
+        assert db.keys()["fresh"] == "bigint"
+        db.save(db.claim(worker="w", host="h", lease_s=60, max_attempts=3).id, 1, {"fresh": 2.5}, 60)
+        assert db.keys()["fresh"] == "double precision"
+
+
 def test_text_that_needs_escaping_in_a_bulk_load(db_url):
     exp = "tests.exp.run\\\t\n\r"
     state = {"jobman.experiment": exp, "s": "back\\slash\ttab\nline\rcr \\N", "k\\\t": "\\.",
