@@ -35,6 +35,7 @@ class Dialect(abc.ABC):
             "errors": f"{t}__errors", "errors_index": f"{t}__errors_job",
         }
         self.q = queries.render_all(self.name, names, self.quote)
+        self._cursor: tuple[Any, Any] | None = None  # (connection, cursor) for read()
 
     @staticmethod
     @abc.abstractmethod
@@ -48,6 +49,16 @@ class Dialect(abc.ABC):
         if fragments:
             text = queries.render(text, fragments, literal_braces=False)
         return conn.execute(text, params) if params is not None else conn.execute(text)
+
+    def read(self, conn: Any, name: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
+        """:meth:`exec` through one cursor kept for the last connection used, for a result read at
+        once (the next call reuses the cursor). A new psycopg cursor per statement cost about
+        15 us of the worker's CPU per job (``bench/bench_claim.py``)."""
+        last = self._cursor
+        if last is None or last[0] is not conn:
+            last = self._cursor = (conn, conn.cursor())
+        text = self.q[name]
+        return last[1].execute(text, params) if params is not None else last[1].execute(text)
 
     def exec_script(self, conn: Any, name: str) -> None:
         """Run the statements of the query ``name`` one by one."""

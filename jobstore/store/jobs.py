@@ -76,7 +76,7 @@ class SqlStore(Store):
     def _run(self, name: str, params: Mapping[str, Any] | None, result: Callable[[Any], _R]) -> _R:
         """Run the query ``name`` and read ``result(cursor)`` while the connection is still ours
         (see :meth:`Connector.run`)."""
-        return self.db.run(name, lambda c: result(self.sql.exec(c, name, params)))
+        return self.db.run(name, lambda c: result(self.sql.read(c, name, params)))
 
     # -- schema ---------------------------------------------------------------------------------
     def _version(self, conn: Any) -> int | None:
@@ -216,7 +216,7 @@ class SqlStore(Store):
         def write(conn: Any) -> bool:
             if enc is not None:
                 self.views_.register(conn, enc.types)
-            ok = accepted(self.sql.exec(conn, what, params))
+            ok = accepted(self.sql.read(conn, what, params))
             if ok:
                 self._metrics.write(conn, job_id, attempt, metrics)
             return ok

@@ -66,8 +66,9 @@ def test_finish_and_claim_is_one_statement_on_postgres(pg_url):
     with _fresh_store(pg_url) as store:
         first = store.claim(**CLAIM)
         sent = []
-        exec_ = store.sql.exec
-        store.sql.exec = lambda conn, name, *a, **k: (sent.append(name), exec_(conn, name, *a, **k))[1]
+        for method in ("exec", "read"):  # every statement goes through one of them
+            real = getattr(store.sql, method)
+            setattr(store.sql, method, lambda conn, name, *a, _real=real, **k: (sent.append(name), _real(conn, name, *a, **k))[1])
         ok, nxt = store.finish_and_claim(first.id, first.attempt, status=st.DONE, end_reason="completed",
                                          state=first.state, claim=CLAIM)
         assert ok and nxt is not None

@@ -175,6 +175,23 @@ def test_keys_of_an_insert_that_failed_after_registering_them_are_registered_aga
         assert db.keys()["fresh"] == "double precision"
 
 
+def test_statements_read_at_once_share_a_cursor_per_connection(db_url):
+    # The worker's claims, finishes and heartbeats go through one cursor per connection (a new
+    # psycopg cursor per statement was a measurable part of the per-job CPU); a new connection
+    # gets its own, and every read still sees its own statement's result.
+    with open_db(db_url) as db:
+        a, b = (r.job_id for r in db.insert_jobs([job(a=1), job(a=2)]))
+        assert db.get(a).state["a"] == 1
+        first = db.sql._cursor
+        assert db.get(b).state["a"] == 2 and db.sql._cursor is first
+        job_b = db.claim(worker="w", host="h", lease_s=60, max_attempts=3)
+        assert db.heartbeat(job_b.id, job_b.attempt, 60) and db.sql._cursor is first
+        db.release()  # the connection is closed: the next statement opens another
+        assert db.get(a).state["a"] == 1 and db.sql._cursor[0] is not first[0]
+        assert db.finish(job_b.id, job_b.attempt, status=DONE, end_reason="completed")
+        assert db.get(job_b.id).status == DONE
+
+
 def test_text_that_needs_escaping_in_a_bulk_load(db_url):
     exp = "tests.exp.run\\\t\n\r"
     state = {"jobman.experiment": exp, "s": "back\\slash\ttab\nline\rcr \\N", "k\\\t": "\\.",
