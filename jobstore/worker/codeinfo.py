@@ -22,7 +22,7 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from importlib import metadata
 from typing import Any
 
@@ -117,7 +117,7 @@ def _short(value: Any) -> str:
     return text[:12] if len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text) else text
 
 
-def differences(scheduled: dict[str, Any], ran: dict[str, Any]) -> list[str]:
+def differences(scheduled: Mapping[str, Any], ran: Mapping[str, Any]) -> list[str]:
     """``git_commit 1a2b3c4d5e6f (scheduled 9f8e...)`` for each compared key that differs; keys the
     schedule did not record (jobs scheduled before this existed) are not compared."""
     if not any(SCHEDULED + k in scheduled for k in COMPARED):
@@ -136,20 +136,20 @@ class AttemptCode:
     """What each attempt of this worker imported, described once per experiment."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, dict[str, Any]] = {}
+        self._seen: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # experiment → (description, its keys)
 
     def record(self, job_id: int, experiment: str, flat: MutableMapping[str, Any]) -> str | None:
         """Write this attempt's ``jobman.sql.code_*`` keys into ``flat`` (replacing an earlier
         attempt's); the warning line when the code differs from what was scheduled, else None."""
-        ran = self._seen.get(experiment)
-        if ran is None:
-            ran = self._seen[experiment] = describe(experiment)
+        seen = self._seen.get(experiment)
+        if seen is None:
+            ran = describe(experiment)  # the scheduled diff is kept; an attempt records its sha256
+            seen = self._seen[experiment] = (ran, {ATTEMPT + k: v for k, v in ran.items() if k != "git_diff"})
+        ran, keys = seen
         for key in [k for k in flat if k.startswith(ATTEMPT)]:
             del flat[key]
-        for key, value in ran.items():
-            if key != "git_diff":  # the scheduled diff is kept; an attempt records its sha256
-                flat[ATTEMPT + key] = value
-        diff = differences(dict(flat), ran)
+        flat.update(keys)
+        diff = differences(flat, ran)
         if not diff:
             return None
         warning = f"job {job_id}: the code differs from what was scheduled: {', '.join(diff)}"

@@ -57,7 +57,7 @@ def encoded(flat: Mapping[Any, Any]) -> tuple[Encoded | None, dict[Any, str]]:
     enc = None
     try:
         enc = encode_state(flat, MIRRORED_KEYS)
-        if "\\u0000" not in enc.state_json and not any(_NUL in k for k in enc.state):
+        if "\\u0000" not in enc.state_json:  # JSON writes a NUL, in a key or a value, as \u0000
             return enc, {}
     except UsageError:
         pass

@@ -33,3 +33,8 @@ def test_an_unstorable_value_is_named(value, why):
     assert enc is None and list(bad) == ["bad"] and why in bad["bad"]
     with pytest.raises(finalstate.UnstorableState, match=why):
         finalstate.check_save({"ok": 1, "bad": value})
+
+
+def test_a_nul_in_a_key_is_named():
+    enc, bad = finalstate.encoded({"ok": 1, "a\x00b": 2})
+    assert enc is None and list(bad) == ["a\x00b"] and "NUL character" in bad["a\x00b"]
