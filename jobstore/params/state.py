@@ -3,6 +3,7 @@ between nested dicts and the flat, dotted keys that the table and the ``.conf`` 
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,7 @@ class DD(dict):
 # Values that are never mappings, tested by exact type before the (slow) Mapping ABC check: the
 # worker flattens and expands every job's state, of a few dozen such values.
 _NOT_MAPPINGS = frozenset({str, int, float, bool, type(None), list, tuple})
+_STR = itertools.repeat(str)
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -67,7 +69,7 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out[name] = value
         elif not value:
             out[name] = {}
-        elif all(isinstance(k, str) for k in value):
+        elif all(map(isinstance, value, _STR)):  # map: no Python frame per key
             out.update(flatten(value, name + "."))
         else:
             out[name] = value
@@ -81,15 +83,19 @@ def expand(flat: Mapping[str, Any]) -> DD:
     order of the keys (Jobman's result depended on it)."""
     root = DD()
     nodes: dict[str, dict] = {}  # prefix → its node, made (or entered) by an earlier key
-    for key in flat:
-        prefix, dot, leaf = key.rpartition(".")
-        node = nodes.get(prefix) if dot else root
-        if node is None:
-            node = nodes[prefix] = _node(root, key, prefix.split("."))
-        value = flat[key]
-        if isinstance(node.get(leaf), dict) and node[leaf]:
+    for key, value in flat.items():
+        if "." in key:
+            prefix, _, leaf = key.rpartition(".")
+            node = nodes.get(prefix)
+            if node is None:
+                node = nodes[prefix] = _node(root, key, prefix.split("."))
+        else:
+            node, leaf = root, key
+        if leaf in node and isinstance(node[leaf], dict) and node[leaf]:
             raise TypeError(f"key {key!r} conflicts with the keys below it")
-        node[leaf] = DD(value) if isinstance(value, dict) and not value else value
+        if type(value) not in _NOT_MAPPINGS and isinstance(value, dict) and not value:
+            value = DD(value)
+        node[leaf] = value
     return root
 
 
