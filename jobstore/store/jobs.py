@@ -5,6 +5,7 @@ reaping, fenced saves and finishes, queries and administration. Connections and 
 each and implements :class:`~.base.Store` with them."""
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,8 +33,12 @@ MIGRATIONS: dict[int, str] = {1: "migrate_1", 2: "migrate_2", 3: "migrate_3"}
 # Expired leases are reaped by a claim at most this often per store (and whenever no job is
 # claimable): far below any lease, and it spares every other claim a statement.
 REAP_INTERVAL_S = 5.0
+# A retried claim hands back the jobs its lost tries claimed: those claimed under its worker's
+# name since the call began, by the database clock, with this margin for the round trip.
+LOST_CLAIM_MARGIN_S = 2.0
 
 _R = TypeVar("_R")
+logger = logging.getLogger("jobstore")
 
 
 def _first(cur: Any) -> Any:
@@ -166,8 +171,10 @@ class SqlStore(Store):
         a worker never stops while an expired job could be run."""
         reap_params = {"max_attempts": int(max_attempts), "restart_priority": RESTART_PRIORITY}
         claim_params = {"lease_s": float(lease_s), "host": host, "worker": worker}
+        began, tries = time.monotonic(), [0]
 
         def op(conn: Any) -> Job | None:
+            tries[0] += 1
             now = time.monotonic()
             row = None
             if now < self._next_reap_s:
@@ -180,7 +187,26 @@ class SqlStore(Store):
             while row is not None and row[1] != RUNNING:  # its attempt counter was exhausted: ERR_START
                 row = self.sql.exec(conn, "claim", claim_params).fetchone()
             return self._job(row) if row else None
-        return self.db.run("claim", op)
+        job = self.db.run("claim", op)
+        if tries[0] > 1:
+            self._hand_back_lost_claims(claim_params, job, began)
+        return job
+
+    def _hand_back_lost_claims(self, claim: Mapping[str, Any], kept: Job | None, began: float) -> None:
+        """After a retried claim: the jobs that a try whose reply was lost claimed go back to START
+        (the query ``hand_back_lost_claims``); if that fails too, their leases expire as before."""
+        if "hand_back_lost_claims" not in self.sql.q:
+            return
+        params = {"worker": claim["worker"], "host": claim["host"], "keep": kept.id if kept else None,
+                  "window_s": time.monotonic() - began + LOST_CLAIM_MARGIN_S}
+        try:
+            n = self._run("hand_back_lost_claims", params, _rowcount)
+        except DatabaseError as e:
+            logger.warning("jobstore: a claim was retried and a job it may have claimed could not be "
+                           "handed back (%s): it goes back to START when its lease expires", e)
+            return
+        if n:
+            logger.warning("jobstore: a claim whose reply was lost had claimed %d job(s): handed back to START", n)
 
     def claim_from_search(self, *, worker: str, host: str, lease_s: float) -> Job | None:
         return self.searches_.claim(worker=worker, host=host, lease_s=lease_s)
@@ -206,12 +232,13 @@ class SqlStore(Store):
 
     def _fenced(self, what: str, job_id: int, attempt: int, params: dict[str, Any],
                 enc: Encoded | None, done: Callable[[Job], bool], metrics: Sequence[Point] = (),
-                accepted: Callable[[Any], bool] = lambda cur: bool(cur.rowcount == 1)) -> bool:
+                accepted: Callable[[Any], bool] = lambda cur: bool(cur.rowcount == 1),
+                tries: list[int] | None = None) -> bool:
         """A fenced write (the query ``what``; ``accepted(cursor)`` says whether the row took it),
         with the ``metrics`` points in its transaction when it succeeds. If it was retried and then
         refused, the first try may have committed with its reply lost: re-read the row and count it
-        as ours if it holds what we wrote."""
-        tries = [0]
+        as ours if it holds what we wrote. ``tries`` (one item) gets the number of tries."""
+        tries = tries if tries is not None else [0]
 
         def write(conn: Any) -> bool:
             if enc is not None:
@@ -272,16 +299,19 @@ class SqlStore(Store):
         enc, params, done = self._finish_params(job_id, attempt, status, end_reason, state, priority, error)
         params.update(lease_s=float(claim["lease_s"]), host=claim["host"], worker=claim["worker"])
         row: list[Any] = [None]
+        began, tries = time.monotonic(), [0]
 
         def accepted(cur: Any) -> bool:
             row[0] = cur.fetchone()
             return bool(row[0][0] == 1)
 
-        ok = self._fenced("finish_claim", job_id, attempt, params, enc, done, metrics, accepted)
-        if row[0] is None or row[0][1] is None:  # nothing claimable: the next claim reaps before saying so
+        ok = self._fenced("finish_claim", job_id, attempt, params, enc, done, metrics, accepted, tries)
+        job = self._job(row[0][1:]) if row[0] is not None and row[0][1] is not None else None
+        if tries[0] > 1:
+            self._hand_back_lost_claims(claim, job, began)
+        if job is None:  # nothing claimable: the next claim reaps before saying so
             self._next_reap_s = 0.0
             return ok, None
-        job = self._job(row[0][1:])
         if job.status != RUNNING:  # its attempt counter was exhausted (ERR_START): claim the next one
             return ok, self.claim(**claim)
         return ok, job

@@ -21,7 +21,7 @@ _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{(\w+)\}")
 # read from), and the parts of the claim and the finish that finish_claim shares with them.
 FRAGMENTS = ("now", "job_columns", "claimable", "claim_set", "finish_set")
 # Queries that only some dialects have; the store asks ``name in dialect.q`` before using one.
-OPTIONAL = frozenset({"finish_claim"})
+OPTIONAL = frozenset({"finish_claim", "hand_back_lost_claims"})
 
 
 @functools.cache

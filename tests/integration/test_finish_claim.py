@@ -8,6 +8,7 @@ import os
 import signal
 import time
 
+import psycopg
 import pytest
 
 from jobstore import status as st
@@ -132,3 +133,69 @@ def test_the_last_job_of_n_claims_nothing_more(db_url, tmp_path, cli_env, n):
     assert proc.returncode == 0, proc.stderr
     with open_db(db_url) as store:
         assert [(store.get(i).status, store.get(i).attempt) for i in ids][n:] == [(st.START, 0)] * (3 - n)
+
+
+def _lose_first_reply(store, method, query):
+    """Make the first ``query`` sent through ``store.sql.<method>`` commit and then lose its reply,
+    as a network does when the connection drops between the commit and the answer: the connection
+    is closed under the store, which retries on a new one. Returns what the lost reply said."""
+    real = getattr(store.sql, method)
+    lost = []
+
+    def once(conn, name, *args, **kwargs):
+        cur = real(conn, name, *args, **kwargs)
+        if name == query and not lost:
+            lost.append(cur.fetchone())
+            conn.close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly (injected after the commit)")
+        return cur
+
+    setattr(store.sql, method, once)
+    return lost
+
+
+def _losses(url, job_id):
+    return raw_query(url, f"SELECT losses FROM jobs WHERE id = {job_id}")[0][0]
+
+
+def test_a_job_claimed_by_a_finish_claim_whose_reply_was_lost_is_handed_back_at_once(pg_url):
+    insert(pg_url, "noop", [{"i": i} for i in range(3)])
+    with _fresh_store(pg_url) as store:
+        first = store.claim(**CLAIM)
+        lost = _lose_first_reply(store, "read", "finish_claim")
+        ok, nxt = store.finish_and_claim(first.id, first.attempt, status=st.DONE, end_reason="completed",
+                                         state=first.state, claim=CLAIM)
+        assert lost and ok and nxt is not None and nxt.status == st.RUNNING
+        orphan = store.get(lost[0][1])  # claimed by the try whose reply was lost
+        assert orphan.id not in (first.id, nxt.id)
+        assert (orphan.status, orphan.end_reason, orphan.lease_until) == (st.START, "handed-back", None)
+        assert _losses(pg_url, orphan.id) == 0  # not counted as lost: it never ran
+        assert store.get(first.id).status == st.DONE
+        assert store.count(statuses=[st.RUNNING]) == 1
+        again = store.claim(**CLAIM)  # and it is claimable at once
+        assert again.id == orphan.id and again.attempt == 2
+
+
+def test_a_job_claimed_by_a_claim_whose_reply_was_lost_is_handed_back_at_once(pg_url):
+    insert(pg_url, "noop", [{"i": i} for i in range(2)])
+    with _fresh_store(pg_url) as store:
+        lost = _lose_first_reply(store, "exec", "claim")
+        job = store.claim(**CLAIM)
+        orphan = store.get(lost[0][0])
+        assert job is not None and orphan.id != job.id
+        assert (orphan.status, orphan.end_reason, orphan.lease_until) == (st.START, "handed-back", None)
+        assert store.count(statuses=[st.RUNNING]) == 1 and _losses(pg_url, orphan.id) == 0
+
+
+def test_a_retried_claim_leaves_the_other_jobs_of_its_worker_alone(pg_url):
+    # Only what the call's own lost tries claimed goes back: a job this worker name claimed
+    # before the call (a second worker sharing the name, say) keeps running.
+    insert(pg_url, "noop", [{"i": i} for i in range(3)])
+    with _fresh_store(pg_url) as store:
+        held = store.claim(**CLAIM)
+        time.sleep(3.0)  # past the margin: claimed well before the retried call began
+        lost = _lose_first_reply(store, "exec", "claim")
+        job = store.claim(**CLAIM)
+        assert lost and job is not None
+        assert store.get(held.id).status == st.RUNNING
+        assert store.get(lost[0][0]).status == st.START

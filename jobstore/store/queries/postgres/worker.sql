@@ -99,6 +99,16 @@ SELECT (SELECT count(*) FROM finished)::int, claimed.* FROM (SELECT 1) AS one LE
 SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - {now})::float8
 FROM {table} WHERE status = 1 AND updated < {now} - %(stale_s)s * interval '1 second'
 
+-- name: hand_back_lost_claims
+-- After a claim (or a finish_claim) that was retried: a try whose reply was lost may have committed
+-- the claim of a job this worker never heard of. That job (RUNNING under this worker's name and
+-- host, claimed within the call, not the one the retry returned) goes back to START at once, untried
+-- like any job handed back: waiting for its lease to expire would delay it and count a loss.
+-- PostgreSQL only: a reply is lost on a network; SQLite's transient errors come before a commit.
+UPDATE {table} SET status = 0, end_reason = 'handed-back', ended = {now}, lease_until = NULL, updated = {now}
+WHERE status = 1 AND worker = %(worker)s AND host = %(host)s AND id IS DISTINCT FROM %(keep)s::bigint
+  AND started >= {now} - %(window_s)s * interval '1 second'
+
 -- name: release_lease
 -- The attempt fenced out by a set_status to START (by its status: writes need RUNNING) has stopped: the job
 -- is claimable now rather than when the lease it kept expires.
