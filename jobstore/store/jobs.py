@@ -5,7 +5,6 @@ reaping, fenced saves and finishes, queries and administration. Connections and 
 each and implements :class:`~.base.Store` with them."""
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,7 +12,7 @@ from typing import Any, TypeVar
 
 from ..errors import DatabaseError, UsageError
 from ..status import RESTART_PRIORITY, RUNNING, START
-from . import queries
+from . import lostclaims, queries
 from .base import MIRRORED_KEYS, InsertResult, Job, Store
 from .codec import Encoded, decode_row, encode_state, json_candidates
 from .connector import Connector
@@ -33,12 +32,8 @@ MIGRATIONS: dict[int, str] = {1: "migrate_1", 2: "migrate_2", 3: "migrate_3"}
 # Expired leases are reaped by a claim at most this often per store (and whenever no job is
 # claimable): far below any lease, and it spares every other claim a statement.
 REAP_INTERVAL_S = 5.0
-# A retried claim hands back the jobs its lost tries claimed: those claimed under its worker's
-# name since the call began, by the database clock, with this margin for the round trip.
-LOST_CLAIM_MARGIN_S = 2.0
 
 _R = TypeVar("_R")
-logger = logging.getLogger("jobstore")
 
 
 def _first(cur: Any) -> Any:
@@ -189,24 +184,8 @@ class SqlStore(Store):
             return self._job(row) if row else None
         job = self.db.run("claim", op)
         if tries[0] > 1:
-            self._hand_back_lost_claims(claim_params, job, began)
+            lostclaims.hand_back(self.db, self.sql, claim_params, job.id if job else None, began)
         return job
-
-    def _hand_back_lost_claims(self, claim: Mapping[str, Any], kept: Job | None, began: float) -> None:
-        """After a retried claim: the jobs that a try whose reply was lost claimed go back to START
-        (the query ``hand_back_lost_claims``); if that fails too, their leases expire as before."""
-        if "hand_back_lost_claims" not in self.sql.q:
-            return
-        params = {"worker": claim["worker"], "host": claim["host"], "keep": kept.id if kept else None,
-                  "window_s": time.monotonic() - began + LOST_CLAIM_MARGIN_S}
-        try:
-            n = self._run("hand_back_lost_claims", params, _rowcount)
-        except DatabaseError as e:
-            logger.warning("jobstore: a claim was retried and a job it may have claimed could not be "
-                           "handed back (%s): it goes back to START when its lease expires", e)
-            return
-        if n:
-            logger.warning("jobstore: a claim whose reply was lost had claimed %d job(s): handed back to START", n)
 
     def claim_from_search(self, *, worker: str, host: str, lease_s: float) -> Job | None:
         return self.searches_.claim(worker=worker, host=host, lease_s=lease_s)
@@ -308,7 +287,7 @@ class SqlStore(Store):
         ok = self._fenced("finish_claim", job_id, attempt, params, enc, done, metrics, accepted, tries)
         job = self._job(row[0][1:]) if row[0] is not None and row[0][1] is not None else None
         if tries[0] > 1:
-            self._hand_back_lost_claims(claim, job, began)
+            lostclaims.hand_back(self.db, self.sql, claim, job.id if job else None, began)
         if job is None:  # nothing claimable: the next claim reaps before saying so
             self._next_reap_s = 0.0
             return ok, None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +31,7 @@ from ..search import samplers
 from ..search.samplers import Trial
 from ..search.space import Dimension, space_from_json
 from ..status import DEFAULT_PRIORITY, DONE, RUNNING, START
+from . import lostclaims
 from .base import MIRRORED_KEYS, Job
 from .codec import decode_row, decode_state, encode_state, state_hash
 from .connector import Connector
@@ -213,7 +215,10 @@ class Searches:
     def claim(self, *, worker: str, host: str, lease_s: float) -> Job | None:
         """Ask, insert and claim the next job of the oldest search with budget left; None when no
         search has budget left (or none could give a new point)."""
+        began, tries = time.monotonic(), [0]
+
         def op(conn: Any) -> Job | None:
+            tries[0] += 1
             if not self._exists(conn):
                 return None
             for search in [_search(r) for r in self.sql.exec(conn, "search_open").fetchall()]:
@@ -226,7 +231,10 @@ class Searches:
                 if job is not None:
                     return job
             return None
-        return self.db.run("claim from search", op)
+        job = self.db.run("claim from search", op)
+        if tries[0] > 1:  # a lost reply may have left a job inserted and claimed (lostclaims)
+            lostclaims.hand_back(self.db, self.sql, {"worker": worker, "host": host}, job.id if job else None, began)
+        return job
 
     def _claim_one(self, conn: Any, search: Search, worker: str, host: str, lease_s: float) -> Job | None:
         self.sql.exec(conn, "search_lock", {"lock": f"jobstore.search.{self.table}.{search.id}"})

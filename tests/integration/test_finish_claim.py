@@ -4,6 +4,7 @@ outcome as a finish followed by a claim on both dialects, and the job claimed th
 unstarted when the worker stops before running it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -14,6 +15,7 @@ import pytest
 from jobstore import status as st
 from jobstore.store import open_db
 from jobstore.worker import WorkerOptions, run_worker
+from tests.helpers.dashboard import small_search
 from tests.helpers.rawsql import raw_query
 from tests.helpers.worker import insert, wait_for
 from tests.helpers.worker import run_worker as run_worker_process
@@ -199,3 +201,31 @@ def test_a_retried_claim_leaves_the_other_jobs_of_its_worker_alone(pg_url):
         assert lost and job is not None
         assert store.get(held.id).status == st.RUNNING
         assert store.get(lost[0][0]).status == st.START
+
+
+def test_a_trial_claimed_from_a_search_whose_reply_was_lost_is_handed_back_at_once(pg_url):
+    small_search(pg_url, {1: 0.5, 2: 0.25, 3: 0.125}, n_run=0)
+    with open_db(pg_url) as store:
+        real = store.db.transaction
+        lost, depth = [], [0]
+
+        @contextlib.contextmanager
+        def commit_then_lose_the_reply(conn):
+            depth[0] += 1
+            try:
+                with real(conn):
+                    yield
+            finally:
+                depth[0] -= 1
+            if not lost and depth[0] == 0:  # the trial is inserted, claimed and committed; its answer never arrives
+                lost.append(True)
+                conn.close()
+                raise psycopg.OperationalError("server closed the connection unexpectedly (injected after the commit)")
+
+        store.db.transaction = commit_then_lose_the_reply
+        job = store.claim_from_search(worker="w", host="node1", lease_s=60)
+        del store.db.transaction
+        assert lost and job is not None and job.status == st.RUNNING
+        (orphan,) = [j for j in store.jobs() if j.id != job.id]
+        assert (orphan.status, orphan.end_reason, orphan.lease_until) == (st.START, "handed-back", None)
+        assert store.count(statuses=[st.RUNNING]) == 1
