@@ -166,10 +166,8 @@ class SqlStore(Store):
         a worker never stops while an expired job could be run."""
         reap_params = {"max_attempts": int(max_attempts), "restart_priority": RESTART_PRIORITY}
         claim_params = {"lease_s": float(lease_s), "host": host, "worker": worker}
-        began, tries = time.monotonic(), [0]
 
         def op(conn: Any) -> Job | None:
-            tries[0] += 1
             now = time.monotonic()
             row = None
             if now < self._next_reap_s:
@@ -182,10 +180,7 @@ class SqlStore(Store):
             while row is not None and row[1] != RUNNING:  # its attempt counter was exhausted: ERR_START
                 row = self.sql.exec(conn, "claim", claim_params).fetchone()
             return self._job(row) if row else None
-        job = self.db.run("claim", op)
-        if tries[0] > 1:
-            lostclaims.hand_back(self.db, self.sql, claim_params, job.id if job else None, began)
-        return job
+        return lostclaims.claiming(self.db, self.sql, "claim", op, claim_params)
 
     def claim_from_search(self, *, worker: str, host: str, lease_s: float) -> Job | None:
         return self.searches_.claim(worker=worker, host=host, lease_s=lease_s)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -215,10 +214,7 @@ class Searches:
     def claim(self, *, worker: str, host: str, lease_s: float) -> Job | None:
         """Ask, insert and claim the next job of the oldest search with budget left; None when no
         search has budget left (or none could give a new point)."""
-        began, tries = time.monotonic(), [0]
-
         def op(conn: Any) -> Job | None:
-            tries[0] += 1
             if not self._exists(conn):
                 return None
             for search in [_search(r) for r in self.sql.exec(conn, "search_open").fetchall()]:
@@ -231,10 +227,8 @@ class Searches:
                 if job is not None:
                     return job
             return None
-        job = self.db.run("claim from search", op)
-        if tries[0] > 1:  # a lost reply may have left a job inserted and claimed (lostclaims)
-            lostclaims.hand_back(self.db, self.sql, {"worker": worker, "host": host}, job.id if job else None, began)
-        return job
+        # a lost reply may have left a trial inserted and claimed: lostclaims hands it back
+        return lostclaims.claiming(self.db, self.sql, "claim from search", op, {"worker": worker, "host": host})
 
     def _claim_one(self, conn: Any, search: Search, worker: str, host: str, lease_s: float) -> Job | None:
         self.sql.exec(conn, "search_lock", {"lock": f"jobstore.search.{self.table}.{search.id}"})
