@@ -7,8 +7,8 @@ Throughput: W processes (forked after the imports) drain a table of no-op jobs. 
 real worker loop (``jobstore.worker.run_worker`` with ``worker_exps.noop``: claim, job directory,
 conf files, fd redirection, the experiment, the fenced finish with the next claim in one
 statement); "ours, 2 statements" is the same with the finish and the claim sent apart (as before
-``finish_claim``); "ours, release per job" is the same with ``idle_release_s=0`` (start save, connection released before each experiment, reconnect for
-the finish); "store" is ``store.claim`` + ``store.finish`` alone (no job directory, no experiment:
+``finish_claim``); "ours, release per job" is the same with ``idle_release_s=0`` (start save,
+connection released before each experiment, reconnect for the finish); "store" is ``store.claim`` + ``store.finish`` alone (no job directory, no experiment:
 what the worker loop adds is the difference); "reference" is two plain psycopg statements per job
 on a persistent autocommit connection (the SKIP LOCKED claim and an UPDATE marking the job done)
 against the same table: the ideal two-statement loop.

@@ -37,7 +37,7 @@ class Claims:
         if signals.received is not None:
             self.log(f"{signals.name} received: claiming no more jobs")
             return True
-        if self.options.deadline is not None and (late := self.options.deadline.refusal()):
+        if late := self._too_late():
             self.report.out_of_time = late
             self.log(late)
             return True
@@ -68,8 +68,10 @@ class Claims:
     def with_finish(self, signals: StopSignals, pausing: bool) -> dict[str, Any] | None:
         """The claim to make with the current job's finish, or None when the loop will stop or
         pause (``pausing``) before it claims again."""
-        if not self.goes_on or pausing or signals.received is not None or self.report.node_error:
-            return None
-        if self.options.deadline is not None and self.options.deadline.refusal():
+        if not self.goes_on or pausing or signals.received is not None or self.report.node_error or self._too_late():
             return None
         return self.args()
+
+    def _too_late(self) -> str | None:
+        """Why no job should start now with the time left (``--min-time-left``), else None."""
+        return self.options.deadline.refusal() if self.options.deadline is not None else None

@@ -280,8 +280,9 @@ class Worker:
             os.chdir(cwd)
             std.exit()
         flat_end = self._final_flat(channel.state, job, start_time, t0)
+        claim = self._claims.with_finish(signals, pausing=self._unasked_in_row > 0)
         return self._end(job, job_dir, result, error, interrupted, flat_end, (start_time, t0),
-                         channel.pending_metrics(), asked=channel.asked_to_stop, claim=self._claims.with_finish(signals, pausing=self._unasked_in_row > 0))
+                         channel.pending_metrics(), asked=channel.asked_to_stop, claim=claim)
 
     def _cannot_start(self, job: Job, job_dir: str, e: Exception, error: str) -> JobOutcome:
         """The job itself cannot start here (not allowed, its state or directory unusable): ERR_START."""
