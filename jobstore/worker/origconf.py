@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..files import atomic_create, atomic_write, create_new, read_unlinked
+from ..files import LINK, atomic_create, atomic_write, create_new, read_unlinked
 from .channel import format_conf
 
 __all__ = ["ORIG_CONF", "identity", "is_whole", "write"]
@@ -40,10 +40,12 @@ def identity(path: str) -> dict[str, Any] | None:
 
 def is_whole(path: str) -> bool | None:
     """None when there is no file at ``path``; False when it was cut short (empty, or marked
-    but without its last line); True otherwise."""
+    but without its last line); True otherwise (a symbolic link included)."""
     data = read_unlinked(path)
     if data is None:
         return None
+    if data is LINK:  # someone else's entry: left as it is, never written through
+        return True
     if not data:
         return False
     return not data.startswith(b"#") or data.endswith(_TAIL.encode())
