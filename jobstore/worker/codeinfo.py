@@ -71,6 +71,14 @@ def _git_keys(path: str) -> dict[str, Any]:
 
 
 _VERSION_LINE = re.compile(r"^Version:[ \t]*(\S+)[ \t]*$", re.MULTILINE)
+_HEADER_READ = 16 * 1024  # a metadata header is a few hundred bytes; the description follows it
+
+
+def _header_version(text: str) -> str | None:
+    """The ``Version:`` of a metadata text's header (up to its first blank line), or None."""
+    header_end = text.find("\n\n")
+    found = _VERSION_LINE.search(text, 0, header_end if header_end >= 0 else len(text))
+    return found.group(1) if found else None
 
 
 def _version(name: str) -> str:
@@ -80,14 +88,73 @@ def _version(name: str) -> str:
     (numpy's the longest)."""
     dist = metadata.distribution(name)
     text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-    header_end = text.find("\n\n")  # the header ends at the first blank line
-    found = _VERSION_LINE.search(text, 0, header_end if header_end >= 0 else len(text))
-    return found.group(1) if found else dist.version
+    return _header_version(text) or dist.version
+
+
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as importlib.metadata files it (PEP 503, dashes as underscores)."""
+    return _NAME_SEPARATORS.sub("_", name).lower()
+
+
+def _scanned_versions(names: tuple[str, ...]) -> dict[str, str] | None:
+    """The versions of the installed distributions among ``names``, found the way importlib.metadata
+    finds them (the first ``*.dist-info`` or ``*.egg-info`` of that name along ``sys.path``) but
+    with one listing per directory: looked up one name at a time, the key packages cost 3.5 ms of
+    every worker's first job, most of it for the packages not installed. None where the path holds
+    something else than directories (a zip file, an egg) or another finder could know of
+    distributions: :func:`_version` then decides, one name at a time."""
+    finders = [f for f in sys.meta_path if hasattr(f, "find_distributions")]
+    if len(finders) != 1 or getattr(finders[0], "__name__", "") != "PathFinder":
+        return None
+    wanted = {_normalize(n): n for n in names}
+    found: dict[str, str] = {}  # name → its metadata directory, the first along the path
+    for entry in sys.path:
+        root = entry or "."
+        if root.lower().endswith(".egg") or not os.path.isdir(root):
+            if os.path.exists(root):
+                return None
+            continue
+        try:
+            children = os.listdir(root)
+        except OSError:
+            continue
+        for child in children:
+            low = child.lower()
+            if low.endswith((".dist-info", ".egg-info")):
+                name = wanted.get(_normalize(low.rpartition(".")[0].partition("-")[0]))
+                if name is not None and name not in found:
+                    found[name] = os.path.join(root, child)
+    versions = {}
+    for name, where in found.items():
+        text = ""
+        for filename in ("METADATA", "PKG-INFO"):
+            try:
+                with open(os.path.join(where, filename), encoding="utf-8") as f:
+                    text = f.read(_HEADER_READ)
+                break
+            except OSError:
+                continue
+        # A "Version:" line at the start of a line before the first blank one is the header's (the
+        # continuation lines of a long field start with a blank), even when the header is longer
+        # than what was read (numpy's holds its licence).
+        version = _header_version(text)
+        if version is None:  # not in what was read: importlib's parsing decides
+            return None
+        versions[name] = version
+    return versions
 
 
 def _packages() -> str:
+    scanned = _scanned_versions(KEY_PACKAGES)
     found = []
     for name in KEY_PACKAGES:
+        if scanned is not None:
+            if name in scanned:
+                found.append(f"{name}=={scanned[name]}")
+            continue
         try:
             found.append(f"{name}=={_version(name)}")
         except metadata.PackageNotFoundError:
