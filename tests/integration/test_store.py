@@ -97,6 +97,24 @@ def test_foreign_table_of_the_same_name_is_refused(db_url):
         open_db(db_url.replace("table=jobs", "table=notjobs"))
 
 
+def test_the_table_test_answers_as_pg_tables_does(pg_url):
+    """``table_exists`` reads pg_class, not the pg_tables view: the same answer for a table, a
+    partitioned table, a view, an index, a sequence, and a table of that name in another schema."""
+    raw_query(pg_url, "CREATE TABLE plain (x integer)")
+    raw_query(pg_url, "CREATE TABLE parted (x integer) PARTITION BY RANGE (x)")
+    raw_query(pg_url, "CREATE VIEW aview AS SELECT 1 AS x")
+    raw_query(pg_url, "CREATE INDEX anindex ON plain (x)")
+    raw_query(pg_url, "CREATE SEQUENCE aseq")
+    raw_query(pg_url, "CREATE SCHEMA elsewhere")
+    raw_query(pg_url, "CREATE TABLE elsewhere.hidden (x integer)")
+    names = ["plain", "parted", "aview", "anindex", "aseq", "hidden", "absent"]
+    with open_db(pg_url) as db:
+        got = {n: db.db.run("t", lambda c, n=n: db.sql.exec(c, "table_exists", {"name": n}).fetchone()[0])
+               for n in names}
+    listed = {r[0] for r in raw_query(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+    assert got == {n: n in listed for n in names} == {**dict.fromkeys(names, False), "plain": True, "parted": True}
+
+
 @pytest.mark.parametrize("name", ["t;drop table x", "1abc", "a-b", "x" * 60])
 def test_bad_table_names_are_refused(db_url, name):
     with pytest.raises(UrlError, match="invalid table name"):
