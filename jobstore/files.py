@@ -158,11 +158,21 @@ def _check_opened(path: str, fd: int) -> None:
         raise
 
 
-def open_append(path: str | os.PathLike[str], mode: int = 0o644) -> int:
+def open_append(path: str | os.PathLike[str], mode: int = 0o644, *, fresh: bool = False) -> int:
     """A descriptor appending to ``path`` (created if missing), never through a link and never into
-    a file someone else owns or that has another name (a hard link to a file of the user's)."""
+    a file someone else owns or that has another name (a hard link to a file of the user's).
+
+    ``fresh``: the directory was just made by this process, so nobody else has an entry in it: the
+    file is created there (``O_EXCL``) and needs no check. One that exists all the same (restored
+    into the directory) is checked as anywhere."""
     path = os.fspath(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    if fresh:
+        try:
+            return os.open(path, flags | os.O_EXCL, mode)
+        except FileExistsError:
+            pass
+    fd = os.open(path, flags, mode)
     _check_opened(path, fd)
     return fd
 

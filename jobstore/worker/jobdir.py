@@ -44,6 +44,7 @@ class JobDirs:
         self.table_dir: str | None = None
         self._marked: str | None = None  # the job directory whose mark was last checked
         self._unmarked: str | None = None  # made by make(mark=False): marked by write_orig
+        self.made: str | None = None  # the job directory the last make() created (not found there)
 
     def bind(self, exproot: str, dbname: str, table: str, table_uuid: str, database: str) -> str:
         """Find or make the directory of the table ``table_uuid`` under ``exproot`` and return it:
@@ -90,6 +91,7 @@ class JobDirs:
         except FileExistsError:
             check_own_dir(job_dir, group=self.group)
             fresh = False
+        self.made = job_dir if fresh else None
         if self.table_uuid is None or self._marked == job_dir:
             return
         if fresh and not mark:

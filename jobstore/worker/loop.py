@@ -264,7 +264,7 @@ class Worker:
         assert std is not None  # set by run()
         cwd = os.getcwd()
         try:
-            std.enter(job_dir)
+            std.enter(job_dir, fresh=self._dirs.made == job_dir)
             os.chdir(job_dir)
         except (OSError, UnsafePathError) as e:  # the job directory became unusable (disk full, removed...)
             std.exit()

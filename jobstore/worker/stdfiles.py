@@ -20,12 +20,13 @@ class StdFiles:
         self._saved = {fd: os.dup(fd) for fd, _ in self.NAMES}
         self._active = False
 
-    def enter(self, job_dir: str) -> None:
+    def enter(self, job_dir: str, *, fresh: bool = False) -> None:
+        """``fresh``: ``job_dir`` was just made by this worker (see :func:`~jobstore.files.open_append`)."""
         flush_std()
         self._active = True
         try:
             for fd, name in self.NAMES:
-                target = open_append(f"{job_dir}/{name}")  # no link followed, no one else's file
+                target = open_append(f"{job_dir}/{name}", fresh=fresh)  # no link followed, no one else's file
                 try:
                     os.dup2(target, fd)
                 finally:
