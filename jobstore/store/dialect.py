@@ -20,6 +20,7 @@ class Dialect(abc.ABC):
 
     name = ""  # the folder under queries/
     streams_direct = False  # whether insert_direct consumes a batch as it is encoded
+    read_options: Mapping[str, Any] = {}  # passed to the driver's execute by read()
 
     def __init__(self, url: DbUrl) -> None:
         self.url = url
@@ -53,12 +54,16 @@ class Dialect(abc.ABC):
     def read(self, conn: Any, name: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
         """:meth:`exec` through one cursor kept for the last connection used, for a result read at
         once (the next call reuses the cursor). A new psycopg cursor per statement cost about
-        15 us of the worker's CPU per job (``bench/bench_claim.py``)."""
+        15 us of the worker's CPU per job (``bench/bench_claim.py``). These are the worker's
+        statements (claims, finishes, heartbeats, saves) and the store's fixed queries, with
+        :attr:`read_options` (PostgreSQL: prepared at their first run)."""
         last = self._cursor
         if last is None or last[0] is not conn:
             last = self._cursor = (conn, conn.cursor())
         text = self.q[name]
-        return last[1].execute(text, params) if params is not None else last[1].execute(text)
+        if params is None:
+            return last[1].execute(text, **self.read_options)
+        return last[1].execute(text, params, **self.read_options)
 
     def exec_script(self, conn: Any, name: str) -> None:
         """Run the statements of the query ``name`` one by one."""

@@ -210,6 +210,26 @@ def test_statements_read_at_once_share_a_cursor_per_connection(db_url):
         assert db.get(job_b.id).status == DONE
 
 
+@pytest.mark.parametrize("pgbouncer", ["0", "1"])
+def test_the_worker_statements_are_prepared_at_their_first_run_unless_behind_a_pooler(pg_url, pgbouncer):
+    # prepared at once rather than at the sixth run (psycopg's default): a new worker's first jobs
+    # do not parse and plan finish_claim afresh; with ?pgbouncer=1 nothing is prepared
+    with open_db(f"{pg_url}&pgbouncer={pgbouncer}") as db:
+        db.insert_jobs([job(a=1), job(a=2)])
+        first = claim(db)
+        ok, second = db.finish_and_claim(first.id, first.attempt, status=DONE, end_reason="completed",
+                                         claim={"worker": "w1", "host": "testhost", "lease_s": LEASE_S})
+        assert ok and second is not None
+        assert db.heartbeat(second.id, second.attempt, LEASE_S)
+        prepared = db.db.run("t", lambda c: [r[0] for r in c.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE NOT from_sql").fetchall()])
+    if pgbouncer == "1":
+        assert prepared == []
+    else:
+        assert any(text.lstrip().startswith("WITH finished AS") for text in prepared), prepared
+        assert any(text.lstrip().startswith('UPDATE "jobs" SET lease_until') for text in prepared), prepared
+
+
 def test_text_that_needs_escaping_in_a_bulk_load(db_url):
     exp = "tests.exp.run\\\t\n\r"
     state = {"jobman.experiment": exp, "s": "back\\slash\ttab\nline\rcr \\N", "k\\\t": "\\.",
