@@ -14,7 +14,10 @@ on a persistent autocommit connection (the SKIP LOCKED claim and an UPDATE marki
 against the same table: the ideal two-statement loop.
 Each process is timed from just before its first claim, so process start-up is excluded; the
 start-up of a real ``jobman sql`` process (interpreter, imports, connection, an empty claim) is
-measured separately.
+measured separately. What a process costs once inside that span (its connection, the loop's start,
+the first job's code provenance with its git calls, its end) is measured too, by draining as many
+jobs as processes, beside the reference's: with --jobs 3000 over 16 workers, each worker runs about
+190 jobs, and that cost is a visible part of the per-job figures (``--jobs`` larger dilutes it).
 
 Latency: single-client claim (+ finish, not timed) on tables of 10,000 and 1,000,000 START rows,
 median and 99th percentile, through the store and through the plain statement.
@@ -271,6 +274,18 @@ def main() -> None:
                 print(f"{w:>7} {names[k]:>18} {statistics.median(r.client_ms for r in rs):8.3f} "
                       f"{statistics.median(r.server_ms for r in rs):8.3f} "
                       f"{statistics.median(r.client_ms + r.server_ms for r in rs):8.3f} {ratio:10.2f}")
+        wmax = max(cpu)
+        if wmax > 1 and "ours" in kinds:  # what each process costs once, apart from its jobs
+            fixed = {k: [throughput(server, wmax, wmax, k, dirs) for _ in range(args.reps)] for k in ("reference", "ours")}
+            print(f"\nCPU of one process draining {wmax} jobs with {wmax} processes (one job each: connection, "
+                  "the loop's start, a first job, the end; ms, median of reps):")
+            for k, rs in fixed.items():
+                print(f"{names[k]:>18}   workers {statistics.median(r.client_ms for r in rs):6.1f}   server "
+                      f"{statistics.median(r.server_ms for r in rs):6.1f}")
+            extra = statistics.median(f.client_ms + f.server_ms - r.client_ms - r.server_ms
+                                      for f, r in zip(fixed["ours"], fixed["reference"]))
+            print(f"  the worker's extra, spread over {args.jobs} jobs of {wmax} workers: "
+                  f"{extra * wmax / args.jobs:.3f} ms per job of the totals above")
         print("\nper-job cost in one process (ms, median of reps):")
         costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
         for key in costs[0]:
