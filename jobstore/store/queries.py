@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 QUERIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queries")
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
@@ -52,12 +52,39 @@ def render(text: str, names: Mapping[str, str], literal_braces: bool = True) -> 
     return _PLACEHOLDER_RE.sub(sub, text)
 
 
-def render_all(dialect: str, names: Mapping[str, str], quote: Callable[[str], str]) -> dict[str, str]:
+class Rendered(Mapping[str, str]):
+    """The queries of a dialect for one table, each rendered when first asked for: a store runs a
+    few of the dialect's hundred-odd queries, and rendering them all cost every process that
+    opens a store (a worker's start included) about 0.3 ms."""
+
+    def __init__(self, raw: Mapping[str, str], names: Mapping[str, str]) -> None:
+        self._raw = raw
+        self._names = names
+        self._done: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        text = self._done.get(name)
+        if text is None:
+            text = self._done[name] = render(self._raw[name], self._names)
+        return text
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def render_all(dialect: str, names: Mapping[str, str], quote: Callable[[str], str]) -> Rendered:
     """Every query of ``dialect`` with its identifiers (``names``: placeholder → raw name, quoted
-    here with ``quote``) and its fragments (:data:`FRAGMENTS`: the job's columns, the clock) substituted."""
+    here with ``quote``) and its fragments (:data:`FRAGMENTS`: the job's columns, the clock)
+    substituted, each when first used."""
     raw = load(dialect)
     quoted = {k: quote(v) for k, v in names.items()}
     fragments: dict[str, str] = {}
     for name in FRAGMENTS:
         fragments[name] = render(raw[name], {**quoted, **fragments})
-    return {name: render(text, {**quoted, **fragments}) for name, text in raw.items()}
+    return Rendered(raw, {**quoted, **fragments})

@@ -89,3 +89,21 @@ def test_both_dialects_define_the_same_queries():
     pg, lite = _queries.load("postgres"), _queries.load("sqlite")
     assert set(pg) - _queries.OPTIONAL == set(lite) - _queries.OPTIONAL
     assert {"claim", "reap", "heartbeat", "save", "finish", "insert_from_tmp", "create_schema"} <= set(pg)
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_queries_are_rendered_when_first_used_and_each_renders(dialect):
+    names = {"table": "t", "meta": "t__meta"}
+    rendered = _queries.render_all(dialect, names, lambda n: f'"{n}"')
+    raw = _queries.load(dialect)
+    assert set(rendered) == set(raw) and len(rendered) == len(raw)
+    assert "claim" in rendered and "no_such_query" not in rendered
+    assert rendered._done == {}  # nothing rendered before it is asked for
+    claim = rendered["claim"]
+    assert rendered._done == {"claim": claim} and rendered["claim"] is claim
+    assert '"t"' in claim and "{table}" not in claim and "{claimable}" not in claim
+    for name in raw:  # every query renders: its identifiers and fragments are all substituted
+        text = rendered[name]
+        assert "{table}" not in text and "{now}" not in text and "{job_columns}" not in text, name
+    with pytest.raises(KeyError):
+        rendered["no_such_query"]
