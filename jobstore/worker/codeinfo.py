@@ -42,24 +42,56 @@ COMPARED: tuple[str, ...] = ("git_commit", "git_dirty", "git_diff_sha256", "pyth
 WARNING = "warning"
 
 
-def _git(directory: str, *args: str) -> str | None:
-    """stdout of ``git -C directory ARGS``, or None (no git, not a repository, an error)."""
+def _git_run(directory: str, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """``git -C directory ARGS``, its output captured; None when git cannot be run."""
     try:
-        done = subprocess.run(["git", "-C", directory, *args], capture_output=True, timeout=GIT_TIMEOUT_S,
+        return subprocess.run(["git", "-C", directory, *args], capture_output=True, timeout=GIT_TIMEOUT_S,
                               env={**os.environ, "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"})
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+
+def _git(directory: str, *args: str) -> str | None:
+    """stdout of ``git -C directory ARGS``, or None (no git, not a repository, an error)."""
+    done = _git_run(directory, *args)
+    return done.stdout.decode("utf-8", "replace") if done is not None and done.returncode == 0 else None
+
+
+_GIT_USAGE_ERROR = 129  # git's exit status for an option it does not know
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def _commit_and_changes(directory: str) -> tuple[str | None, bool]:
+    """The commit checked out in ``directory`` (None: not in a repository, or no commit yet) and
+    whether a tracked file may differ from it, from one ``git status``. A git older than its
+    porcelain v2 (2.11) answers through ``rev-parse``, and the diff decides the rest."""
+    done = _git_run(directory, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if done is not None and done.returncode == _GIT_USAGE_ERROR:
+        commit = _git(directory, "rev-parse", "HEAD")
+        return (commit.strip() if commit else None), True
+    if done is None or done.returncode != 0:
+        return None, False
+    commit, changed = None, False
+    for line in done.stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line[len("# branch.oid "):].strip()
+        elif line and not line.startswith("#"):
+            changed = True  # a tracked file changed, staged or not (or a conflict)
+    return (commit if commit is not None and _COMMIT_RE.fullmatch(commit) else None), changed  # "(initial)"
 
 
 def _git_keys(path: str) -> dict[str, Any]:
-    """The commit of the repository holding ``path``, whether its tracked files differ, the diff."""
+    """The commit of the repository holding ``path``, whether its tracked files differ, the diff.
+
+    ``git status`` gives the commit and whether any tracked file changed; only then does
+    ``git diff HEAD`` run, and it decides (a change that shows no diff is none). A clean tree
+    costs one git process, not two (``rev-parse`` then ``diff``)."""
     directory = os.path.dirname(path)
-    commit = _git(directory, "rev-parse", "HEAD")
+    commit, changed = _commit_and_changes(directory)
     if commit is None:
         return {}
-    diff = _git(directory, "diff", "HEAD", "--no-color", "--no-ext-diff") or ""
-    keys: dict[str, Any] = {"git_commit": commit.strip(), "git_dirty": bool(diff)}
+    diff = (_git(directory, "diff", "HEAD", "--no-color", "--no-ext-diff") or "") if changed else ""
+    keys: dict[str, Any] = {"git_commit": commit, "git_dirty": bool(diff)}
     if diff:
         raw = diff.encode("utf-8")
         keys["git_diff_sha256"] = hashlib.sha256(raw).hexdigest()

@@ -1,7 +1,10 @@
-"""The package versions a job's code provenance records (``jobstore.worker.codeinfo``): read from
-the header of each distribution's metadata, the same as ``importlib.metadata.version`` gives."""
+"""What a job's code provenance records (``jobstore.worker.codeinfo``): the package versions, read
+from the header of each distribution's metadata, the same as ``importlib.metadata.version`` gives;
+the git keys, the same as ``rev-parse HEAD`` and ``diff HEAD`` gave, from fewer git processes."""
 from __future__ import annotations
 
+import hashlib
+import subprocess
 from importlib import metadata
 
 import pytest
@@ -79,3 +82,86 @@ def test_a_path_entry_that_is_not_a_directory_leaves_it_to_importlib(tmp_path, m
     monkeypatch.syspath_prepend(str(archive))
     assert codeinfo._scanned_versions(("numpy",)) is None
     assert codeinfo._packages() == _per_name(codeinfo.KEY_PACKAGES)
+
+
+# -- the git keys: one `git status`, then `git diff HEAD` only when a tracked file changed ----------
+
+
+def _sh(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+                           *args], check=True, capture_output=True, text=True).stdout
+
+
+def _two_calls(path):
+    """What the keys were before: ``rev-parse HEAD``, then ``diff HEAD`` whatever the tree."""
+    directory = str(path.parent)
+    commit = codeinfo._git(directory, "rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    diff = codeinfo._git(directory, "diff", "HEAD", "--no-color", "--no-ext-diff") or ""
+    return {"git_commit": commit.strip(), "git_dirty": bool(diff), **(
+        {"git_diff_sha256": hashlib.sha256(diff.encode()).hexdigest(), "git_diff": diff} if diff else {})}
+
+
+@pytest.fixture
+def git_calls(monkeypatch):
+    calls = []
+    run = codeinfo._git_run
+
+    def counted(directory, *args):
+        calls.append(args[0])
+        return run(directory, *args)
+
+    monkeypatch.setattr(codeinfo, "_git_run", counted)
+    return calls
+
+
+@pytest.fixture
+def repo(tmp_path):
+    _sh(tmp_path, "init", "-q")
+    exp = tmp_path / "exp.py"
+    exp.write_text("def run(state, channel):\n    pass\n")
+    (tmp_path / "other.txt").write_text("a\n")
+    return exp
+
+
+def test_a_clean_tree_costs_one_git_call_and_a_changed_one_two(repo, git_calls):
+    assert codeinfo._git_keys(str(repo)) == {}  # no commit yet: no keys, as rev-parse HEAD failing
+    _sh(repo.parent, "add", ".")
+    _sh(repo.parent, "commit", "-qm", "first")
+    git_calls.clear()
+    clean = codeinfo._git_keys(str(repo))
+    assert git_calls == ["status"]
+    assert clean == _two_calls(repo) == {"git_commit": _sh(repo.parent, "rev-parse", "HEAD").strip(), "git_dirty": False}
+    (repo.parent / "untracked.txt").write_text("x\n")  # untracked files are no change (nor were they)
+    assert codeinfo._git_keys(str(repo)) == _two_calls(repo) == clean
+    (repo.parent / "other.txt").write_text("b\n")
+    git_calls.clear()
+    changed = codeinfo._git_keys(str(repo))
+    assert git_calls == ["status", "diff"]
+    assert changed == _two_calls(repo) and changed["git_dirty"] and "+b" in changed["git_diff"]
+    _sh(repo.parent, "add", "other.txt")  # staged only
+    assert codeinfo._git_keys(str(repo)) == _two_calls(repo) == changed
+
+
+def test_outside_a_repository_there_are_no_keys(tmp_path, git_calls):
+    exp = tmp_path / "exp.py"
+    exp.write_text("")
+    assert codeinfo._git_keys(str(exp)) == {}
+    assert git_calls == ["status"]
+
+
+def test_a_git_without_porcelain_v2_is_asked_through_rev_parse(repo, monkeypatch, git_calls):
+    _sh(repo.parent, "add", ".")
+    _sh(repo.parent, "commit", "-qm", "first")
+    run = codeinfo._git_run
+
+    def old_git(directory, *args):  # what git before 2.11 answers to --porcelain=v2
+        if args[0] == "status":
+            return subprocess.CompletedProcess(["git", *args], 129, b"", b"error: unknown option\n")
+        return run(directory, *args)
+
+    monkeypatch.setattr(codeinfo, "_git_run", old_git)
+    assert codeinfo._git_keys(str(repo)) == _two_calls(repo)
+    (repo.parent / "other.txt").write_text("c\n")
+    assert codeinfo._git_keys(str(repo)) == _two_calls(repo) and codeinfo._git_keys(str(repo))["git_dirty"]
