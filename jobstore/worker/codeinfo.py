@@ -58,7 +58,8 @@ def _git(directory: str, *args: str) -> str | None:
 
 
 _GIT_USAGE_ERROR = 129  # git's exit status for an option it does not know
-_COMMIT_RE = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+# a git object id (SHA-1 or SHA-256), and a sha256 hex digest: what _short() cuts to 12 characters
+_HEX_ID_RE = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 
 def _commit_and_changes(directory: str) -> tuple[str | None, bool]:
@@ -77,7 +78,7 @@ def _commit_and_changes(directory: str) -> tuple[str | None, bool]:
             commit = line[len("# branch.oid "):].strip()
         elif line and not line.startswith("#"):
             changed = True  # a tracked file changed, staged or not (or a conflict)
-    return (commit if commit is not None and _COMMIT_RE.fullmatch(commit) else None), changed  # "(initial)"
+    return (commit if commit is not None and _HEX_ID_RE.fullmatch(commit) else None), changed  # "(initial)"
 
 
 def _git_keys(path: str) -> dict[str, Any]:
@@ -180,18 +181,15 @@ def _scanned_versions(names: tuple[str, ...]) -> dict[str, str] | None:
 
 
 def _packages() -> str:
-    scanned = _scanned_versions(KEY_PACKAGES)
-    found = []
-    for name in KEY_PACKAGES:
-        if scanned is not None:
-            if name in scanned:
-                found.append(f"{name}=={scanned[name]}")
-            continue
-        try:
-            found.append(f"{name}=={_version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return " ".join(found)
+    versions = _scanned_versions(KEY_PACKAGES)
+    if versions is None:
+        versions = {}
+        for name in KEY_PACKAGES:
+            try:
+                versions[name] = _version(name)
+            except metadata.PackageNotFoundError:
+                continue
+    return " ".join(f"{name}=={versions[name]}" for name in KEY_PACKAGES if name in versions)
 
 
 def describe(experiment: str) -> dict[str, Any]:
@@ -214,7 +212,7 @@ def schedule_keys(experiment: str) -> dict[str, Any]:
 
 def _short(value: Any) -> str:
     text = str(value)
-    return text[:12] if len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text) else text
+    return text[:12] if _HEX_ID_RE.fullmatch(text) else text
 
 
 def differences(scheduled: Mapping[str, Any], ran: Mapping[str, Any]) -> list[str]:
