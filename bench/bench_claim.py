@@ -264,6 +264,11 @@ def main() -> None:
             line += " " + " ".join(f"{statistics.median(r / ref for r, ref in zip(rates[k], rates['reference'])):>18.2f}"
                                    for k in kinds[1:])
             print(line, flush=True)
+            if args.reps > 1:  # the spread: how far one repetition's ratio can be from the median
+                print(f"{'':>7} each repetition's ratio: " + "; ".join(
+                    f"{names[k]} " + " ".join(f"{r / ref:.2f}" for r, ref in sorted(zip(rates[k], rates["reference"]),
+                                                                                     key=lambda p: p[0] / p[1]))
+                    for k in kinds[1:]), flush=True)
         print("\nCPU per job (ms, median of reps; workers = the forked processes, server = the postmaster "
               "and its backends): with more workers than cores the rate follows the total")
         print(f"{'workers':>7} {'loop':>18} {'workers':>8} {'server':>8} {'total':>8} {'total/ref':>10}")
