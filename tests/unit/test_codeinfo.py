@@ -144,6 +144,32 @@ def test_a_clean_tree_costs_one_git_call_and_a_changed_one_two(repo, git_calls):
     assert codeinfo._git_keys(str(repo)) == _two_calls(repo) == changed
 
 
+def test_the_distance_to_the_upstream_is_not_counted(repo, monkeypatch):
+    """A branch far behind its upstream: ``git status --branch`` would walk every commit between
+    them on each worker start and each schedule; the keys need only the commit."""
+    _sh(repo.parent, "add", ".")
+    _sh(repo.parent, "commit", "-qm", "first")
+    _sh(repo.parent, "branch", "-q", "up")
+    _sh(repo.parent, "checkout", "-q", "up")
+    for i in range(3):
+        _sh(repo.parent, "commit", "-q", "--allow-empty", "-m", f"upstream {i}")
+    _sh(repo.parent, "checkout", "-q", "-")
+    _sh(repo.parent, "branch", "-q", "--set-upstream-to=up")
+    outputs = []
+    run = codeinfo._git_run
+
+    def seen(directory, *args):
+        done = run(directory, *args)
+        if done is not None and args[0] == "status":
+            outputs.append(done.stdout.decode())
+        return done
+
+    monkeypatch.setattr(codeinfo, "_git_run", seen)
+    assert codeinfo._git_keys(str(repo)) == _two_calls(repo)
+    assert "# branch.upstream up\n" in outputs[0]
+    assert "# branch.ab +? -?\n" in outputs[0]  # counted, it would be +0 -3
+
+
 def test_outside_a_repository_there_are_no_keys(tmp_path, git_calls):
     exp = tmp_path / "exp.py"
     exp.write_text("")
