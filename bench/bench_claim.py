@@ -244,7 +244,7 @@ def main() -> None:
     server = PgServer()
     try:
         print(f"PostgreSQL on 127.0.0.1:{server.port}, {os.cpu_count()} CPUs; {args.jobs} no-op jobs per run, "
-              f"median of {args.reps}", flush=True)
+              f"median of {args.reps}; Python {sys.version.split()[0]} ({os.path.realpath(sys.executable)})", flush=True)
         kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"
                                  and not (k == "release" and args.no_release_variant)]
         names = {"reference": "reference", "store": "store", "ours": "ours", "disk": "ours,disk",
