@@ -66,8 +66,9 @@ def _commit_and_changes(directory: str) -> tuple[str | None, bool]:
     """The commit checked out in ``directory`` (None: not in a repository, or no commit yet) and
     whether a tracked file may differ from it, from one ``git status``, which does not count how
     far the branch is from its upstream (``--branch`` alone walks the commits between them: 67 ms
-    per call on a branch 20,000 commits behind, ``bench/bench_provenance.py``). A git older than 2.17 (porcelain v2 came in 2.11,
-    ``--no-ahead-behind`` in 2.17) answers through ``rev-parse``, and the diff decides the rest."""
+    per call on a branch 20,000 commits behind, ``bench/bench_provenance.py``). A git older than
+    2.17 (porcelain v2 came in 2.11, ``--no-ahead-behind`` in 2.17) answers through ``rev-parse``,
+    and the diff decides the rest."""
     done = _git_run(directory, "status", "--porcelain=v2", "--branch", "--no-ahead-behind", "--untracked-files=no")
     if done is not None and done.returncode == _GIT_USAGE_ERROR:
         commit = _git(directory, "rev-parse", "HEAD")

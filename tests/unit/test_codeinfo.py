@@ -182,7 +182,8 @@ def test_a_git_without_porcelain_v2_is_asked_through_rev_parse(repo, monkeypatch
     _sh(repo.parent, "commit", "-qm", "first")
     run = codeinfo._git_run
 
-    def old_git(directory, *args):  # what git before 2.11 answers to --porcelain=v2 (and before 2.17 to --no-ahead-behind)
+    # what git before 2.11 answers to --porcelain=v2 (and before 2.17 to --no-ahead-behind)
+    def old_git(directory, *args):
         if args[0] == "status":
             return subprocess.CompletedProcess(["git", *args], 129, b"", b"error: unknown option\n")
         return run(directory, *args)
