@@ -19,6 +19,12 @@ the first job's code provenance with its git calls, its end) is measured too, by
 jobs as processes, beside the reference's: with --jobs 3000 over 16 workers, each worker runs about
 190 jobs, and that cost is a visible part of the per-job figures (``--jobs`` larger dilutes it).
 
+With ``--statements`` the server runs with pg_stat_statements, and each loop's statements are
+summed per job: how many, the server's execution time (planning included) and the WAL they wrote.
+The server CPU a loop costs beyond that execution time is the protocol around it (parsing the
+parameters, sending the rows back, the round trips themselves); execution is timed on the wall
+clock, so with more workers than cores it includes time spent descheduled.
+
 Latency: single-client claim (+ finish, not timed) on tables of 10,000 and 1,000,000 START rows,
 median and 99th percentile, through the store and through the plain statement.
 Figures are medians of ``--reps`` repetitions; the machine is shared, so they are noisy: each
@@ -120,15 +126,37 @@ def _drain(target, args: tuple, workers: int, **kwargs) -> tuple[float, int]:
 
 @dataclass
 class Run:
-    """One drain: jobs/s, and the CPU milliseconds per job of the workers and of the server."""
+    """One drain: jobs/s, and the CPU milliseconds per job of the workers and of the server; with
+    ``--statements``, per job: statements, their execution milliseconds and WAL bytes."""
     rate: float
     client_ms: float
     server_ms: float
+    statements: float | None = None
+    exec_ms: float | None = None
+    wal_bytes: float | None = None
 
 
-def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str]) -> Run:
+STATEMENTS = "pg_stat_statements"
+
+
+def _statement_totals(server: PgServer, db: str) -> tuple[int, float, float]:
+    """Calls, execution + planning milliseconds and WAL bytes of the statements run in ``db``
+    since the last reset (pg_stat_statements is per cluster: the view is read from ``postgres``)."""
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        row = conn.execute(f"SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time + total_plan_time), 0), "
+                           f"coalesce(sum(wal_bytes), 0) FROM {STATEMENTS} "
+                           "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s)", (db,)).fetchone()
+    return int(row[0]), float(row[1]), float(row[2])
+
+
+def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str],
+               statements: bool = False) -> Run:
     url = _fill(server, n_jobs)
+    db = url.split("/")[-1].split("?")[0]
     try:
+        if statements:  # the fill's statements are not the loop's
+            with psycopg.connect(server.dsn(), autocommit=True) as conn:
+                conn.execute(f"SELECT {STATEMENTS}_reset()")
         where = exproot_dirs["disk" if kind == "disk" else "tmpfs"]
         with tempfile.TemporaryDirectory(prefix="bench-claim.", dir=where) as root:
             c0, s0 = os.times(), server_cpu_s(server.data)
@@ -145,9 +173,13 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
         if total != n_jobs or done != n_jobs:
             raise RuntimeError(f"{kind} with {workers} workers ran {total} jobs ({done} DONE) of {n_jobs}")
         client_s = c1.children_user + c1.children_system - c0.children_user - c0.children_system
-        return Run(rate, client_s / n_jobs * 1e3, (s1 - s0) / n_jobs * 1e3)
+        run = Run(rate, client_s / n_jobs * 1e3, (s1 - s0) / n_jobs * 1e3)
+        if statements:
+            calls, exec_ms, wal = _statement_totals(server, db)
+            run.statements, run.exec_ms, run.wal_bytes = calls / n_jobs, exec_ms / n_jobs, wal / n_jobs
+        return run
     finally:
-        server.dropdb(url.split("/")[-1].split("?")[0])
+        server.dropdb(db)
 
 
 def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
@@ -239,10 +271,16 @@ def main() -> None:
                     help="where the job directories go for 'ours' (default /dev/shm: RAM)")
     ap.add_argument("--disk", default=tempfile.gettempdir(),
                     help="where they go for 'ours, disk' (default the temp dir)")
+    ap.add_argument("--statements", action="store_true",
+                    help="run the server with pg_stat_statements and print each loop's statements, server "
+                         "execution time and WAL per job (the extension adds its own cost to every loop)")
     args = ap.parse_args()
     dirs = {"tmpfs": args.tmpfs, "disk": args.disk}
-    server = PgServer()
+    server = PgServer({"shared_preload_libraries": STATEMENTS} if args.statements else None)
     try:
+        if args.statements:
+            with psycopg.connect(server.dsn(), autocommit=True) as conn:
+                conn.execute(f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS}")
         print(f"PostgreSQL on 127.0.0.1:{server.port}, {os.cpu_count()} CPUs; {args.jobs} no-op jobs per run, "
               f"median of {args.reps}; Python {sys.version.split()[0]} ({os.path.realpath(sys.executable)})", flush=True)
         kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"
@@ -257,7 +295,7 @@ def main() -> None:
             runs: dict[str, list[Run]] = {k: [] for k in kinds}
             for _ in range(args.reps):  # interleaved: every kind once per repetition
                 for k in kinds:
-                    runs[k].append(throughput(server, args.jobs, w, k, dirs))
+                    runs[k].append(throughput(server, args.jobs, w, k, dirs, args.statements))
             rates = {k: [r.rate for r in rs] for k, rs in runs.items()}
             cpu[w] = runs
             line = f"{w:>7} " + " ".join(f"{statistics.median(rates[k]):>22.0f}" for k in kinds)
@@ -279,6 +317,17 @@ def main() -> None:
                 print(f"{w:>7} {names[k]:>18} {statistics.median(r.client_ms for r in rs):8.3f} "
                       f"{statistics.median(r.server_ms for r in rs):8.3f} "
                       f"{statistics.median(r.client_ms + r.server_ms for r in rs):8.3f} {ratio:10.2f}")
+        if args.statements:
+            print("\nServer side per job (median of reps; execution = pg_stat_statements' execution and planning "
+                  "time, a wall time: with more workers than cores it includes time descheduled, and outside = server "
+                  "CPU minus execution, the protocol around the statements, is then a lower bound)")
+            print(f"{'workers':>7} {'loop':>18} {'statements':>10} {'execution':>10} {'outside':>8} {'WAL bytes':>10}")
+            for w, runs in cpu.items():
+                for k, rs in runs.items():
+                    print(f"{w:>7} {names[k]:>18} {statistics.median(r.statements or 0 for r in rs):10.2f} "
+                          f"{statistics.median(r.exec_ms or 0 for r in rs):10.3f} "
+                          f"{statistics.median(r.server_ms - (r.exec_ms or 0) for r in rs):8.3f} "
+                          f"{statistics.median(r.wal_bytes or 0 for r in rs):10.0f}")
         wmax = max(cpu)
         if wmax > 1 and "ours" in kinds:  # what each process costs once, apart from its jobs
             fixed = {k: [throughput(server, wmax, wmax, k, dirs) for _ in range(args.reps)] for k in ("reference", "ours")}
