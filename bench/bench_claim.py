@@ -136,23 +136,15 @@ class Run:
     wal_bytes: float | None = None
 
 
-STATEMENTS = "pg_stat_statements"
-
-
-def _on_postgres(server: PgServer, query: str, params: tuple = ()) -> tuple | None:
-    """One statement in the ``postgres`` database (pg_stat_statements is per cluster: its
-    extension, view and reset live there); its first row, None when it returns none."""
-    with psycopg.connect(server.dsn(), autocommit=True) as conn:
-        cur = conn.execute(query, params)
-        return cur.fetchone() if cur.description is not None else None
+STATEMENTS = "pg_stat_statements"  # per cluster: its extension, view and reset live in `postgres`
 
 
 def _statement_totals(server: PgServer, db: str) -> tuple[int, float, float]:
     """Calls, execution + planning milliseconds and WAL bytes of the statements run in ``db``
     since the last reset."""
-    row = _on_postgres(server, f"SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time + total_plan_time), 0), "
-                               f"coalesce(sum(wal_bytes), 0) FROM {STATEMENTS} "
-                               "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s)", (db,))
+    row = server.execute(f"SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time + total_plan_time), 0), "
+                         f"coalesce(sum(wal_bytes), 0) FROM {STATEMENTS} "
+                         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s)", (db,))
     assert row is not None  # an aggregate always returns its row
     return int(row[0]), float(row[1]), float(row[2])
 
@@ -163,7 +155,7 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
     db = url.split("/")[-1].split("?")[0]
     try:
         if statements:  # the fill's statements are not the loop's
-            _on_postgres(server, f"SELECT {STATEMENTS}_reset()")
+            server.execute(f"SELECT {STATEMENTS}_reset()")
         where = exproot_dirs["disk" if kind == "disk" else "tmpfs"]
         with tempfile.TemporaryDirectory(prefix="bench-claim.", dir=where) as root:
             c0, s0 = os.times(), server_cpu_s(server.data)
@@ -286,7 +278,7 @@ def main() -> None:
     server = PgServer({"shared_preload_libraries": STATEMENTS} if args.statements else None)
     try:
         if args.statements:
-            _on_postgres(server, f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS}")
+            server.execute(f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS}")
         print(f"PostgreSQL on 127.0.0.1:{server.port}, {os.cpu_count()} CPUs; {args.jobs} no-op jobs per run, "
               f"median of {args.reps}; Python {sys.version.split()[0]} ({os.path.realpath(sys.executable)})", flush=True)
         kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"

@@ -89,12 +89,18 @@ class PgServer:
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def createdb(self, name: str | None = None, owner: str | None = None) -> str:
+    def execute(self, query: str, params: tuple | None = None) -> tuple | None:
+        """One statement in the ``postgres`` database, on a connection of its own in autocommit
+        (``create database`` cannot run in a transaction); its first row, None when it returns none."""
         import psycopg
 
-        name = name or "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.dsn(), autocommit=True) as c:
-            c.execute(f'create database "{name}"' + (f' owner "{owner}"' if owner else ""))
+            cur = c.execute(query, params)
+            return cur.fetchone() if cur.description is not None else None
+
+    def createdb(self, name: str | None = None, owner: str | None = None) -> str:
+        name = name or "t_" + uuid.uuid4().hex[:12]
+        self.execute(f'create database "{name}"' + (f' owner "{owner}"' if owner else ""))
         return name
 
     def add_password_role(self, role: str, password: str) -> None:
@@ -118,10 +124,7 @@ class PgServer:
             self._run("pg_ctl", "-D", self.data, "reload")
 
     def dropdb(self, name: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.dsn(), autocommit=True) as c:
-            c.execute(f'drop database if exists "{name}" with (force)')
+        self.execute(f'drop database if exists "{name}" with (force)')
 
     def url(self, dbname: str, table: str = "jobs", user: str = "postgres", password: str | None = None) -> str:
         """A jobstore URL for ``table`` in database ``dbname`` (with ``password`` in it if given)."""
