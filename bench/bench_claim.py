@@ -19,6 +19,13 @@ the first job's code provenance with its git calls, its end) is measured too, by
 jobs as processes, beside the reference's: with --jobs 3000 over 16 workers, each worker runs about
 190 jobs, and that cost is a visible part of the per-job figures (``--jobs`` larger dilutes it).
 
+In one process each loop's wall time, its own CPU and the server's CPU per job are measured too,
+with one more loop: the reference with a busy pause between its claim and its UPDATE as long as
+the worker's extra CPU per job. A backend that waits for its client costs the server more per
+statement than one answering a tight loop (it sleeps and wakes, on caches the client used
+meanwhile): that loop is the server's share to set the worker's beside, as on a cluster, where
+every worker computes between its statements.
+
 With ``--statements`` the server runs with pg_stat_statements, and each loop's statements are
 summed per job: how many, the server's execution time (planning included) and the WAL they wrote.
 The server CPU a loop costs beyond that execution time is the protocol around it (parsing the
@@ -73,13 +80,7 @@ def _ref_proc(dsn: str, go, results) -> None:
     conn = psycopg.connect(dsn, autocommit=True)
     go.wait()
     t0 = time.perf_counter()
-    n = 0
-    while True:
-        row = conn.execute(REF_CLAIM).fetchone()
-        if row is None:
-            break
-        conn.execute(REF_DONE, (row[0],))
-        n += 1
+    n = _ref_loop(conn)
     results.put((t0, time.perf_counter(), n))
     conn.close()
 
@@ -181,29 +182,71 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
         server.dropdb(db)
 
 
-def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
-    """Milliseconds per job in one process, where the difference between the loops comes from:
-    the two plain statements, store.claim + store.finish (reap, lease, returned row, state JSON),
-    and the whole worker (plus job directory, conf files, redirection, experiment import)."""
-    out: dict[str, float] = {}
-    url = _fill(server, n_jobs)
-    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
-        t = time.perf_counter()
-        while (row := conn.execute(REF_CLAIM).fetchone()) is not None:
-            conn.execute(REF_DONE, (row[0],))
-        out["reference (2 statements)"] = (time.perf_counter() - t) / n_jobs * 1e3
-    url = _fill(server, n_jobs)
-    with open_db(url) as store:
-        t = time.perf_counter()
-        while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
-            store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
-        out["store.claim + store.finish"] = (time.perf_counter() - t) / n_jobs * 1e3
-    url = _fill(server, n_jobs)
-    with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
-        t = time.perf_counter()
-        run_worker(store, root, WorkerOptions(n=0), out=dn)
-        out["worker loop (job dirs in RAM)"] = (time.perf_counter() - t) / n_jobs * 1e3
+def _ref_loop(conn: psycopg.Connection, pause_s: float = 0.0) -> int:
+    """The reference loop on one connection; with ``pause_s``, busy between the claim and the
+    UPDATE for that long (as a worker computes between its statements). The jobs it ran."""
+    n = 0
+    while (row := conn.execute(REF_CLAIM).fetchone()) is not None:
+        if pause_s:
+            until = time.perf_counter() + pause_s
+            while time.perf_counter() < until:
+                pass
+        conn.execute(REF_DONE, (row[0],))
+        n += 1
+    return n
+
+
+@dataclass
+class Cost:
+    """One loop in one process: wall, its own CPU and the server's CPU, milliseconds per job."""
+    wall_ms: float
+    client_ms: float
+    server_ms: float
+
+
+def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
+    """Per job in one process, where the difference between the loops comes from: the two plain
+    statements, store.claim + store.finish (reap, lease, returned row, state JSON), the whole
+    worker (plus job directory, conf files, redirection, experiment import), and the two plain
+    statements again with a pause as long as the worker's extra CPU per job between them: a
+    backend that waits for its client costs the server more per statement (it sleeps and wakes,
+    on caches the client used meanwhile), so that loop is the server's share to set the worker's
+    beside."""
+    out: dict[str, Cost] = {}
+
+    def timed(key: str, loop) -> None:
+        url = _fill(server, n_jobs)
+        try:
+            w, c, s = time.perf_counter(), time.process_time(), server_cpu_s(server.data)
+            loop(url)
+            out[key] = Cost(*((x / n_jobs * 1e3) for x in (time.perf_counter() - w, time.process_time() - c,
+                                                           server_cpu_s(server.data) - s)))
+        finally:
+            server.dropdb(url.split("/")[-1].split("?")[0])
+
+    def reference(url: str, pause_s: float = 0.0) -> None:
+        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+            _ref_loop(conn, pause_s)
+
+    def store_loop(url: str) -> None:
+        with open_db(url) as store:
+            while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
+                store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
+
+    def worker(url: str) -> None:
+        with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
+            run_worker(store, root, WorkerOptions(n=0), out=dn)
+
+    timed(REFERENCE, reference)
+    timed("store.claim + store.finish", store_loop)
+    timed(WORKER, worker)
+    pause_s = max(0.0, out[WORKER].client_ms - out[REFERENCE].client_ms) / 1e3
+    timed(REF_PAUSED, functools.partial(reference, pause_s=pause_s))
     return out
+
+
+REFERENCE, WORKER = "reference (2 statements)", "worker loop (job dirs in RAM)"
+REF_PAUSED = "reference, paused as the worker"
 
 
 def startup(server: PgServer, reps: int) -> float:
@@ -338,10 +381,13 @@ def main() -> None:
                                       for f, r in zip(fixed["ours"], fixed["reference"]))
             print(f"  the worker's extra, spread over {args.jobs} jobs of {wmax} workers: "
                   f"{extra * wmax / args.jobs:.3f} ms per job of the totals above")
-        print("\nper-job cost in one process (ms, median of reps):")
+        print("\nper job in one process (ms, median of reps): wall, the process's CPU, the server's CPU")
         costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
         for key in costs[0]:
-            print(f"  {key:<32} {statistics.median(c[key] for c in costs):7.3f}")
+            print(f"  {key:<32} " + " ".join(f"{statistics.median(getattr(c[key], f) for c in costs):7.3f}"
+                                             for f in ("wall_ms", "client_ms", "server_ms")))
+        print(f"  ('{REF_PAUSED}': busy between its claim and its UPDATE for the worker's CPU per job "
+              "minus the reference's)")
         print(f"\nstart-up of one `jobman sql` process (empty table): {startup(server, args.reps):.2f} s "
               "(excluded from the rates above)", flush=True)
         print(f"\n{'rows':>9} {'store.claim ms p50/p99':>24} {'reference ms p50/p99':>22}", flush=True)
