@@ -319,17 +319,7 @@ def password_role(pg_server):
     """A role that must give its password (scram), on the session's trust-auth server: one
     pg_hba line for this role only, ahead of the trust lines."""
     role, password = "jobman_pw_role", "right-pass"
-    hba = os.path.join(pg_server.data, "pg_hba.conf")
-    with open(hba) as f:
-        text = f.read()
-    entry = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
-    if entry not in text:
-        with open(hba, "w") as f:
-            f.write(entry + text)
-    with psycopg.connect(pg_server.dsn(), autocommit=True) as c:
-        if not c.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
-            c.execute(f"create role {role} login password '{password}'")
-        c.execute("select pg_reload_conf()")
+    pg_server.add_password_role(role, password)
     return role, password
 
 
