@@ -11,7 +11,11 @@ statement); "ours, 2 statements" is the same with the finish and the claim sent 
 connection released before each experiment, reconnect for the finish); "store" is ``store.claim`` + ``store.finish`` alone (no job directory, no experiment:
 what the worker loop adds is the difference); "reference" is two plain psycopg statements per job
 on a persistent autocommit connection (the SKIP LOCKED claim and an UPDATE marking the job done)
-against the same table: the ideal two-statement loop.
+against the same table: the ideal two-statement loop. "ref,paused" (``--kinds ...,paused``) is the
+reference busy between its claim and its UPDATE for the worker's extra CPU per job (measured first,
+in one process): what a client that computes as much per job as the worker reaches with the ideal
+statements, so the distance from it to "ours" is what the worker's own work costs once 16
+processes share the cores (a busy loop keeps a few cache lines; the worker's Python touches many).
 Each process is timed from just before its first claim, so process start-up is excluded; the
 start-up of a real ``jobman sql`` process (interpreter, imports, connection, an empty claim) is
 measured separately. What a process costs once inside that span (its connection, the loop's start,
@@ -76,11 +80,11 @@ def _fill(server: PgServer, n_jobs: int) -> str:
     return url
 
 
-def _ref_proc(dsn: str, go, results) -> None:
+def _ref_proc(dsn: str, go, results, pause_s: float = 0.0) -> None:
     conn = psycopg.connect(dsn, autocommit=True)
     go.wait()
     t0 = time.perf_counter()
-    n = _ref_loop(conn)
+    n = _ref_loop(conn, pause_s)
     results.put((t0, time.perf_counter(), n))
     conn.close()
 
@@ -151,7 +155,7 @@ def _statement_totals(server: PgServer, db: str) -> tuple[int, float, float]:
 
 
 def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str],
-               statements: bool = False) -> Run:
+               statements: bool = False, pause_s: float = 0.0) -> Run:
     url = _fill(server, n_jobs)
     db = url.split("/")[-1].split("?")[0]
     try:
@@ -160,8 +164,9 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
         where = exproot_dirs["disk" if kind == "disk" else "tmpfs"]
         with tempfile.TemporaryDirectory(prefix="bench-claim.", dir=where) as root:
             c0, s0 = os.times(), server_cpu_s(server.data)
-            if kind == "reference":
-                rate, total = _drain(_ref_proc, (url.split("?")[0],), workers)
+            if kind in ("reference", "paused"):
+                rate, total = _drain(_ref_proc, (url.split("?")[0],), workers,
+                                     pause_s=pause_s if kind == "paused" else 0.0)
             elif kind == "store":
                 rate, total = _drain(_store_proc, (url,), workers)
             else:
@@ -169,7 +174,7 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
                                      two_statements=kind == "twostmt")
             c1, s1 = os.times(), server_cpu_s(server.data)
         with open_db(url) as store:
-            done = store.count(statuses=[DONE]) if kind != "reference" else total
+            done = store.count(statuses=[DONE]) if kind not in ("reference", "paused") else total
         if total != n_jobs or done != n_jobs:
             raise RuntimeError(f"{kind} with {workers} workers ran {total} jobs ({done} DONE) of {n_jobs}")
         client_s = c1.children_user + c1.children_system - c0.children_user - c0.children_system
@@ -308,7 +313,10 @@ def main() -> None:
     ap.add_argument("--no-release-variant", action="store_true", help="skip 'ours, release per job'")
     ap.add_argument("--kinds", default="reference,store,ours,disk,release",
                     help="loops to run, reference first (default reference,store,ours,disk,release; also "
-                         "twostmt: the worker with the finish and the next claim as two statements)")
+                         "twostmt: the worker with the finish and the next claim as two statements; paused: the "
+                         "reference busy between its two statements for the worker's extra CPU per job, measured "
+                         "first in one process: what a client computing as much per job reaches with the ideal "
+                         "statements)")
     ap.add_argument("--tmpfs", default="/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
                     help="where the job directories go for 'ours' (default /dev/shm: RAM)")
     ap.add_argument("--disk", default=tempfile.gettempdir(),
@@ -327,7 +335,13 @@ def main() -> None:
         kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"
                                  and not (k == "release" and args.no_release_variant)]
         names = {"reference": "reference", "store": "store", "ours": "ours", "disk": "ours,disk",
-                 "release": "ours,release/job", "twostmt": "ours,2 statements"}
+                 "release": "ours,release/job", "twostmt": "ours,2 statements", "paused": "ref,paused"}
+        pause_s = 0.0
+        if "paused" in kinds:
+            one = per_job_costs(server, args.jobs, args.tmpfs)
+            pause_s = max(0.0, one[WORKER].client_ms - one[REFERENCE].client_ms) / 1e3
+            print(f"'ref,paused': the reference busy {pause_s * 1e3:.3f} ms between its claim and its UPDATE (the "
+                  "worker's CPU per job minus the reference's, in one process)")
         print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
         print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>22}" for k in kinds)
               + " " + " ".join(f"{names[k] + '/ref':>18}" for k in kinds[1:]))
@@ -336,7 +350,7 @@ def main() -> None:
             runs: dict[str, list[Run]] = {k: [] for k in kinds}
             for _ in range(args.reps):  # interleaved: every kind once per repetition
                 for k in kinds:
-                    runs[k].append(throughput(server, args.jobs, w, k, dirs, args.statements))
+                    runs[k].append(throughput(server, args.jobs, w, k, dirs, args.statements, pause_s))
             rates = {k: [r.rate for r in rs] for k, rs in runs.items()}
             cpu[w] = runs
             line = f"{w:>7} " + " ".join(f"{statistics.median(rates[k]):>22.0f}" for k in kinds)
