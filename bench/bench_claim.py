@@ -80,6 +80,11 @@ def _fill(server: PgServer, n_jobs: int) -> str:
     return url
 
 
+def _dbname(url: str) -> str:
+    """The database a URL (or a DSN) made by ``_fill`` names."""
+    return url.split("/")[-1].split("?")[0]
+
+
 def _ref_proc(dsn: str, go, results, pause_s: float = 0.0) -> None:
     conn = psycopg.connect(dsn, autocommit=True)
     go.wait()
@@ -157,7 +162,7 @@ def _statement_totals(server: PgServer, db: str) -> tuple[int, float, float]:
 def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str],
                statements: bool = False, pause_s: float = 0.0) -> Run:
     url = _fill(server, n_jobs)
-    db = url.split("/")[-1].split("?")[0]
+    db = _dbname(url)
     try:
         if statements:  # the fill's statements are not the loop's
             server.execute(f"SELECT {STATEMENTS}_reset()")
@@ -227,7 +232,7 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
             out[key] = Cost(*((x / n_jobs * 1e3) for x in (time.perf_counter() - w, time.process_time() - c,
                                                            server_cpu_s(server.data) - s)))
         finally:
-            server.dropdb(url.split("/")[-1].split("?")[0])
+            server.dropdb(_dbname(url))
 
     def reference(url: str, pause_s: float = 0.0) -> None:
         with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
@@ -245,13 +250,18 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
     timed(REFERENCE, reference)
     timed("store.claim + store.finish", store_loop)
     timed(WORKER, worker)
-    pause_s = max(0.0, out[WORKER].client_ms - out[REFERENCE].client_ms) / 1e3
-    timed(REF_PAUSED, functools.partial(reference, pause_s=pause_s))
+    timed(REF_PAUSED, functools.partial(reference, pause_s=_worker_extra_s(out)))
     return out
 
 
 REFERENCE, WORKER = "reference (2 statements)", "worker loop (job dirs in RAM)"
 REF_PAUSED = "reference, paused as the worker"
+
+
+def _worker_extra_s(costs: dict[str, Cost]) -> float:
+    """Seconds per job the worker's process spends on the CPU beyond the reference's: the pause
+    of the paused reference."""
+    return max(0.0, costs[WORKER].client_ms - costs[REFERENCE].client_ms) / 1e3
 
 
 def startup(server: PgServer, reps: int) -> float:
@@ -294,7 +304,7 @@ def latency(server: PgServer, rows: int, samples: int) -> dict[str, tuple[float,
             ts.append(time.perf_counter() - t)
             conn.execute(REF_DONE, (jid,))
         out["reference claim"] = _stats(ts)
-    server.dropdb(dsn.split("/")[-1])
+    server.dropdb(_dbname(dsn))
     return out
 
 
@@ -336,10 +346,11 @@ def main() -> None:
                                  and not (k == "release" and args.no_release_variant)]
         names = {"reference": "reference", "store": "store", "ours": "ours", "disk": "ours,disk",
                  "release": "ours,release/job", "twostmt": "ours,2 statements", "paused": "ref,paused"}
+        # Measured first: the paused reference's pause comes from them (printed further down).
+        costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
         pause_s = 0.0
         if "paused" in kinds:
-            one = per_job_costs(server, args.jobs, args.tmpfs)
-            pause_s = max(0.0, one[WORKER].client_ms - one[REFERENCE].client_ms) / 1e3
+            pause_s = statistics.median(_worker_extra_s(c) for c in costs)
             print(f"'ref,paused': the reference busy {pause_s * 1e3:.3f} ms between its claim and its UPDATE (the "
                   "worker's CPU per job minus the reference's, in one process)")
         print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
@@ -396,7 +407,6 @@ def main() -> None:
             print(f"  the worker's extra, spread over {args.jobs} jobs of {wmax} workers: "
                   f"{extra * wmax / args.jobs:.3f} ms per job of the totals above")
         print("\nper job in one process (ms, median of reps): wall, the process's CPU, the server's CPU")
-        costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
         for key in costs[0]:
             print(f"  {key:<32} " + " ".join(f"{statistics.median(getattr(c[key], f) for c in costs):7.3f}"
                                              for f in ("wall_ms", "client_ms", "server_ms")))
