@@ -14,8 +14,13 @@ on a persistent autocommit connection (the SKIP LOCKED claim and an UPDATE marki
 against the same table: the ideal two-statement loop. "ref,paused" (``--kinds ...,paused``) is the
 reference busy between its claim and its UPDATE for the worker's extra CPU per job (measured first,
 in one process): what a client that computes as much per job as the worker reaches with the ideal
-statements, so the distance from it to "ours" is what the worker's own work costs once 16
-processes share the cores (a busy loop keeps a few cache lines; the worker's Python touches many).
+statements. "store,paused" (``--kinds ...,storepaused``) is the store's own statement, the one the
+worker sends (``store.finish_and_claim``, after a first ``store.claim``), busy for the worker's
+CPU per job beyond that loop's: the worker's jobs without their job directories, conf files,
+redirection and experiment, replaced by a busy loop as long. Against "ref,paused" it shows what the
+store's statement costs (its data: the finished state written, the claimed row returned, the lease
+and provenance columns), against "ours" what the worker's own Python costs beyond a busy loop of the
+same CPU, once 16 processes share the cores.
 Each process is timed from just before its first claim, so process start-up is excluded; the
 start-up of a real ``jobman sql`` process (interpreter, imports, connection, an empty claim) is
 measured separately. What a process costs once inside that span (its connection, the loop's start,
@@ -106,6 +111,35 @@ def _store_proc(url: str, go, results) -> None:
     store.close()
 
 
+def _busy(pause_s: float) -> None:
+    """Spin for ``pause_s`` seconds (a client computing between its statements)."""
+    until = time.perf_counter() + pause_s
+    while time.perf_counter() < until:
+        pass
+
+
+def _store_fc_loop(store: Store, pause_s: float = 0.0) -> int:
+    """The worker's statements alone: a claim, then ``finish_and_claim`` per job (one statement), with
+    ``pause_s`` busy between them; the jobs it ran."""
+    claim = {"worker": "w", "host": "h", "lease_s": 60, "max_attempts": 3}
+    job, n = store.claim(**claim), 0
+    while job is not None:
+        _busy(pause_s)
+        _, job_next = store.finish_and_claim(job.id, job.attempt, status=DONE, end_reason="completed", claim=claim,
+                                             state=job.state)
+        job, n = job_next, n + 1
+    return n
+
+
+def _store_fc_proc(url: str, go, results, pause_s: float = 0.0) -> None:
+    store = open_db(url)
+    go.wait()
+    t0 = time.perf_counter()
+    n = _store_fc_loop(store, pause_s)
+    results.put((t0, time.perf_counter(), n))
+    store.close()
+
+
 def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results, two_statements: bool = False) -> None:
     store = open_db(url)
     if two_statements:  # the finish, then the claim: what the worker did before finish_claim
@@ -160,7 +194,7 @@ def _statement_totals(server: PgServer, db: str) -> tuple[int, float, float]:
 
 
 def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_dirs: dict[str, str],
-               statements: bool = False, pause_s: float = 0.0) -> Run:
+               statements: bool = False, pauses: dict[str, float] | None = None) -> Run:
     url = _fill(server, n_jobs)
     db = _dbname(url)
     try:
@@ -171,7 +205,9 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
             c0, s0 = os.times(), server_cpu_s(server.data)
             if kind in ("reference", "paused"):
                 rate, total = _drain(_ref_proc, (url.split("?")[0],), workers,
-                                     pause_s=pause_s if kind == "paused" else 0.0)
+                                     pause_s=(pauses or {}).get(kind, 0.0))
+            elif kind == "storepaused":
+                rate, total = _drain(_store_fc_proc, (url,), workers, pause_s=(pauses or {})[kind])
             elif kind == "store":
                 rate, total = _drain(_store_proc, (url,), workers)
             else:
@@ -198,9 +234,7 @@ def _ref_loop(conn: psycopg.Connection, pause_s: float = 0.0) -> int:
     n = 0
     while (row := conn.execute(REF_CLAIM).fetchone()) is not None:
         if pause_s:
-            until = time.perf_counter() + pause_s
-            while time.perf_counter() < until:
-                pass
+            _busy(pause_s)
         conn.execute(REF_DONE, (row[0],))
         n += 1
     return n
@@ -217,11 +251,11 @@ class Cost:
 def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
     """Per job in one process, where the difference between the loops comes from: the two plain
     statements, store.claim + store.finish (reap, lease, returned row, state JSON), the whole
-    worker (plus job directory, conf files, redirection, experiment import), and the two plain
-    statements again with a pause as long as the worker's extra CPU per job between them: a
-    backend that waits for its client costs the server more per statement (it sleeps and wakes,
-    on caches the client used meanwhile), so that loop is the server's share to set the worker's
-    beside."""
+    worker (plus job directory, conf files, redirection, experiment import), the worker's statement
+    alone (store.finish_and_claim), and the two plain statements and the worker's statement again,
+    each with a pause as long as the worker's extra CPU per job beyond its own loop: a backend that
+    waits for its client costs the server more per statement (it sleeps and wakes, on caches the
+    client used meanwhile), so those loops are the server's shares to set the worker's beside."""
     out: dict[str, Cost] = {}
 
     def timed(key: str, loop) -> None:
@@ -243,25 +277,32 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
             while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
                 store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
 
+    def store_fc(url: str, pause_s: float = 0.0) -> None:
+        with open_db(url) as store:
+            _store_fc_loop(store, pause_s)
+
     def worker(url: str) -> None:
         with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
             run_worker(store, root, WorkerOptions(n=0), out=dn)
 
     timed(REFERENCE, reference)
     timed("store.claim + store.finish", store_loop)
+    timed(STORE_FC, store_fc)
     timed(WORKER, worker)
-    timed(REF_PAUSED, functools.partial(reference, pause_s=_worker_extra_s(out)))
+    timed(REF_PAUSED, functools.partial(reference, pause_s=_worker_extra_s(out, REFERENCE)))
+    timed(STORE_PAUSED, functools.partial(store_fc, pause_s=_worker_extra_s(out, STORE_FC)))
     return out
 
 
 REFERENCE, WORKER = "reference (2 statements)", "worker loop (job dirs in RAM)"
-REF_PAUSED = "reference, paused as the worker"
+STORE_FC = "store.finish_and_claim"
+REF_PAUSED, STORE_PAUSED = "reference, paused as the worker", "finish_and_claim, paused as it"
 
 
-def _worker_extra_s(costs: dict[str, Cost]) -> float:
-    """Seconds per job the worker's process spends on the CPU beyond the reference's: the pause
-    of the paused reference."""
-    return max(0.0, costs[WORKER].client_ms - costs[REFERENCE].client_ms) / 1e3
+def _worker_extra_s(costs: dict[str, Cost], base: str) -> float:
+    """Seconds per job the worker's process spends on the CPU beyond the loop ``base``'s: the pause
+    of that loop's paused variant."""
+    return max(0.0, costs[WORKER].client_ms - costs[base].client_ms) / 1e3
 
 
 def startup(server: PgServer, reps: int) -> float:
@@ -326,7 +367,9 @@ def main() -> None:
                          "twostmt: the worker with the finish and the next claim as two statements; paused: the "
                          "reference busy between its two statements for the worker's extra CPU per job, measured "
                          "first in one process: what a client computing as much per job reaches with the ideal "
-                         "statements)")
+                         "statements; storepaused: the worker's statement alone, store.finish_and_claim, busy for "
+                         "the worker's extra CPU per job beyond it: what the worker reaches if its own work cost "
+                         "no more than a busy loop)")
     ap.add_argument("--tmpfs", default="/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
                     help="where the job directories go for 'ours' (default /dev/shm: RAM)")
     ap.add_argument("--disk", default=tempfile.gettempdir(),
@@ -345,14 +388,18 @@ def main() -> None:
         kinds = ["reference"] + [k for k in args.kinds.split(",") if k != "reference"
                                  and not (k == "release" and args.no_release_variant)]
         names = {"reference": "reference", "store": "store", "ours": "ours", "disk": "ours,disk",
-                 "release": "ours,release/job", "twostmt": "ours,2 statements", "paused": "ref,paused"}
+                 "release": "ours,release/job", "twostmt": "ours,2 statements", "paused": "ref,paused",
+                 "storepaused": "store,paused"}
         # Measured first: the paused reference's pause comes from them (printed further down).
         costs = [per_job_costs(server, args.jobs, args.tmpfs) for _ in range(args.reps)]
-        pause_s = 0.0
-        if "paused" in kinds:
-            pause_s = statistics.median(_worker_extra_s(c) for c in costs)
-            print(f"'ref,paused': the reference busy {pause_s * 1e3:.3f} ms between its claim and its UPDATE (the "
-                  "worker's CPU per job minus the reference's, in one process)")
+        pauses = {kind: statistics.median(_worker_extra_s(c, base) for c in costs)
+                  for kind, base in (("paused", REFERENCE), ("storepaused", STORE_FC)) if kind in kinds}
+        if "paused" in pauses:
+            print(f"'ref,paused': the reference busy {pauses['paused'] * 1e3:.3f} ms between its claim and its UPDATE "
+                  "(the worker's CPU per job minus the reference's, in one process)")
+        if "storepaused" in pauses:
+            print(f"'store,paused': store.finish_and_claim busy {pauses['storepaused'] * 1e3:.3f} ms before each "
+                  "statement (the worker's CPU per job minus that loop's, in one process)")
         print(f"job directories: 'ours' and 'ours,release/job' under {args.tmpfs}, 'ours,disk' under {args.disk}")
         print(f"\n{'workers':>7} " + " ".join(f"{names[k] + ' jobs/s':>22}" for k in kinds)
               + " " + " ".join(f"{names[k] + '/ref':>18}" for k in kinds[1:]))
@@ -361,7 +408,7 @@ def main() -> None:
             runs: dict[str, list[Run]] = {k: [] for k in kinds}
             for _ in range(args.reps):  # interleaved: every kind once per repetition
                 for k in kinds:
-                    runs[k].append(throughput(server, args.jobs, w, k, dirs, args.statements, pause_s))
+                    runs[k].append(throughput(server, args.jobs, w, k, dirs, args.statements, pauses))
             rates = {k: [r.rate for r in rs] for k, rs in runs.items()}
             cpu[w] = runs
             line = f"{w:>7} " + " ".join(f"{statistics.median(rates[k]):>22.0f}" for k in kinds)
@@ -411,7 +458,8 @@ def main() -> None:
             print(f"  {key:<32} " + " ".join(f"{statistics.median(getattr(c[key], f) for c in costs):7.3f}"
                                              for f in ("wall_ms", "client_ms", "server_ms")))
         print(f"  ('{REF_PAUSED}': busy between its claim and its UPDATE for the worker's CPU per job "
-              "minus the reference's)")
+              f"minus the reference's; '{STORE_PAUSED}': busy before each statement for the worker's CPU per job "
+              f"minus that of '{STORE_FC}')")
         print(f"\nstart-up of one `jobman sql` process (empty table): {startup(server, args.reps):.2f} s "
               "(excluded from the rates above)", flush=True)
         print(f"\n{'rows':>9} {'store.claim ms p50/p99':>24} {'reference ms p50/p99':>22}", flush=True)
