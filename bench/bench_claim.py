@@ -29,11 +29,12 @@ jobs as processes, beside the reference's: with --jobs 3000 over 16 workers, eac
 190 jobs, and that cost is a visible part of the per-job figures (``--jobs`` larger dilutes it).
 
 In one process each loop's wall time, its own CPU and the server's CPU per job are measured too,
-with one more loop: the reference with a busy pause between its claim and its UPDATE as long as
-the worker's extra CPU per job. A backend that waits for its client costs the server more per
-statement than one answering a tight loop (it sleeps and wakes, on caches the client used
-meanwhile): that loop is the server's share to set the worker's beside, as on a cluster, where
-every worker computes between its statements.
+with two more loops: the reference busy between its claim and its UPDATE, and the worker's
+statement (store.finish_and_claim) busy before each, each as long as the worker's extra CPU per job
+beyond that loop. A backend that waits for its client costs the server more per statement than one
+answering a tight loop (it sleeps and wakes, on caches the client used meanwhile): those loops are
+the server's shares to set the worker's beside, as on a cluster, where every worker computes
+between its statements.
 
 With ``--statements`` the server runs with pg_stat_statements, and each loop's statements are
 summed per job: how many, the server's execution time (planning included) and the WAL they wrote.
@@ -99,20 +100,31 @@ def _ref_proc(dsn: str, go, results, pause_s: float = 0.0) -> None:
     conn.close()
 
 
+CLAIM = {"worker": "w", "host": "h", "lease_s": 60, "max_attempts": 3}  # the store loops' claim arguments
+
+
+def _store_loop(store: Store) -> int:
+    """store.claim + store.finish per job (two statements); the jobs it ran."""
+    n = 0
+    while (job := store.claim(**CLAIM)) is not None:
+        store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
+        n += 1
+    return n
+
+
 def _store_proc(url: str, go, results) -> None:
     store = open_db(url)
     go.wait()
     t0 = time.perf_counter()
-    n = 0
-    while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
-        store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
-        n += 1
+    n = _store_loop(store)
     results.put((t0, time.perf_counter(), n))
     store.close()
 
 
 def _busy(pause_s: float) -> None:
-    """Spin for ``pause_s`` seconds (a client computing between its statements)."""
+    """Spin for ``pause_s`` seconds (a client computing between its statements); at once for 0."""
+    if pause_s <= 0:
+        return
     until = time.perf_counter() + pause_s
     while time.perf_counter() < until:
         pass
@@ -121,11 +133,10 @@ def _busy(pause_s: float) -> None:
 def _store_fc_loop(store: Store, pause_s: float = 0.0) -> int:
     """The worker's statements alone: a claim, then ``finish_and_claim`` per job (one statement), with
     ``pause_s`` busy between them; the jobs it ran."""
-    claim = {"worker": "w", "host": "h", "lease_s": 60, "max_attempts": 3}
-    job, n = store.claim(**claim), 0
+    job, n = store.claim(**CLAIM), 0
     while job is not None:
         _busy(pause_s)
-        _, job_next = store.finish_and_claim(job.id, job.attempt, status=DONE, end_reason="completed", claim=claim,
+        _, job_next = store.finish_and_claim(job.id, job.attempt, status=DONE, end_reason="completed", claim=CLAIM,
                                              state=job.state)
         job, n = job_next, n + 1
     return n
@@ -233,8 +244,7 @@ def _ref_loop(conn: psycopg.Connection, pause_s: float = 0.0) -> int:
     UPDATE for that long (as a worker computes between its statements). The jobs it ran."""
     n = 0
     while (row := conn.execute(REF_CLAIM).fetchone()) is not None:
-        if pause_s:
-            _busy(pause_s)
+        _busy(pause_s)
         conn.execute(REF_DONE, (row[0],))
         n += 1
     return n
@@ -274,8 +284,7 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
 
     def store_loop(url: str) -> None:
         with open_db(url) as store:
-            while (job := store.claim(worker="w", host="h", lease_s=60, max_attempts=3)) is not None:
-                store.finish(job.id, job.attempt, status=DONE, end_reason="completed", state=job.state)
+            _store_loop(store)
 
     def store_fc(url: str, pause_s: float = 0.0) -> None:
         with open_db(url) as store:
