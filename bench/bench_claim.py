@@ -42,6 +42,14 @@ The server CPU a loop costs beyond that execution time is the protocol around it
 parameters, sending the rows back, the round trips themselves); execution is timed on the wall
 clock, so with more workers than cores it includes time spent descheduled.
 
+With ``--instructions`` (needs valgrind) the client side of three loops is counted in machine
+instructions per job under callgrind: the reference, the worker's statement alone
+(store.finish_and_claim) and the whole worker loop, each as the difference between a run of
+``--instr-jobs`` jobs and one of a fifth as many (start-up cancels out). Unlike CPU time on a
+shared machine, the count is the same from run to run (within about 1%): a change to the worker's
+per-job work shows in it even when it is a few percent, far below the noise of the rates. It
+leaves out the kernel's share (system calls, page faults) and the server.
+
 Latency: single-client claim (+ finish, not timed) on tables of 10,000 and 1,000,000 START rows,
 median and 99th percentile, through the store and through the plain statement.
 Figures are medians of ``--reps`` repetitions; the machine is shared, so they are noisy: each
@@ -54,6 +62,8 @@ import argparse
 import functools
 import multiprocessing as mp
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -358,6 +368,46 @@ def latency(server: PgServer, rows: int, samples: int) -> dict[str, tuple[float,
     return out
 
 
+INSTR_LOOPS = {"reference": REFERENCE, "storefc": STORE_FC, "ours": WORKER}  # --instructions: kind -> label
+
+
+def _instr_child(kind: str, url: str, tmpfs: str) -> None:
+    """In the process callgrind runs: drain the table with the loop ``kind``."""
+    if kind == "reference":
+        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+            _ref_loop(conn)
+    elif kind == "storefc":
+        with open_db(url) as store:
+            _store_fc_loop(store)
+    else:
+        with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
+            run_worker(store, root, WorkerOptions(n=0), out=dn)
+
+
+def instructions(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
+    """Client instructions per job of each loop of INSTR_LOOPS (see the module docstring)."""
+    out: dict[str, float] = {}
+    # The same hash seed in every run: set and dict iteration orders, and so the work, repeat.
+    env = child_env(experiments=True, PYTHONHASHSEED="0")
+    small = max(1, n_jobs // 5)
+    for kind, label in INSTR_LOOPS.items():
+        counts = []
+        for n in (small, n_jobs):
+            url = _fill(server, n)
+            try:
+                run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                                      os.path.abspath(__file__), "--instr-child", kind, url, tmpfs],
+                                     env=env, capture_output=True, text=True)
+                found = re.search(r"Collected : (\d+)", run.stderr)
+                if run.returncode != 0 or found is None:
+                    raise RuntimeError(f"callgrind run of {kind} failed:\n{run.stderr[-2000:]}")
+                counts.append(int(found.group(1)))
+            finally:
+                server.dropdb(_dbname(url))
+        out[label] = (counts[1] - counts[0]) / (n_jobs - small)
+    return out
+
+
 def _stats(ts: list[float]) -> tuple[float, float]:
     ts = sorted(ts)
     return statistics.median(ts) * 1e3, ts[min(len(ts) - 1, int(0.99 * len(ts)))] * 1e3
@@ -386,7 +436,27 @@ def main() -> None:
     ap.add_argument("--statements", action="store_true",
                     help="run the server with pg_stat_statements and print each loop's statements, server "
                          "execution time and WAL per job (the extension adds its own cost to every loop)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="only count the client's machine instructions per job of the reference, the worker's "
+                         "statement and the worker loop under callgrind (needs valgrind; exact where the rates "
+                         "are noisy)")
+    ap.add_argument("--instr-jobs", type=int, default=250, help="jobs per counted run (default 250)")
     args = ap.parse_args()
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            sys.exit("bench_claim.py: --instructions needs valgrind (apt-get install valgrind)")
+        if args.instr_jobs < 10:
+            sys.exit(f"bench_claim.py: --instr-jobs {args.instr_jobs}: need at least 10")
+        server = PgServer()
+        try:
+            counts = instructions(server, args.instr_jobs, args.tmpfs)
+        finally:
+            server.destroy()
+        print(f"client instructions per job (callgrind, runs of {args.instr_jobs} and {max(1, args.instr_jobs // 5)} "
+              "jobs; thousands):")
+        for label, n in counts.items():
+            print(f"  {label:<32} {n / 1e3:9.1f}k  {n / counts[REFERENCE]:6.2f}x the reference")
+        return
     dirs = {"tmpfs": args.tmpfs, "disk": args.disk}
     server = PgServer({"shared_preload_libraries": STATEMENTS} if args.statements else None)
     try:
@@ -486,4 +556,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--instr-child"]:
+        _instr_child(*sys.argv[2:5])
+    else:
+        main()
