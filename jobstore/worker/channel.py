@@ -119,15 +119,16 @@ def format_conf(flat: Mapping[str, Any]) -> str:
     ``repr`` keeps every value on its line; a key that would not read back as itself (a line
     break, ``:``, ``=``, ``#``, quotes, ``<-``: a row written by anyone could hold one, and
     re-scheduling from the file would then run what follows it) is refused with a ParamError."""
-    for key in flat:
-        if key in _CONF_KEYS_SEEN:
-            continue
-        if not isinstance(key, str) or not _CONF_KEY_RE.match(key) or "<-" in key:
-            raise ParamError(f"key {key!r} cannot be written to a .conf file: a key is one word without "
-                             "spaces, control characters, ':', '=', '#', quotes, braces or '<-'")
-        if len(_CONF_KEYS_SEEN) < _CONF_KEYS_SEEN_MAX:
-            _CONF_KEYS_SEEN.add(key)
-    return "".join([f"{key} = {value!r}\n" for key, value in sorted(flat.items())])
+    if not _CONF_KEYS_SEEN.issuperset(flat):  # one C call when every key was seen (nearly always)
+        for key in flat:
+            if key in _CONF_KEYS_SEEN:
+                continue
+            if not isinstance(key, str) or not _CONF_KEY_RE.match(key) or "<-" in key:
+                raise ParamError(f"key {key!r} cannot be written to a .conf file: a key is one word without "
+                                 "spaces, control characters, ':', '=', '#', quotes, braces or '<-'")
+            if len(_CONF_KEYS_SEEN) < _CONF_KEYS_SEEN_MAX:
+                _CONF_KEYS_SEEN.add(key)
+    return "".join([f"{key} = {flat[key]!r}\n" for key in sorted(flat)])  # keys: no tuples to compare
 
 
 def write_conf(path: str, flat: Mapping[str, Any]) -> None:
