@@ -369,6 +369,7 @@ def latency(server: PgServer, rows: int, samples: int) -> dict[str, tuple[float,
 
 
 INSTR_LOOPS = {"reference": REFERENCE, "storefc": STORE_FC, "ours": WORKER}  # --instructions: kind -> label
+INSTR_SMALL = 5  # the smaller counted run drains a fifth of the jobs of the larger
 
 
 def _instr_child(kind: str, url: str, tmpfs: str) -> None:
@@ -389,7 +390,7 @@ def instructions(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
     out: dict[str, float] = {}
     # The same hash seed in every run: set and dict iteration orders, and so the work, repeat.
     env = child_env(experiments=True, PYTHONHASHSEED="0")
-    small = max(1, n_jobs // 5)
+    small = n_jobs // INSTR_SMALL
     for kind, label in INSTR_LOOPS.items():
         counts = []
         for n in (small, n_jobs):
@@ -445,14 +446,14 @@ def main() -> None:
     if args.instructions:
         if shutil.which("valgrind") is None:
             sys.exit("bench_claim.py: --instructions needs valgrind (apt-get install valgrind)")
-        if args.instr_jobs < 10:
-            sys.exit(f"bench_claim.py: --instr-jobs {args.instr_jobs}: need at least 10")
+        if args.instr_jobs < 2 * INSTR_SMALL:
+            sys.exit(f"bench_claim.py: --instr-jobs {args.instr_jobs}: need at least {2 * INSTR_SMALL}")
         server = PgServer()
         try:
             counts = instructions(server, args.instr_jobs, args.tmpfs)
         finally:
             server.destroy()
-        print(f"client instructions per job (callgrind, runs of {args.instr_jobs} and {max(1, args.instr_jobs // 5)} "
+        print(f"client instructions per job (callgrind, runs of {args.instr_jobs} and {args.instr_jobs // INSTR_SMALL} "
               "jobs; thousands):")
         for label, n in counts.items():
             print(f"  {label:<32} {n / 1e3:9.1f}k  {n / counts[REFERENCE]:6.2f}x the reference")
