@@ -69,6 +69,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -122,11 +123,13 @@ def _store_loop(store: Store) -> int:
     return n
 
 
-def _store_proc(url: str, go, results) -> None:
+def _store_proc(url: str, go, results, loop: Callable[[Store], int] = _store_loop) -> None:
+    """A drain process on the store: ``loop`` (:func:`_store_loop`, or :func:`_store_fc_loop` with
+    its pause) from the start line."""
     store = open_db(url)
     go.wait()
     t0 = time.perf_counter()
-    n = _store_loop(store)
+    n = loop(store)
     results.put((t0, time.perf_counter(), n))
     store.close()
 
@@ -150,15 +153,6 @@ def _store_fc_loop(store: Store, pause_s: float = 0.0) -> int:
                                              state=job.state)
         job, n = job_next, n + 1
     return n
-
-
-def _store_fc_proc(url: str, go, results, pause_s: float = 0.0) -> None:
-    store = open_db(url)
-    go.wait()
-    t0 = time.perf_counter()
-    n = _store_fc_loop(store, pause_s)
-    results.put((t0, time.perf_counter(), n))
-    store.close()
 
 
 def _ours_proc(url: str, exproot: str, idle_release_s: float | None, go, results, two_statements: bool = False) -> None:
@@ -228,7 +222,8 @@ def throughput(server: PgServer, n_jobs: int, workers: int, kind: str, exproot_d
                 rate, total = _drain(_ref_proc, (url.split("?")[0],), workers,
                                      pause_s=(pauses or {}).get(kind, 0.0))
             elif kind == "storepaused":
-                rate, total = _drain(_store_fc_proc, (url,), workers, pause_s=(pauses or {})[kind])
+                rate, total = _drain(_store_proc, (url,), workers,
+                                     loop=functools.partial(_store_fc_loop, pause_s=(pauses or {})[kind]))
             elif kind == "store":
                 rate, total = _drain(_store_proc, (url,), workers)
             else:
@@ -288,29 +283,35 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
         finally:
             server.dropdb(_dbname(url))
 
-    def reference(url: str, pause_s: float = 0.0) -> None:
-        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
-            _ref_loop(conn, pause_s)
-
-    def store_loop(url: str) -> None:
-        with open_db(url) as store:
-            _store_loop(store)
-
-    def store_fc(url: str, pause_s: float = 0.0) -> None:
-        with open_db(url) as store:
-            _store_fc_loop(store, pause_s)
-
-    def worker(url: str) -> None:
-        with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
-            run_worker(store, root, WorkerOptions(n=0), out=dn)
-
-    timed(REFERENCE, reference)
-    timed("store.claim + store.finish", store_loop)
-    timed(STORE_FC, store_fc)
-    timed(WORKER, worker)
-    timed(REF_PAUSED, functools.partial(reference, pause_s=_worker_extra_s(out, REFERENCE)))
-    timed(STORE_PAUSED, functools.partial(store_fc, pause_s=_worker_extra_s(out, STORE_FC)))
+    timed(REFERENCE, _reference_on)
+    timed("store.claim + store.finish", _store_on)
+    timed(STORE_FC, _store_fc_on)
+    timed(WORKER, functools.partial(_worker_on, tmpfs=tmpfs))
+    timed(REF_PAUSED, functools.partial(_reference_on, pause_s=_worker_extra_s(out, REFERENCE)))
+    timed(STORE_PAUSED, functools.partial(_store_fc_on, pause_s=_worker_extra_s(out, STORE_FC)))
     return out
+
+
+# Each loop draining the table at ``url`` in this process, on a connection of its own.
+def _reference_on(url: str, pause_s: float = 0.0) -> None:
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        _ref_loop(conn, pause_s)
+
+
+def _store_on(url: str) -> None:
+    with open_db(url) as store:
+        _store_loop(store)
+
+
+def _store_fc_on(url: str, pause_s: float = 0.0) -> None:
+    with open_db(url) as store:
+        _store_fc_loop(store, pause_s)
+
+
+def _worker_on(url: str, tmpfs: str) -> None:
+    """The whole worker loop, its job directories under ``tmpfs``."""
+    with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
+        run_worker(store, root, WorkerOptions(n=0), out=dn)
 
 
 REFERENCE, WORKER = "reference (2 statements)", "worker loop (job dirs in RAM)"
@@ -375,14 +376,11 @@ INSTR_SMALL = 5  # the smaller counted run drains a fifth of the jobs of the lar
 def _instr_child(kind: str, url: str, tmpfs: str) -> None:
     """In the process callgrind runs: drain the table with the loop ``kind``."""
     if kind == "reference":
-        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
-            _ref_loop(conn)
+        _reference_on(url)
     elif kind == "storefc":
-        with open_db(url) as store:
-            _store_fc_loop(store)
+        _store_fc_on(url)
     else:
-        with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
-            run_worker(store, root, WorkerOptions(n=0), out=dn)
+        _worker_on(url, tmpfs)
 
 
 def instructions(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
