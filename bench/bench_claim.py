@@ -286,7 +286,8 @@ def per_job_costs(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, Cost]:
     timed(REFERENCE, _reference_on)
     timed("store.claim + store.finish", _store_on)
     timed(STORE_FC, _store_fc_on)
-    timed(WORKER, functools.partial(_worker_on, tmpfs=tmpfs))
+    with tempfile.TemporaryDirectory(dir=tmpfs) as exproot:
+        timed(WORKER, functools.partial(_worker_on, exproot=exproot))
     timed(REF_PAUSED, functools.partial(_reference_on, pause_s=_worker_extra_s(out, REFERENCE)))
     timed(STORE_PAUSED, functools.partial(_store_fc_on, pause_s=_worker_extra_s(out, STORE_FC)))
     return out
@@ -308,10 +309,11 @@ def _store_fc_on(url: str, pause_s: float = 0.0) -> None:
         _store_fc_loop(store, pause_s)
 
 
-def _worker_on(url: str, tmpfs: str) -> None:
-    """The whole worker loop, its job directories under ``tmpfs``."""
-    with open_db(url) as store, tempfile.TemporaryDirectory(dir=tmpfs) as root, open(os.devnull, "w") as dn:
-        run_worker(store, root, WorkerOptions(n=0), out=dn)
+def _worker_on(url: str, exproot: str) -> None:
+    """The whole worker loop, its job directories under ``exproot`` (made and removed by the caller,
+    outside the measured span: a worker never removes its job directories)."""
+    with open_db(url) as store, open(os.devnull, "w") as dn:
+        run_worker(store, exproot, WorkerOptions(n=0), out=dn)
 
 
 REFERENCE, WORKER = "reference (2 statements)", "worker loop (job dirs in RAM)"
@@ -373,14 +375,14 @@ INSTR_LOOPS = {"reference": REFERENCE, "storefc": STORE_FC, "ours": WORKER}  # -
 INSTR_SMALL = 5  # the smaller counted run drains a fifth of the jobs of the larger
 
 
-def _instr_child(kind: str, url: str, tmpfs: str) -> None:
+def _instr_child(kind: str, url: str, exproot: str) -> None:
     """In the process callgrind runs: drain the table with the loop ``kind``."""
     if kind == "reference":
         _reference_on(url)
     elif kind == "storefc":
         _store_fc_on(url)
     else:
-        _worker_on(url, tmpfs)
+        _worker_on(url, exproot)
 
 
 def instructions(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
@@ -394,9 +396,10 @@ def instructions(server: PgServer, n_jobs: int, tmpfs: str) -> dict[str, float]:
         for n in (small, n_jobs):
             url = _fill(server, n)
             try:
-                run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                                      os.path.abspath(__file__), "--instr-child", kind, url, tmpfs],
-                                     env=env, capture_output=True, text=True)
+                with tempfile.TemporaryDirectory(dir=tmpfs) as exproot:  # removed outside the count
+                    run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                          sys.executable, os.path.abspath(__file__), "--instr-child", kind, url, exproot],
+                                         env=env, capture_output=True, text=True)
                 found = re.search(r"Collected : (\d+)", run.stderr)
                 if run.returncode != 0 or found is None:
                     raise RuntimeError(f"callgrind run of {kind} failed:\n{run.stderr[-2000:]}")
